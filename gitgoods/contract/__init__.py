@@ -1,0 +1,1 @@
+"""The data contract shared by the storefront and the pipeline: tables, events, ids, money."""

@@ -1,0 +1,139 @@
+"""Every DynamoDB table of the contract, defined once. `ensure_tables` creates what is missing
+and leaves what exists alone, so it is safe to run at every start."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gitgoods import aws
+from gitgoods.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# Number of shards of the day key (`YYYY-MM-DD#n`) on the ingest indexes: a day partition is
+# read by this many parallel Queries and no single key gets hot on a busy day.
+DAY_SHARDS = 8
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    hash_key: str
+    range_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    hash_key: str
+    range_key: str | None = None
+    indexes: tuple[Index, ...] = ()
+    ttl_attribute: str | None = None
+    attribute_types: dict[str, str] = field(default_factory=dict)
+
+    def key_attributes(self) -> set[str]:
+        names = {self.hash_key, self.range_key}
+        for index in self.indexes:
+            names |= {index.hash_key, index.range_key}
+        return {n for n in names if n}
+
+    def create_request(self, physical_name: str) -> dict[str, Any]:
+        def schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
+            keys = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+            if range_key:
+                keys.append({"AttributeName": range_key, "KeyType": "RANGE"})
+            return keys
+
+        request: dict[str, Any] = {
+            "TableName": physical_name,
+            "BillingMode": "PAY_PER_REQUEST",
+            "KeySchema": schema(self.hash_key, self.range_key),
+            "AttributeDefinitions": [
+                {"AttributeName": n, "AttributeType": self.attribute_types.get(n, "S")}
+                for n in sorted(self.key_attributes())
+            ],
+        }
+        if self.indexes:
+            request["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": ix.name,
+                    "KeySchema": schema(ix.hash_key, ix.range_key),
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+                for ix in self.indexes
+            ]
+        return request
+
+
+TABLES: dict[str, Table] = {
+    "catalog": Table(
+        "catalog",
+        "product_id",
+        indexes=(Index("by_seller", "seller_id", "product_id"),),
+    ),
+    "sellers": Table("sellers", "seller_id"),
+    "customers": Table("customers", "customer_id"),
+    "orders": Table("orders", "order_id"),
+    # One item per Idempotency-Key (hashed): which order it made and a digest of the body.
+    "idempotency": Table("idempotency", "key_hash", ttl_attribute="expires_at"),
+    "sales": Table(
+        "sales",
+        "seller_id",
+        "sk",  # sold_at#order_id#line
+        indexes=(Index("by_day", "day_shard", "sk"),),
+    ),
+    "order_events": Table(
+        "order_events",
+        "event_id",
+        indexes=(Index("by_day", "day_shard", "event_id"),),
+    ),
+}
+
+
+def physical_name(name: str, settings: Settings | None = None) -> str:
+    return (settings or get_settings()).table(name)
+
+
+def ensure_tables(settings: Settings | None = None, ddb: Any = None) -> list[str]:
+    """Create the missing tables, wait until they are active. Returns the names created."""
+    settings = settings or get_settings()
+    ddb = ddb or aws.client("dynamodb", settings)
+    existing: set[str] = set()
+    for page in ddb.get_paginator("list_tables").paginate():
+        existing.update(page["TableNames"])
+    created = []
+    for table in TABLES.values():
+        name = settings.table(table.name)
+        if name in existing:
+            continue
+        try:
+            ddb.create_table(**table.create_request(name))
+            created.append(name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceInUseException":
+                raise
+    for name in created:
+        ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+        table = TABLES[name.removeprefix(settings.table_prefix)]
+        if table.ttl_attribute:
+            ddb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
+        log.info("created table %s", name)
+    return created
+
+
+def delete_tables(settings: Settings | None = None, ddb: Any = None) -> None:
+    settings = settings or get_settings()
+    ddb = ddb or aws.client("dynamodb", settings)
+    for table in TABLES.values():
+        try:
+            ddb.delete_table(TableName=settings.table(table.name))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise

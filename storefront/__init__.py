@@ -1,0 +1,1 @@
+"""The lean storefront: catalog and order services (and, later, shopper pages)."""

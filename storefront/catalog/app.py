@@ -1,0 +1,93 @@
+"""The catalog service (port 5001): products, sellers, search, filters and stock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from gitgoods import aws
+from gitgoods.settings import Settings
+from storefront.catalog import schemas
+from storefront.catalog.repo import CatalogRepo
+from storefront.catalog.routes import bp
+from storefront.common.cache import DaxLikeCache
+from storefront.common.openapi import OpenApiBuilder, query_parameters
+from storefront.common.service import base_app, serve_openapi
+
+
+def openapi_document() -> dict[str, Any]:
+    doc = OpenApiBuilder(
+        "Git Goods catalog",
+        "1.0.0",
+        "Products of the shop's sellers: search, filters, cursor pagination, stock.",
+    )
+    doc.health()
+    json_ = "application/json"
+    doc.add(
+        "/products",
+        "get",
+        {
+            "operationId": "listProducts",
+            "summary": "Search and filter products, a page at a time",
+            "parameters": query_parameters(schemas.ProductQuery),
+            "responses": {
+                "200": {"description": "A page", "content": {json_: {"schema": doc.model(schemas.ProductPage, "serialization")}}},
+                **doc.error_responses(400, 429),
+            },
+        },
+    )
+    id_param = {"name": "product_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    doc.add(
+        "/products/{product_id}",
+        "get",
+        {
+            "operationId": "getProduct",
+            "parameters": [id_param],
+            "responses": {
+                "200": {"description": "The product", "content": {json_: {"schema": doc.model(schemas.Product, "serialization")}}},
+                **doc.error_responses(404, 429),
+            },
+        },
+    )
+    doc.add(
+        "/sellers",
+        "get",
+        {
+            "operationId": "listSellers",
+            "responses": {
+                "200": {"description": "All sellers", "content": {json_: {"schema": doc.model(schemas.SellerPage, "serialization")}}},
+                **doc.error_responses(429),
+            },
+        },
+    )
+    doc.add(
+        "/sellers/{seller_id}",
+        "get",
+        {
+            "operationId": "getSeller",
+            "parameters": [{**id_param, "name": "seller_id"}],
+            "responses": {
+                "200": {"description": "The seller", "content": {json_: {"schema": doc.model(schemas.Seller, "serialization")}}},
+                **doc.error_responses(404, 429),
+            },
+        },
+    )
+    return doc.doc
+
+
+def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+    app = base_app("catalog", settings, config)
+    settings = app.config["SETTINGS"]
+    cache = DaxLikeCache(settings.cache_item_ttl_s, settings.cache_query_ttl_s)
+    app.extensions["catalog_repo"] = CatalogRepo(
+        aws.client("dynamodb", settings),
+        settings.table("catalog"),
+        settings.table("sellers"),
+        cache,
+    )
+    limiter = app.extensions["limiter_obj"]
+    limiter.limit(settings.rate_limit_reads)(bp)
+    app.register_blueprint(bp)
+    serve_openapi(app, openapi_document())
+    return app

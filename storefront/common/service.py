@@ -1,0 +1,48 @@
+"""What every storefront service shares at start-up: logging, errors, rate limits, health and
+the OpenAPI document."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, jsonify
+
+from gitgoods.settings import Settings, get_settings
+from storefront.common.errors import register_error_handlers
+from storefront.common.ratelimit import make_limiter
+
+
+def base_app(name: str, settings: Settings | None, config: dict[str, Any] | None) -> Flask:
+    settings = settings or get_settings()
+    app = Flask(name)
+    app.config.update(
+        SETTINGS=settings,
+        INTERNAL_TOKEN=settings.resolved_internal_token(),
+        MAX_CONTENT_LENGTH=64 * 1024,
+        JSON_SORT_KEYS=False,
+        RATELIMIT_ENABLED=True,
+    )
+    app.config.update(config or {})
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    register_error_handlers(app)
+    limiter = make_limiter(app, settings.ratelimit_storage_uri)
+    app.extensions["limiter_obj"] = limiter
+
+    @app.get("/health")
+    @limiter.exempt
+    def health():  # type: ignore[no-untyped-def]
+        return jsonify({"status": "ok"})
+
+    return app
+
+
+def serve_openapi(app: Flask, document: dict[str, Any]) -> None:
+    limiter = app.extensions["limiter_obj"]
+
+    @app.get("/openapi.json")
+    @limiter.exempt
+    def openapi():  # type: ignore[no-untyped-def]
+        return jsonify(document)

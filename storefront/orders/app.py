@@ -1,0 +1,92 @@
+"""The order service (port 5002): validates and places orders, reads them back with their
+receipt token, and applies lifecycle changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from gitgoods import aws
+from gitgoods.settings import Settings
+from storefront.common.openapi import OpenApiBuilder
+from storefront.common.pii import PiiProtector
+from storefront.common.service import base_app, serve_openapi
+from storefront.orders import schemas
+from storefront.orders.notify import StockNotifier
+from storefront.orders.repo import OrdersRepo
+from storefront.orders.routes import bp, internal
+from storefront.orders.service import OrderService
+
+
+def openapi_document() -> dict[str, Any]:
+    doc = OpenApiBuilder(
+        "Git Goods orders",
+        "1.0.0",
+        "Places orders exactly once (Idempotency-Key) and reads them back with the receipt token.",
+    )
+    doc.health()
+    json_ = "application/json"
+    doc.add(
+        "/orders",
+        "post",
+        {
+            "operationId": "placeOrder",
+            "parameters": [
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,128}$"},
+                }
+            ],
+            "requestBody": {"required": True, "content": {json_: {"schema": doc.model(schemas.OrderIn)}}},
+            "responses": {
+                "201": {
+                    "description": "Placed (or the first answer to the same key and body)",
+                    "content": {json_: {"schema": doc.model(schemas.OrderCreated, "serialization")}},
+                },
+                **doc.error_responses(400, 409, 415, 429),
+            },
+        },
+    )
+    doc.add(
+        "/orders/{order_id}",
+        "get",
+        {
+            "operationId": "getOrder",
+            "parameters": [
+                {"name": "order_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                {"name": "X-Receipt-Token", "in": "header", "required": False, "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {"description": "The order", "content": {json_: {"schema": doc.model(schemas.OrderOut, "serialization")}}},
+                **doc.error_responses(404, 429),
+            },
+        },
+    )
+    return doc.doc
+
+
+def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+    app = base_app("orders", settings, config)
+    settings = app.config["SETTINGS"]
+    pii = PiiProtector(
+        aws.client("kms", settings),
+        settings.pii_key_alias,
+        settings.lookup_hmac_key_alias,
+        settings.pseudonym_hmac_key_alias,
+    )
+    notifier = app.config.get("STOCK_NOTIFIER") or StockNotifier(
+        settings.catalog_url, app.config["INTERNAL_TOKEN"]
+    )
+    app.extensions["order_service"] = OrderService(
+        OrdersRepo(aws.client("dynamodb", settings), settings), pii, notifier
+    )
+    limiter = app.extensions["limiter_obj"]
+    limiter.limit(settings.rate_limit_orders, methods=["POST"])(bp)
+    limiter.limit(settings.rate_limit_reads, methods=["GET"])(bp)
+    app.register_blueprint(bp)
+    app.register_blueprint(internal)
+    serve_openapi(app, openapi_document())
+    return app

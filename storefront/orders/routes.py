@@ -1,0 +1,62 @@
+"""HTTP routes of the order service."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, current_app, jsonify, request
+
+from storefront.common.clock import request_time
+from storefront.common.errors import ApiError
+from storefront.common.web import json_body, require_internal_token
+from storefront.orders.schemas import LifecycleIn, OrderIn
+from storefront.orders.service import OrderService
+
+bp = Blueprint("orders", __name__)
+internal = Blueprint("orders_internal", __name__)
+
+ORDER_ID = re.compile(r"^ord_[0-9A-HJKMNP-TV-Z]{26}$")
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+def service() -> OrderService:
+    return current_app.extensions["order_service"]
+
+
+def _now():  # type: ignore[no-untyped-def]
+    return request_time(current_app.config["SETTINGS"].resolved_sim_clock_key())
+
+
+@bp.post("/orders")
+def place_order():  # type: ignore[no-untyped-def]
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        raise ApiError(400, "missing_field", "the Idempotency-Key header is required", "Idempotency-Key")
+    if not IDEMPOTENCY_KEY.match(key):
+        raise ApiError(400, "invalid_field", "1 to 128 visible ASCII characters", "Idempotency-Key")
+    order = json_body(OrderIn)
+    now = _now()
+    created, replayed = service().place(order, key, now)
+    response = jsonify(created)
+    response.status_code = 201
+    response.headers["Location"] = f"/orders/{created['order_id']}"
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.get("/orders/<order_id>")
+def get_order(order_id: str):  # type: ignore[no-untyped-def]
+    token = request.headers.get("X-Receipt-Token")
+    if not ORDER_ID.match(order_id):
+        raise ApiError(404, "not_found", "no such order", "order_id")
+    return jsonify(service().get(order_id, token))
+
+
+@internal.post("/internal/orders/<order_id>/events")
+def lifecycle(order_id: str):  # type: ignore[no-untyped-def]
+    require_internal_token(current_app.config["INTERNAL_TOKEN"])
+    if not ORDER_ID.match(order_id):
+        raise ApiError(404, "not_found", "no such order", "order_id")
+    change = json_body(LifecycleIn)
+    return jsonify(service().apply(order_id, change, _now()))

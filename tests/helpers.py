@@ -1,0 +1,65 @@
+"""Small helpers shared by tests."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from typing import Any
+
+from gitgoods import aws
+from gitgoods.settings import Settings
+
+
+def customer(n: int = 0, country: str = "US") -> dict[str, str]:
+    return {
+        "email": f"shopper{n}.{uuid.uuid4().hex[:6]}@mail.example",
+        "name": f"Shopper Number{n} Testperson",
+        "address": f"{100 + n} Quarry Lane, Springfield",
+        "phone": f"+1 555 {1000 + n}",
+        "country": country,
+    }
+
+
+def order_body(product: dict[str, Any], qty: int = 1, n: int = 0) -> dict[str, Any]:
+    return {
+        "customer": customer(n),
+        "lines": [{"product_id": product["product_id"], "qty": qty}],
+        "currency": product["currency"],
+    }
+
+
+def pick(catalog, kind: str | None = None, rng: random.Random | None = None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    rng = rng or random.Random(0)
+    candidates = [p for p in catalog.products if p["active"] and (kind is None or p["kind"] == kind)]
+    return rng.choice(candidates)
+
+
+def stock_of(settings: Settings, product_id: str) -> int:
+    item = aws.client("dynamodb", settings).get_item(
+        TableName=settings.table("catalog"), Key={"product_id": {"S": product_id}}, ConsistentRead=True
+    )["Item"]
+    return int(item["stock"]["N"])
+
+
+def set_stock(settings: Settings, product_id: str, stock: int) -> None:
+    aws.client("dynamodb", settings).update_item(
+        TableName=settings.table("catalog"),
+        Key={"product_id": {"S": product_id}},
+        UpdateExpression="SET stock = :s",
+        ExpressionAttributeValues={":s": {"N": str(stock)}},
+    )
+
+
+def scan_all(settings: Settings, table: str) -> list[dict[str, Any]]:
+    ddb = aws.client("dynamodb", settings)
+    items, kwargs = [], {"TableName": settings.table(table)}
+    while True:
+        resp = ddb.scan(**kwargs)
+        items.extend(resp["Items"])
+        if "LastEvaluatedKey" not in resp:
+            return items
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+
+def count_where(settings: Settings, table: str, attr: str, value: str) -> int:
+    return sum(1 for i in scan_all(settings, table) if i.get(attr, {}).get("S") == value)
