@@ -25,7 +25,7 @@ def _boto_session(settings: Settings) -> boto3.session.Session:
             if settings.env == "local" and not os.environ.get("AWS_ACCESS_KEY_ID"):
                 # The emulators accept any credentials; fixed ones keep DynamoDB Local's
                 # per-account database file stable across runs.
-                kwargs.update(aws_access_key_id="local", aws_secret_access_key="local")
+                kwargs.update(aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
             _session = boto3.session.Session(**kwargs)
         return _session
 

@@ -40,7 +40,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     for name, pid in stack.state_summary(get_settings()).items():
-        print(f"{name:<10} {'running (pid %d)' % pid if pid else 'stopped'}")
+        print(f"{name:<10} {f'running (pid {pid})' if pid else 'stopped'}")
     return 0
 
 

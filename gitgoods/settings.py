@@ -97,9 +97,7 @@ class Settings(BaseSettings):
         return path.read_text().strip() if path.exists() else None
 
     def resolved_internal_token(self) -> str | None:
-        return self.internal_token or (
-            self.local_secret("internal-token") if self.env == "local" else None
-        )
+        return self.internal_token or (self.local_secret("internal-token") if self.env == "local" else None)
 
     def resolved_sim_clock_key(self) -> str | None:
         # The simulator's clock can only ever be set locally.

@@ -38,10 +38,17 @@ def start_dynamodb_local(data_dir: Path, port: int, log: Path) -> subprocess.Pop
     data_dir.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [
-            "java", "-Xmx384m",
+            "java",
+            "-Xmx384m",
             f"-Djava.library.path={DYNAMODB_LOCAL_DIR / 'DynamoDBLocal_lib'}",
-            "-jar", str(DYNAMODB_LOCAL_DIR / "DynamoDBLocal.jar"),
-            "-sharedDb", "-dbPath", str(data_dir), "-port", str(port), "-disableTelemetry",
+            "-jar",
+            str(DYNAMODB_LOCAL_DIR / "DynamoDBLocal.jar"),
+            "-sharedDb",
+            "-dbPath",
+            str(data_dir),
+            "-port",
+            str(port),
+            "-disableTelemetry",
         ],
         stdout=open(log, "ab"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
@@ -50,8 +57,7 @@ def start_dynamodb_local(data_dir: Path, port: int, log: Path) -> subprocess.Pop
 
 
 def wait_for_dynamodb(settings: Settings, timeout: float = 60) -> None:
-    ddb = aws.client("dynamodb", settings, connect_timeout=1, read_timeout=2,
-                     retries={"total_max_attempts": 1})
+    ddb = aws.client("dynamodb", settings, connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 1})
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -128,11 +134,14 @@ def catalog_data(settings: Settings):  # type: ignore[no-untyped-def]
     from storefront.common.pii import PiiProtector
     from storefront.simulate import seed
 
-    pii = PiiProtector(aws.client("kms", settings), settings.pii_key_alias,
-                       settings.lookup_hmac_key_alias, settings.pseudonym_hmac_key_alias)
+    pii = PiiProtector(
+        aws.client("kms", settings),
+        settings.pii_key_alias,
+        settings.lookup_hmac_key_alias,
+        settings.pseudonym_hmac_key_alias,
+    )
     catalog = seed.generate(seed=7, n_sellers=55, n_products=400)
-    seed.write(aws.client("dynamodb", settings), catalog, settings.table("catalog"),
-               settings.table("sellers"), pii)
+    seed.write(aws.client("dynamodb", settings), catalog, settings.table("catalog"), settings.table("sellers"), pii)
     return catalog
 
 

@@ -28,10 +28,20 @@ def order_body(product: dict[str, Any], qty: int = 1, n: int = 0) -> dict[str, A
     }
 
 
+RESERVED = 40  # the last products of the test catalog are kept for tests that change stock
+
+
 def pick(catalog, kind: str | None = None, rng: random.Random | None = None) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """A random active product, never one of the reserved ones."""
     rng = rng or random.Random(0)
-    candidates = [p for p in catalog.products if p["active"] and (kind is None or p["kind"] == kind)]
+    candidates = [p for p in catalog.products[:-RESERVED] if p["active"] and (kind is None or p["kind"] == kind)]
     return rng.choice(candidates)
+
+
+def reserved(catalog, n: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The n-th reserved product: each stock-changing test uses its own."""
+    products = [p for p in catalog.products[-RESERVED:] if p["active"]]
+    return products[n]
 
 
 def stock_of(settings: Settings, product_id: str) -> int:

@@ -111,7 +111,11 @@ def _mutations(product):  # type: ignore[no-untyped-def]
         ("unknown product", change(["lines", 0, "product_id"], "prd_01ARZ3NDEKTSV4RRFFQ69G5FAV"), "lines.0.product_id"),
         ("malformed product id", change(["lines", 0, "product_id"], "../etc"), "lines.0.product_id"),
         ("currency mismatch", change(["currency"], "USD" if product["currency"] != "USD" else "EUR"), "currency"),
-        ("duplicate lines", change(["lines"], [{"product_id": product["product_id"], "qty": 1}] * 2), "lines.1.product_id"),
+        (
+            "duplicate lines",
+            change(["lines"], [{"product_id": product["product_id"], "qty": 1}] * 2),
+            "lines.1.product_id",
+        ),
     ]
 
 
@@ -143,7 +147,9 @@ def test_non_json_bodies_get_json_errors(orders_app):
     client = orders_app.test_client()
     resp = client.post("/orders", data="customer=x", headers={"Idempotency-Key": "k", "Content-Type": "text/plain"})
     assert resp.status_code == 415 and resp.json["error"]["code"] == "unsupported_media_type"
-    resp = client.post("/orders", data="{not json", headers={"Idempotency-Key": "k", "Content-Type": "application/json"})
+    resp = client.post(
+        "/orders", data="{not json", headers={"Idempotency-Key": "k", "Content-Type": "application/json"}
+    )
     assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_json"
     resp = client.post("/orders", json=[1, 2], headers={"Idempotency-Key": "k"})
     assert resp.status_code == 400
@@ -154,10 +160,10 @@ def test_non_json_bodies_get_json_errors(orders_app):
 
 
 def test_out_of_stock_is_a_conflict_and_changes_nothing(orders_app, catalog_data, settings):
-    from tests.helpers import set_stock
+    from tests.helpers import reserved, set_stock
 
     client = orders_app.test_client()
-    product = pick(catalog_data, "merch", __import__("random").Random(5))
+    product = reserved(catalog_data, 1)
     set_stock(settings, product["product_id"], 2)
     resp = post(client, order_body(product, qty=3), key="oos-1")
     assert resp.status_code == 409

@@ -34,7 +34,4 @@ def validator() -> Draft202012Validator:
 
 def errors(event: dict[str, Any]) -> list[str]:
     """Every way `event` breaks the schema, as readable reasons (empty when it is valid)."""
-    return [
-        f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-        for e in validator().iter_errors(event)
-    ]
+    return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in validator().iter_errors(event)]

@@ -3,6 +3,7 @@ state folder's `run/`, logs under `logs/`."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -36,9 +37,7 @@ def pid_of(settings: Settings, name: str) -> int | None:
     return pid
 
 
-def start(
-    settings: Settings, name: str, cmd: list[str], env: dict[str, str] | None = None
-) -> int:
+def start(settings: Settings, name: str, cmd: list[str], env: dict[str, str] | None = None) -> int:
     """Start `cmd` detached from this process (it outlives `make up`), unless already running."""
     existing = pid_of(settings, name)
     if existing:
@@ -63,10 +62,8 @@ def stop(settings: Settings, name: str, timeout: float = 10.0, sig: int = signal
     pid = pid_of(settings, name)
     if pid is None:
         return False
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -76,25 +73,19 @@ def stop(settings: Settings, name: str, timeout: float = 10.0, sig: int = signal
         _reap(pid)
         time.sleep(0.1)
     else:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         _reap(pid)
     _pid_file(settings, name).unlink(missing_ok=True)
     return True
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
-def wait_until(
-    check: Callable[[], bool], what: str, timeout: float, log_file: Path | None = None
-) -> None:
+def wait_until(check: Callable[[], bool], what: str, timeout: float, log_file: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():

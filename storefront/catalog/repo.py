@@ -9,8 +9,16 @@ from storefront.common.cache import DaxLikeCache
 from storefront.common.ddb import from_item
 
 PRODUCT_FIELDS = (
-    "product_id", "seller_id", "title", "kind", "platform", "genre",
-    "price_cents", "currency", "stock", "active",
+    "product_id",
+    "seller_id",
+    "title",
+    "kind",
+    "platform",
+    "genre",
+    "price_cents",
+    "currency",
+    "stock",
+    "active",
 )
 SELLER_FIELDS = ("seller_id", "display_name", "country", "currency", "category")
 SCAN_SEGMENTS = 4
@@ -62,12 +70,15 @@ class CatalogRepo:
 
     def products_of_seller(self, seller_id: str) -> dict[str, dict[str, Any]]:
         def load() -> dict[str, dict[str, Any]]:
-            out, kwargs = {}, {
-                "TableName": self.catalog_table,
-                "IndexName": "by_seller",
-                "KeyConditionExpression": "seller_id = :s",
-                "ExpressionAttributeValues": {":s": {"S": seller_id}},
-            }
+            out, kwargs = (
+                {},
+                {
+                    "TableName": self.catalog_table,
+                    "IndexName": "by_seller",
+                    "KeyConditionExpression": "seller_id = :s",
+                    "ExpressionAttributeValues": {":s": {"S": seller_id}},
+                },
+            )
             while True:
                 resp = self.ddb.query(**kwargs)
                 for raw in resp["Items"]:

@@ -76,9 +76,7 @@ class PiiProtector:
             key = self._current
             now = time.monotonic()
             if key is None or now - key.created > self._max_age or key.uses >= self._max_uses:
-                resp = self._kms.generate_data_key(
-                    KeyId=self._key_id, KeySpec="AES_256", EncryptionContext=KMS_CONTEXT
-                )
+                resp = self._kms.generate_data_key(KeyId=self._key_id, KeySpec="AES_256", EncryptionContext=KMS_CONTEXT)
                 key = _DataKey(resp["Plaintext"], resp["CiphertextBlob"], now)
                 self._current = key
                 self._unwrapped[key.wrapped] = key.plaintext
@@ -89,9 +87,7 @@ class PiiProtector:
         with self._lock:
             plaintext = self._unwrapped.get(wrapped)
         if plaintext is None:
-            resp = self._kms.decrypt(
-                CiphertextBlob=wrapped, KeyId=self._key_id, EncryptionContext=KMS_CONTEXT
-            )
+            resp = self._kms.decrypt(CiphertextBlob=wrapped, KeyId=self._key_id, EncryptionContext=KMS_CONTEXT)
             plaintext = resp["Plaintext"]
             with self._lock:
                 self._unwrapped[wrapped] = plaintext
@@ -105,9 +101,7 @@ class PiiProtector:
         sealed: dict[str, bytes] = {"pii_key": key.wrapped}
         for name, value in fields.items():
             nonce = os.urandom(12)
-            sealed[name] = (
-                FORMAT_VERSION + nonce + aead.encrypt(nonce, value.encode(), _aad(table, record_id, name))
-            )
+            sealed[name] = FORMAT_VERSION + nonce + aead.encrypt(nonce, value.encode(), _aad(table, record_id, name))
         return sealed
 
     def open(self, table: str, record_id: str, item: dict[str, bytes], names: list[str]) -> dict[str, str]:
@@ -126,9 +120,7 @@ class PiiProtector:
 
     # -- HMACs -----------------------------------------------------------------------------
     def _mac(self, key_id: str, message: str) -> bytes:
-        resp = self._kms.generate_mac(
-            KeyId=key_id, MacAlgorithm="HMAC_SHA_256", Message=message.encode()
-        )
+        resp = self._kms.generate_mac(KeyId=key_id, MacAlgorithm="HMAC_SHA_256", Message=message.encode())
         return resp["Mac"]
 
     def email_lookup(self, email: str) -> str:

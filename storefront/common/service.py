@@ -24,9 +24,7 @@ def base_app(name: str, settings: Settings | None, config: dict[str, Any] | None
         RATELIMIT_ENABLED=True,
     )
     app.config.update(config or {})
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     register_error_handlers(app)
     limiter = make_limiter(app, settings.ratelimit_storage_uri)
     app.extensions["limiter_obj"] = limiter

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from flask import request
 from pydantic import BaseModel
@@ -34,5 +34,3 @@ def require_internal_token(expected: str | None) -> None:
     given = request.headers.get("X-Internal-Token", "")
     if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
         raise ApiError(401, "unauthorized", "internal endpoint: a valid X-Internal-Token is required")
-
-

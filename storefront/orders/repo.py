@@ -26,9 +26,9 @@ class TransactionCancelled(Exception):
 class OrdersRepo:
     def __init__(self, ddb: Any, settings: Settings):
         self.ddb = ddb
-        self.t = {n: settings.table(n) for n in (
-            "catalog", "customers", "orders", "idempotency", "sales", "order_events"
-        )}
+        self.t = {
+            n: settings.table(n) for n in ("catalog", "customers", "orders", "idempotency", "sales", "order_events")
+        }
 
     # -- reads -----------------------------------------------------------------------------
     def products(self, product_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -65,9 +65,7 @@ class OrdersRepo:
             self.ddb.transact_write_items(**kwargs)
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                reasons = [
-                    r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])
-                ]
+                reasons = [r.get("Code", "None") for r in exc.response.get("CancellationReasons", [])]
                 raise TransactionCancelled(reasons) from exc
             raise
 
@@ -87,7 +85,9 @@ class OrdersRepo:
                 "UpdateExpression": "SET stock = stock - :q",
                 "ConditionExpression": "stock >= :q AND active = :true AND price_cents = :p",
                 "ExpressionAttributeValues": {
-                    ":q": to_attr(qty), ":p": to_attr(price_cents), ":true": {"BOOL": True},
+                    ":q": to_attr(qty),
+                    ":p": to_attr(price_cents),
+                    ":true": {"BOOL": True},
                 },
             }
         }
@@ -119,7 +119,10 @@ class OrdersRepo:
                 "UpdateExpression": "SET " + ", ".join(sets),
                 "ExpressionAttributeNames": names,
                 "ExpressionAttributeValues": {
-                    **values, ":at": to_attr(at), ":zero": to_attr(0), ":one": to_attr(1),
+                    **values,
+                    ":at": to_attr(at),
+                    ":zero": to_attr(0),
+                    ":one": to_attr(1),
                 },
             }
         }
@@ -135,7 +138,9 @@ class OrdersRepo:
                 "ConditionExpression": "#s = :expected",
                 "ExpressionAttributeNames": {"#s": "status", "#l": "lines", "#stamp": stamp},
                 "ExpressionAttributeValues": {
-                    ":s": to_attr(status), ":l": to_attr(lines), ":at": to_attr(at),
+                    ":s": to_attr(status),
+                    ":l": to_attr(lines),
+                    ":at": to_attr(at),
                     ":expected": to_attr(expected),
                 },
             }

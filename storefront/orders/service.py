@@ -77,15 +77,15 @@ class OrderService:
     def _replay(self, record: dict[str, Any], body_mac: str) -> dict[str, Any]:
         if not hmac.compare_digest(record["body_mac"], body_mac):
             raise ApiError(
-                409, "idempotency_key_reused", "this Idempotency-Key was used with another body",
+                409,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with another body",
                 "Idempotency-Key",
             )
         order = self.repo.order(record["order_id"])
         if order is None:  # cannot happen: both were written in one transaction
             raise RuntimeError("idempotency record without its order")
-        token = self.pii.open("idempotency", record["key_hash"], record, ["receipt_token"])[
-            "receipt_token"
-        ]
+        token = self.pii.open("idempotency", record["key_hash"], record, ["receipt_token"])["receipt_token"]
         return {**self.view(order), "receipt_token": token}
 
     def place(self, order: OrderIn, idempotency_key: str, now: datetime) -> tuple[dict[str, Any], bool]:
@@ -99,8 +99,9 @@ class OrderService:
         ids = [line.product_id for line in order.lines]
         if len(set(ids)) != len(ids):
             index = next(i for i, pid in enumerate(ids) if ids.index(pid) != i)
-            raise ApiError(400, "duplicate_line", "each product may appear on one line only",
-                           f"lines.{index}.product_id")
+            raise ApiError(
+                400, "duplicate_line", "each product may appear on one line only", f"lines.{index}.product_id"
+            )
 
         for attempt in range(MAX_CONFLICT_RETRIES):
             products = self.repo.products(ids)
@@ -136,25 +137,28 @@ class OrderService:
                 raise ApiError(400, "unknown_product", "no such product on sale", field)
             if product["currency"] != order.currency:
                 raise ApiError(
-                    400, "currency_mismatch",
-                    f"this product is sold in {product['currency']}, not {order.currency}", "currency",
+                    400,
+                    "currency_mismatch",
+                    f"this product is sold in {product['currency']}, not {order.currency}",
+                    "currency",
                 )
             if product["stock"] < line.qty:
-                raise ApiError(409, "insufficient_stock", "not enough stock left",
-                               f"lines.{i - 1}.qty")
-            lines.append({
-                "line": i,
-                "product_id": line.product_id,
-                "seller_id": product["seller_id"],
-                "title": product["title"],
-                "kind": product["kind"],
-                "platform": product["platform"],
-                "genre": product["genre"],
-                "qty": line.qty,
-                "unit_cents": product["price_cents"],
-                "amount_cents": product["price_cents"] * line.qty,
-                "status": "placed",
-            })
+                raise ApiError(409, "insufficient_stock", "not enough stock left", f"lines.{i - 1}.qty")
+            lines.append(
+                {
+                    "line": i,
+                    "product_id": line.product_id,
+                    "seller_id": product["seller_id"],
+                    "title": product["title"],
+                    "kind": product["kind"],
+                    "platform": product["platform"],
+                    "genre": product["genre"],
+                    "qty": line.qty,
+                    "unit_cents": product["price_cents"],
+                    "amount_cents": product["price_cents"] * line.qty,
+                    "status": "placed",
+                }
+            )
         return lines
 
     def _write_order(
@@ -168,11 +172,10 @@ class OrderService:
         receipt_token = secrets.token_urlsafe(24)
         total = sum(line["amount_cents"] for line in lines)
 
-        customer_fields = self.pii.seal(
-            "customers", customer_id, {f: str(getattr(customer, f)) for f in CUSTOMER_PII}
+        customer_fields = self.pii.seal("customers", customer_id, {f: str(getattr(customer, f)) for f in CUSTOMER_PII})
+        order_pii = self.pii.seal(
+            "orders", order_id, {"shipping_address": customer.address, "shipping_name": customer.name}
         )
-        order_pii = self.pii.seal("orders", order_id, {"shipping_address": customer.address,
-                                                        "shipping_name": customer.name})
         idem_pii = self.pii.seal("idempotency", key_hash, {"receipt_token": receipt_token})
 
         order_item = {
@@ -288,9 +291,10 @@ class OrderService:
             "currency": order["currency"],
             "total_cents": order["total_cents"],
             "lines": [
-                {k: line[k] for k in (
-                    "line", "product_id", "seller_id", "title", "qty", "unit_cents", "amount_cents", "status"
-                )}
+                {
+                    k: line[k]
+                    for k in ("line", "product_id", "seller_id", "title", "qty", "unit_cents", "amount_cents", "status")
+                }
                 for line in order["lines"]
             ],
             "created_at": order["created_at"],
@@ -314,7 +318,9 @@ class OrderService:
             status = order["status"]
             new_status = TRANSITIONS.get(status, {}).get(change.type)
             if new_status is None:
-                raise ApiError(409, "invalid_transition", f"an order that is {status} cannot take {change.type}", "type")
+                raise ApiError(
+                    409, "invalid_transition", f"an order that is {status} cannot take {change.type}", "type"
+                )
             lines = [dict(line) for line in order["lines"]]
             affected = lines
             if change.lines is not None:
@@ -335,7 +341,11 @@ class OrderService:
                     line["status"] = new_status
             amount = sum(line["amount_cents"] for line in affected) if line_status else order["total_cents"]
             at = utc_iso(now)
-            actions = [self.repo.set_order_status(order_id, status, new_status, lines, at, STATUS_STAMP.get(new_status, "updated_at"))]
+            actions = [
+                self.repo.set_order_status(
+                    order_id, status, new_status, lines, at, STATUS_STAMP.get(new_status, "updated_at")
+                )
+            ]
             if line_status:
                 sold_at = order["placed_at"]
                 for line in affected:
