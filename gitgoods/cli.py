@@ -44,6 +44,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tables(args: argparse.Namespace) -> int:
+    from gitgoods.contract.tables import ensure_tables
+
+    created = ensure_tables(get_settings())
+    print("created: " + (", ".join(created) if created else "all tables already exist"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gitgoods", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything `up` started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="what is running").set_defaults(func=cmd_status)
+    sub.add_parser("tables", help="create the missing DynamoDB tables").set_defaults(func=cmd_tables)
     args = parser.parse_args(argv)
     return args.func(args)
 

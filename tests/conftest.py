@@ -53,6 +53,7 @@ def start_dynamodb_local(data_dir: Path, port: int, log: Path) -> subprocess.Pop
         stdout=open(log, "ab"),  # noqa: SIM115
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        cwd=data_dir,
     )
 
 

@@ -37,7 +37,9 @@ def pid_of(settings: Settings, name: str) -> int | None:
     return pid
 
 
-def start(settings: Settings, name: str, cmd: list[str], env: dict[str, str] | None = None) -> int:
+def start(
+    settings: Settings, name: str, cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> int:
     """Start `cmd` detached from this process (it outlives `make up`), unless already running."""
     existing = pid_of(settings, name)
     if existing:
@@ -52,6 +54,7 @@ def start(settings: Settings, name: str, cmd: list[str], env: dict[str, str] | N
         stdin=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
         start_new_session=True,
+        cwd=cwd,
     )
     log.close()
     _pid_file(settings, name).write_text(str(proc.pid))

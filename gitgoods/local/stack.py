@@ -52,7 +52,7 @@ def start_dynamodb(settings: Settings) -> Service:
         str(settings.dynamodb_port),
         "-disableTelemetry",
     ]
-    processes.start(settings, "dynamodb", cmd)
+    processes.start(settings, "dynamodb", cmd, cwd=data)  # it writes a metadata file in its cwd
     url = f"http://127.0.0.1:{settings.dynamodb_port}"
     ddb = aws.client("dynamodb", settings, connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 1})
 

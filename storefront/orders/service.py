@@ -322,7 +322,8 @@ class OrderService:
                     409, "invalid_transition", f"an order that is {status} cannot take {change.type}", "type"
                 )
             lines = [dict(line) for line in order["lines"]]
-            affected = lines
+            # A refund without lines refunds what is not refunded yet.
+            affected = [line for line in lines if line["status"] != "refunded"]
             if change.lines is not None:
                 if change.type != "order_refunded":
                     raise ApiError(400, "invalid_field", "lines can only be given for a refund", "lines")

@@ -1,0 +1,15 @@
+# The catalog service, as `make up` runs it: gunicorn with threaded workers on port 5001.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 GITGOODS_ENV=aws
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY gitgoods ./gitgoods
+COPY storefront ./storefront
+COPY pipelines ./pipelines
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 app
+USER app
+EXPOSE 5001
+HEALTHCHECK --interval=10s --timeout=2s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5001/health')"
+CMD ["gunicorn", "--worker-class", "gthread", "--workers", "2", "--threads", "16", \
+     "--bind", "0.0.0.0:5001", "--access-logfile", "-", "--graceful-timeout", "5", \
+     "storefront.catalog.app:create_app()"]
