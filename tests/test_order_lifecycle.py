@@ -127,10 +127,16 @@ def test_every_written_event_matches_the_contract_schema(orders_app, settings, c
     from gitgoods.contract import events
     from storefront.common.ddb import from_item
 
+    client = orders_app.test_client()
+    order = _place(client, settings, [(reserved(catalog_data, 13), 1)], "life-schema")
+    for event in ("payment_captured", "order_cancelled"):
+        assert _apply(client, settings, order["order_id"], {"type": event}).status_code == 200
     written = [from_item(i) for i in scan_all(settings, "order_events")]
-    assert written
+    assert len([e for e in written if e["order_id"] == order["order_id"]]) == 3
     for event in written:
         assert events.errors(event) == [], event
+    broken = dict(written[0], amount_cents=-1, event_type="order_lost")
+    assert len(events.errors(broken)) == 2
 
 
 def test_simulated_time_needs_a_valid_signature_and_cannot_be_in_the_future(orders_app, catalog_data, settings):
