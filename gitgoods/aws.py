@@ -30,6 +30,11 @@ def _boto_session(settings: Settings) -> boto3.session.Session:
         return _session
 
 
+def session(settings: Settings | None = None) -> boto3.session.Session:
+    """The shared boto3 session (credentials for code that signs or connects by itself)."""
+    return _boto_session(settings or get_settings())
+
+
 def client(service: str, settings: Settings | None = None, **config: Any) -> Any:
     """A boto3 client for `service`, pointed at the emulator in local mode."""
     settings = settings or get_settings()

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     rate_limit_reads: str = "1000 per second"
     ratelimit_storage_uri: str = "memory://"
 
+    # The lake: a folder on disk by default, `s3://bucket/prefix` on the emulator or on AWS.
+    lake_uri: str | None = None
+    glue_database: str = "gitgoods_lake"
+    # First day of the daily partitions; by default the first day the local simulation wrote.
+    pipeline_start: str | None = None
+
     cache_item_ttl_s: float = 300.0
     cache_query_ttl_s: float = 30.0
 
@@ -73,6 +79,14 @@ class Settings(BaseSettings):
     @property
     def secrets_dir(self) -> Path:
         return self.home / "secrets"
+
+    @property
+    def lake(self) -> str:
+        return self.lake_uri or f"file://{self.home.resolve() / 'lake'}"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
 
     @property
     def dynamodb_endpoint(self) -> str | None:

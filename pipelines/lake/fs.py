@@ -1,0 +1,248 @@
+"""The lake's file system: one object for a folder on disk (`file://`) and for S3 (`s3://`).
+
+`LakeFS.from_uri` turns the lake URI into a `pyarrow.fs` file system plus a root inside it. Every
+other lake module addresses files by paths *relative to the lake root* (`raw/raw_sales/...`) and
+lets this class join them, so the same code runs on a local folder, on moto's S3 and on AWS.
+
+S3 goes through `pyarrow.fs.S3FileSystem`: the endpoint comes from `settings.aws_endpoint` (the
+moto server locally, none on AWS), the region from the settings, the credentials from the boto3
+session of `gitgoods.aws` (fixed `local`/`local` locally). Those credentials are frozen when the
+file system is made: make a `LakeFS` per run (as the pipeline does), not once per process, when
+they are temporary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pyarrow.fs as pafs
+
+from gitgoods.settings import Settings, get_settings
+
+DEFAULT_GLUE_DATABASE = "gitgoods_lake"
+_SEGMENT = re.compile(r"^[A-Za-z0-9_.=\-]+$")
+
+
+def default_lake_uri(settings: Settings | None = None) -> str:
+    """The settings' lake URI (`settings.lake` where the settings have it), else `file://<home>/lake`."""
+    settings = settings or get_settings()
+    configured = getattr(settings, "lake", None)
+    if isinstance(configured, str) and configured:
+        return configured
+    return f"file://{Path(settings.home).resolve()}/lake"
+
+
+def default_glue_database(settings: Settings | None = None) -> str:
+    settings = settings or get_settings()
+    return getattr(settings, "glue_database", None) or DEFAULT_GLUE_DATABASE
+
+
+def _s3_filesystem(settings: Settings) -> pafs.S3FileSystem:
+    from gitgoods import aws
+
+    kwargs: dict[str, Any] = {"region": settings.region}
+    endpoint = settings.aws_endpoint
+    if endpoint:
+        parsed = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}")
+        kwargs["endpoint_override"] = parsed.netloc + parsed.path.rstrip("/")
+        kwargs["scheme"] = parsed.scheme or "https"
+    creds = aws.session(settings).get_credentials()  # the one session of gitgoods.aws
+    if creds is not None:
+        frozen = creds.get_frozen_credentials()
+        kwargs.update(access_key=frozen.access_key, secret_key=frozen.secret_key)
+        if frozen.token:
+            kwargs["session_token"] = frozen.token
+    return pafs.S3FileSystem(**kwargs)
+
+
+@dataclass
+class LakeFS:
+    """A lake root on a `pyarrow.fs` file system.
+
+    `root` is the root as the file system spells paths: an absolute directory locally,
+    `bucket/prefix` on S3. Relative paths (`rel`) are POSIX paths under it.
+    """
+
+    uri: str
+    fs: pafs.FileSystem
+    root: str
+    scheme: str  # "file" or "s3"
+    settings: Settings | None = field(default=None, repr=False)
+    _s3: Any = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def from_uri(cls, uri: str | os.PathLike[str] | None = None, settings: Settings | None = None) -> LakeFS:
+        settings = settings or get_settings()
+        uri = str(uri) if uri is not None else default_lake_uri(settings)
+        parsed = urlparse(uri)
+        if parsed.scheme == "s3":
+            if not parsed.netloc:
+                raise ValueError(f"lake URI {uri!r} names no bucket")
+            root = (parsed.netloc + "/" + parsed.path.strip("/")).rstrip("/")
+            return cls(f"s3://{root}", _s3_filesystem(settings), root, "s3", settings)
+        if parsed.scheme in ("file", ""):
+            path = parsed.path if parsed.scheme == "file" else uri
+            if parsed.scheme == "file" and parsed.netloc not in ("", "localhost"):
+                raise ValueError(f"lake URI {uri!r}: only local file:// URIs are supported")
+            root_path = Path(path).expanduser().resolve()
+            root_path.mkdir(parents=True, exist_ok=True)
+            return cls(f"file://{root_path}", pafs.LocalFileSystem(), str(root_path), "file", settings)
+        raise ValueError(f"lake URI {uri!r}: use file:///abs/path, a plain path, or s3://bucket/prefix")
+
+    # -- paths ---------------------------------------------------------------------------------
+
+    @property
+    def is_local(self) -> bool:
+        return self.scheme == "file"
+
+    @staticmethod
+    def join(*parts: str) -> str:
+        """Join relative path segments (`raw`, `raw_sales`, `dt=2024-05-01`) with `/`."""
+        cleaned = [p.strip("/") for p in parts if p and p.strip("/")]
+        rel = posixpath.join(*cleaned) if cleaned else ""
+        for segment in rel.split("/") if rel else []:
+            if segment in (".", "..") or not _SEGMENT.match(segment):
+                raise ValueError(f"bad lake path segment {segment!r} in {rel!r}")
+        return rel
+
+    def path(self, *parts: str) -> str:
+        """The file system path of a relative lake path."""
+        rel = self.join(*parts)
+        return f"{self.root}/{rel}" if rel else self.root
+
+    def uri_of(self, *parts: str) -> str:
+        """The full URI (`file:///...` or `s3://...`) of a relative lake path."""
+        rel = self.join(*parts)
+        return f"{self.uri}/{rel}" if rel else self.uri
+
+    def local_path(self, *parts: str) -> Path:
+        if not self.is_local:
+            raise ValueError("not a local lake")
+        return Path(self.path(*parts))
+
+    def rel_of(self, path_or_uri: str) -> str:
+        """The relative lake path of a file system path or URI inside the lake."""
+        for prefix in (self.uri + "/", self.root + "/"):
+            if path_or_uri.startswith(prefix):
+                return path_or_uri[len(prefix) :].strip("/")
+        if path_or_uri in (self.uri, self.root):
+            return ""
+        raise ValueError(f"{path_or_uri!r} is not inside the lake {self.uri}")
+
+    # -- operations ----------------------------------------------------------------------------
+
+    def info(self, *parts: str) -> pafs.FileInfo:
+        return self.fs.get_file_info(self.path(*parts))
+
+    def exists(self, *parts: str) -> bool:
+        return self.info(*parts).type != pafs.FileType.NotFound
+
+    def is_file(self, *parts: str) -> bool:
+        return self.info(*parts).type == pafs.FileType.File
+
+    def list(self, *parts: str, recursive: bool = False) -> list[pafs.FileInfo]:
+        """Entries under a relative directory (none if it does not exist), sorted by path."""
+        selector = pafs.FileSelector(self.path(*parts), recursive=recursive, allow_not_found=True)
+        return sorted(self.fs.get_file_info(selector), key=lambda i: i.path)
+
+    def list_names(self, *parts: str, kind: pafs.FileType | None = None) -> list[str]:
+        """Base names of the direct children of a relative directory (optionally of one type)."""
+        return [i.base_name for i in self.list(*parts) if kind is None or i.type == kind]
+
+    def delete_prefix(self, *parts: str) -> None:
+        """Delete a directory (every object under a prefix on S3) if it exists."""
+        path = self.path(*parts)
+        if self.is_local:
+            p = Path(path)
+            if p.is_symlink() or p.is_file():
+                p.unlink(missing_ok=True)
+                return
+        if self.fs.get_file_info(path).type == pafs.FileType.NotFound:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.delete_dir(path)
+
+    def delete_file(self, *parts: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.delete_file(self.path(*parts))
+
+    def read_bytes(self, *parts: str) -> bytes:
+        """A small object whole, in one request.
+
+        On S3 this is one GetObject without a range, through boto3: pyarrow's input streams ask for
+        the size first and then for byte ranges, so an object replaced in between (the partition
+        pointer) could come back as the old length of the new content. Parquet files are never
+        replaced (every run writes new names), so pyarrow reads them directly.
+        """
+        if self.is_local:
+            with self.fs.open_input_stream(self.path(*parts)) as fh:
+                return fh.read()
+        bucket, key = self.bucket_key(*parts)
+        try:
+            return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except self.s3.exceptions.NoSuchKey as exc:
+            raise FileNotFoundError(f"s3://{bucket}/{key}") from exc
+
+    def write_bytes(self, data: bytes, *parts: str, content_type: str | None = None) -> None:
+        """Write a small object whole: one PutObject on S3; a temp file, fsync and rename on disk.
+
+        Either way a reader sees the old content or the new one, never a part.
+        """
+        rel = self.join(*parts)
+        if self.is_local:
+            target = Path(self.path(rel))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            fsync_dir(target.parent)
+            return
+        bucket, key = self.bucket_key(rel)
+        self.s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type or "application/octet-stream")
+
+    def bucket_key(self, *parts: str) -> tuple[str, str]:
+        bucket, _, key = self.path(*parts).partition("/")
+        return bucket, key
+
+    @property
+    def s3(self) -> Any:
+        """A boto3 S3 client (from `gitgoods.aws`) for the small objects this lake reads whole."""
+        if self._s3 is None:
+            from gitgoods import aws
+
+            self._s3 = aws.client("s3", self.settings)
+        return self._s3
+
+    def makedirs(self, *parts: str) -> None:
+        """Create a directory on disk (S3 has none to create)."""
+        if self.is_local:
+            Path(self.path(*parts)).mkdir(parents=True, exist_ok=True)
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make a directory's entries (new files, renames, symlinks) durable."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def open_lake(uri: str | None = None, settings: Settings | None = None) -> LakeFS:
+    """The lake of these settings (`uri` overrides the default `file://<home>/lake`)."""
+    return LakeFS.from_uri(uri, settings)
