@@ -128,8 +128,12 @@ class PiiProtector:
         return self._mac(self._lookup_key_id, "email:" + normalise_email(email)).hex()
 
     def customer_id_for_email(self, email: str) -> str:
+        return self.customer_id_for_lookup(self.email_lookup(email))
+
+    @staticmethod
+    def customer_id_for_lookup(lookup_hex: str) -> str:
         """A stable customer id derived from the e-mail's keyed hash (no e-mail in it)."""
-        digest = bytes.fromhex(self.email_lookup(email))
+        digest = bytes.fromhex(lookup_hex)
         number = int.from_bytes(digest[:17])
         chars = [_CROCKFORD[(number >> (5 * i)) & 31] for i in range(26)]
         return "cus_" + "".join(reversed(chars))

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gitgoods.contract.events import SCHEMA_VERSION
-from gitgoods.contract.ids import day_shard, new_id, utc_iso
+from gitgoods.contract.ids import day_shard, new_id, parse_utc, utc_iso
 from storefront.common.errors import ApiError
 from storefront.common.pii import PiiProtector
 from storefront.orders.repo import OrdersRepo, TransactionCancelled
@@ -167,7 +167,8 @@ class OrderService:
         at = utc_iso(now)
         order_id = new_id("ord", now)
         customer = order.customer
-        customer_id = self.pii.customer_id_for_email(str(customer.email))
+        email_hmac = self.pii.email_lookup(str(customer.email))
+        customer_id = self.pii.customer_id_for_lookup(email_hmac)
         pseudonym = self.pii.pseudonym(customer_id)
         receipt_token = secrets.token_urlsafe(24)
         total = sum(line["amount_cents"] for line in lines)
@@ -214,7 +215,7 @@ class OrderService:
                 {
                     **{f: customer_fields[f] for f in CUSTOMER_PII},
                     "pii_key": customer_fields["pii_key"],
-                    "email_hmac": self.pii.email_lookup(str(customer.email)),
+                    "email_hmac": email_hmac,
                     "country": customer.country,
                     "customer": pseudonym,
                 },
@@ -341,6 +342,7 @@ class OrderService:
                 for line in lines:
                     line["status"] = new_status
             amount = sum(line["amount_cents"] for line in affected) if line_status else order["total_cents"]
+            now = max(now, parse_utc(order["updated_at"]))  # an order's history never goes back in time
             at = utc_iso(now)
             actions = [
                 self.repo.set_order_status(
