@@ -1,0 +1,22 @@
+"""The pipeline's one `Definitions`: every group's assets, checks, schedules and sensors, with
+the resources of the current environment (`GITGOODS_ENV`)."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.defs.ingest.assets import ASSETS as INGEST_ASSETS
+from pipelines.defs.ingest.checks import CHECKS as INGEST_CHECKS
+from pipelines.defs.ingest.schedules import JOBS as INGEST_JOBS
+from pipelines.defs.ingest.schedules import SCHEDULES as INGEST_SCHEDULES
+from pipelines.defs.ingest.sensors import SENSORS as INGEST_SENSORS
+from pipelines.resources import resources_for
+
+defs = dg.Definitions(
+    assets=[*INGEST_ASSETS],
+    asset_checks=[*INGEST_CHECKS],
+    jobs=[*INGEST_JOBS],
+    schedules=[*INGEST_SCHEDULES],
+    sensors=[*INGEST_SENSORS],
+    resources=resources_for(),
+)

@@ -1,0 +1,50 @@
+"""Resources by environment: the one place that turns `GITGOODS_ENV` into the pipeline's clients.
+
+`local` (default): DynamoDB Local and the moto server on loopback, the lake in a folder on disk
+(or `s3://` on moto when `GITGOODS_LAKE_URI` says so), the Glue catalog on moto.
+`aws`: the same code against DynamoDB, S3 and Glue.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from gitgoods.settings import Settings, get_settings
+from pipelines.lake.catalog import GlueCatalog
+from pipelines.lake.fs import LakeFS
+
+
+class DynamoResource(dg.ConfigurableResource):
+    """Where the storefront's tables are: the endpoint comes from the settings."""
+
+    table_prefix: str
+
+    def settings(self) -> Settings:
+        base = get_settings()
+        if base.table_prefix == self.table_prefix:
+            return base
+        return base.model_copy(update={"table_prefix": self.table_prefix})
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The lake (disk or S3) and its Glue catalog."""
+
+    uri: str
+    glue_database: str
+    register_in_glue: bool = True
+
+    def open(self) -> LakeFS:
+        return LakeFS.from_uri(self.uri, settings=get_settings())
+
+    def catalog(self) -> GlueCatalog | None:
+        if not self.register_in_glue:
+            return None
+        return GlueCatalog(settings=get_settings(), database=self.glue_database)
+
+
+def resources_for(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
+    settings = settings or get_settings()
+    return {
+        "dynamo": DynamoResource(table_prefix=settings.table_prefix),
+        "lake": LakeResource(uri=settings.lake, glue_database=settings.glue_database),
+    }
