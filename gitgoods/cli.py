@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -20,10 +21,28 @@ def cmd_up(args: argparse.Namespace) -> int:
     except processes.StartError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    # moto keeps nothing on disk: put the lake's tables and partitions back into its Glue catalog.
+    from pipelines.lake.catalog import GlueCatalog, rebuild_catalog
+    from pipelines.lake.fs import open_lake
+
+    rebuild_catalog(open_lake(settings=settings), GlueCatalog(settings=settings))
     if args.seed:
         from storefront.simulate.run import seed_and_simulate
 
         seed_and_simulate(settings, seed=args.random_seed, days=args.days)
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    try:
+        services.append(stack.start_dagster(settings))
+    except processes.StartError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.ingest:
+        from pipelines.backfill import load_all_days
+
+        summary = load_all_days()
+        print(
+            f"ingest: {summary['loaded']} day partitions loaded, {summary['failed']} failed, {summary['days']} in all"
+        )
     print(f"\nReady in {time.monotonic() - started:.0f}s:")
     for service in services:
         print(f"  {service.name:<40} {service.url}")
@@ -59,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--no-seed", dest="seed", action="store_false")
     up.add_argument("--random-seed", type=int, default=42)
     up.add_argument("--days", type=int, default=90)
+    up.add_argument("--no-ingest", dest="ingest", action="store_false", help="do not load the lake")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="stop everything `up` started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="what is running").set_defaults(func=cmd_status)

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     moto_port: int = 4566
     dynamodb_heap_mb: int = 512
 
+    dagster_port: int = 3000
     catalog_port: int = 5001
     orders_port: int = 5002
     catalog_url: str = "http://127.0.0.1:5001"

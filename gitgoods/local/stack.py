@@ -106,15 +106,20 @@ def _gunicorn(settings: Settings, app: str, port: int) -> list[str]:
     ]
 
 
-def start_services(settings: Settings) -> list[Service]:
-    env = {
+def _service_env(settings: Settings) -> dict[str, str]:
+    return {
         "GITGOODS_HOME": str(settings.home),
         "GITGOODS_ENV": settings.env,
         "GITGOODS_TABLE_PREFIX": settings.table_prefix,
         "GITGOODS_DYNAMODB_PORT": str(settings.dynamodb_port),
         "GITGOODS_MOTO_PORT": str(settings.moto_port),
         "GITGOODS_CATALOG_URL": f"http://127.0.0.1:{settings.catalog_port}",
+        "DAGSTER_HOME": str(settings.dagster_home),
     }
+
+
+def start_services(settings: Settings) -> list[Service]:
+    env = _service_env(settings)
     started = []
     for name, app, port in (
         ("catalog", "storefront.catalog.app:create_app()", settings.catalog_port),
@@ -129,6 +134,29 @@ def start_services(settings: Settings) -> list[Service]:
     return started
 
 
+def start_dagster(settings: Settings) -> Service:
+    """`dagster dev` (webserver and daemon) on the repository's workspace, SQLite instance in the
+    state folder."""
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    (settings.dagster_home / "dagster.yaml").touch()  # SQLite storage in this folder
+    cmd = [
+        _python(),
+        "-m",
+        "dagster",
+        "dev",
+        "-w",
+        str(REPO_ROOT / "workspace.yaml"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(settings.dagster_port),
+    ]
+    processes.start(settings, "dagster", cmd, env=_service_env(settings), cwd=REPO_ROOT)
+    url = f"http://127.0.0.1:{settings.dagster_port}"
+    processes.wait_until(processes.http_ok(f"{url}/server_info"), "Dagster UI", 180, settings.log_dir / "dagster.log")
+    return Service("Dagster UI", url)
+
+
 def start_emulators(settings: Settings) -> list[Service]:
     check_prerequisites()
     ensure_local_secrets(settings)
@@ -137,7 +165,7 @@ def start_emulators(settings: Settings) -> list[Service]:
     return services
 
 
-ALL = ("orders", "catalog", "moto", "dynamodb")
+ALL = ("dagster", "orders", "catalog", "moto", "dynamodb")
 
 
 def stop_all(settings: Settings) -> list[str]:
