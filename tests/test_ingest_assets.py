@@ -293,3 +293,25 @@ def test_definitions_load_every_asset_check_schedule_and_sensor():
     assert {s.name for s in repo.schedule_defs} >= {"daily_ingest", "intraday_ingest"}
     assert {s.name for s in repo.sensor_defs} >= {"late_data"}
     assert raw_order_events.partitions_def is not None
+
+
+def test_the_lake_can_live_on_s3(pipeline_env, orders_app, catalog_data, settings):
+    s3 = aws.client("s3", settings)
+    bucket = f"lake-{settings.table_prefix[:-1]}"
+    s3.create_bucket(Bucket=bucket)
+    resources = dict(
+        pipeline_env, lake=LakeResource(uri=f"s3://{bucket}/gitgoods", glue_database=f"s3{bucket}".replace("-", "_"))
+    )
+    day_dt = DAY - timedelta(days=4)
+    orders = place_orders(orders_app, catalog_data, settings, 5, day_dt, "s3lake")
+    day = day_dt.date().isoformat()
+    result = materialize(resources, day)
+    assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
+    sales = read_partition(resources["lake"].open(), "raw_sales", day).to_pylist()
+    assert {o["order_id"] for o in orders} <= {r["order_id"] for r in sales}
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="gitgoods/raw/raw_sales/")["Contents"]]
+    assert any(k.endswith(".parquet") for k in keys)
+    location = aws.client("glue", settings).get_partition(
+        DatabaseName=resources["lake"].glue_database, TableName="raw_sales", PartitionValues=[day]
+    )["Partition"]["StorageDescriptor"]["Location"]
+    assert location.startswith(f"s3://{bucket}/gitgoods/raw/raw_sales/_runs/dt={day}/run=")

@@ -14,7 +14,6 @@ plus one in flight per thread, whatever the size of the day.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import logging
 import queue
 import threading
@@ -32,7 +31,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from gitgoods import aws
 from gitgoods.contract.tables import DAY_SHARDS, TABLES
 from gitgoods.settings import Settings
-from pipelines.ingest.convert import AMOUNT_ATTRIBUTE, PageResult, convert_body, readable_amount
+from pipelines.ingest.convert import AMOUNT_ATTRIBUTE, PageResult, contract_table, convert_body, readable_amount
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +126,13 @@ class DynamoDBHttp:
             before_sleep=self._count_retry,
             reraise=True,
         )
-        self._retries = itertools.count()
+        self._lock = threading.Lock()
+        self.requests = 0  # attempts sent, retries included
         self.retries = 0
-        self.requests = 0
 
     def _count_retry(self, state: Any) -> None:
-        self.retries = next(self._retries) + 1
+        with self._lock:
+            self.retries += 1
         log.info("DynamoDB %s, attempt %d: %s", state.fn.__name__, state.attempt_number, state.outcome.exception())
 
     def _headers(self, operation: str, body: bytes) -> dict[str, str]:
@@ -151,7 +151,8 @@ class DynamoDBHttp:
         return self._retrying(self._once, operation, body)
 
     def _once(self, operation: str, body: bytes) -> bytes:
-        self.requests += 1
+        with self._lock:
+            self.requests += 1
         headers = self._headers(operation, body)  # signed per attempt: the date is part of it
         try:
             response = self._http.request("POST", self.url, body=body, headers=headers, preload_content=True)
@@ -176,6 +177,8 @@ def _error(data: bytes) -> tuple[str, str]:
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError:
+        doc = None
+    if not isinstance(doc, dict):
         return "UnknownError", data[:200].decode(errors="replace")
     code = str(doc.get("__type", "UnknownError")).rsplit("#", 1)[-1]
     return code, str(doc.get("message") or doc.get("Message") or "")
@@ -222,6 +225,7 @@ def read_day(
     in arrival order across shards. `page_limit` sets the Query `Limit` (items per page; DynamoDB
     stops a page at 1 MB anyway). Closing the generator early stops the threads.
     """
+    table = contract_table(table)
     if isinstance(day, str):
         day = dt.date.fromisoformat(day)
     workers = max(1, min(max_workers, DAY_SHARDS))
@@ -297,6 +301,7 @@ def count_and_sum_day(
     `count == clean + quarantined` and `sum == clean amounts + quarantined amounts` on a lake
     partition that is complete.
     """
+    table = contract_table(table)
     if isinstance(day, str):
         day = dt.date.fromisoformat(day)
     client = http or DynamoDBHttp(settings, max_connections=max_workers)
