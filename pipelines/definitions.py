@@ -7,6 +7,7 @@ import dagster as dg
 
 from pipelines.defs.ingest.assets import ASSETS as INGEST_ASSETS
 from pipelines.defs.ingest.checks import CHECKS as INGEST_CHECKS
+from pipelines.defs.ingest.history import JOBS as HISTORY_JOBS
 from pipelines.defs.ingest.schedules import JOBS as INGEST_JOBS
 from pipelines.defs.ingest.schedules import SCHEDULES as INGEST_SCHEDULES
 from pipelines.defs.ingest.sensors import SENSORS as INGEST_SENSORS
@@ -15,7 +16,7 @@ from pipelines.resources import resources_for
 defs = dg.Definitions(
     assets=[*INGEST_ASSETS],
     asset_checks=[*INGEST_CHECKS],
-    jobs=[*INGEST_JOBS],
+    jobs=[*INGEST_JOBS, *HISTORY_JOBS],
     schedules=[*INGEST_SCHEDULES],
     sensors=[*INGEST_SENSORS],
     resources=resources_for(),

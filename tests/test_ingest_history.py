@@ -1,0 +1,70 @@
+"""History from a DynamoDB export lands in the same partitions, with the same rows, as the daily
+ingest that reads the table."""
+
+from datetime import timedelta
+
+import dagster as dg
+import pyarrow.fs as pafs
+import pytest
+
+from pipelines.defs.ingest.history import history_from_export
+from pipelines.ingest.export import write_export
+from pipelines.lake.partitions import read_partition
+from pipelines.resources import LakeResource
+from tests.helpers import scan_all
+from tests.test_ingest_assets import DAY, materialize, pipeline_env, place_orders  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.stack
+
+
+def test_export_history_equals_the_table_ingest(pipeline_env, orders_app, catalog_data, settings, tmp_path):  # noqa: F811
+    days = [DAY - timedelta(days=20 + n) for n in range(3)]
+    for n, day in enumerate(days):
+        place_orders(orders_app, catalog_data, settings, 4 + n, day, f"hist{n}")
+
+    # the export a team would get from ExportTableToPointInTime (DynamoDB JSON, gzip lines)
+    items = scan_all(settings, "order_events")
+    bad = dict(items[0], event_id={"S": "evt_01JBAD00000000000000000HIS"}, amount_cents={"N": "-1"})
+    write_export(pafs.LocalFileSystem(), str(tmp_path / "export"), [*items, bad], items_per_file=7)
+
+    history_lake = LakeResource(uri=f"file://{tmp_path / 'history-lake'}", glue_database="history_lake")
+    result = history_from_export.execute_in_process(
+        run_config={
+            "ops": {
+                "load_history_from_export": {
+                    "config": {"export_uri": f"file://{tmp_path / 'export'}", "table": "raw_order_events"}
+                }
+            }
+        },
+        resources={"lake": history_lake},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    materialized = {m.partition for m in result.asset_materializations_for_node("load_history_from_export")}
+    assert {d.date().isoformat() for d in days} <= materialized
+
+    for day in days:
+        key = day.date().isoformat()
+        assert materialize(pipeline_env, key).success  # the table path, into the other lake
+        from_table = read_partition(pipeline_env["lake"].open(), "raw_order_events", key).sort_by("event_id")
+        from_export = read_partition(history_lake.open(), "raw_order_events", key).sort_by("event_id")
+        assert from_export.equals(from_table), key
+    bad_day = items[0]["day_shard"]["S"][:10]
+    quarantined = read_partition(history_lake.open(), "order_events", bad_day, zone="quarantine")
+    assert "evt_01JBAD00000000000000000HIS" in quarantined["item_key"].to_pylist()
+
+
+def test_export_that_does_not_match_its_manifest_fails(tmp_path, settings):
+    items = [{"event_id": {"S": f"evt_{n}"}} for n in range(3)]
+    export_dir = write_export(pafs.LocalFileSystem(), str(tmp_path / "export"), items)
+    data = next((tmp_path / "export").rglob("*.json.gz"))
+    import gzip
+
+    data.write_bytes(gzip.compress(gzip.decompress(data.read_bytes()).splitlines(keepends=True)[0]))
+    result = history_from_export.execute_in_process(
+        run_config={"ops": {"load_history_from_export": {"config": {"export_uri": f"file://{export_dir}"}}}},
+        resources={"lake": LakeResource(uri=f"file://{tmp_path / 'lake'}", glue_database="x", register_in_glue=False)},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
