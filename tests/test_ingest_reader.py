@@ -7,6 +7,7 @@ import datetime as dt
 import http.server
 import threading
 import time
+import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,6 +17,7 @@ import pyarrow.fs as pafs
 import pytest
 
 from gitgoods import aws
+from gitgoods.contract.tables import ensure_tables
 from gitgoods.settings import Settings
 from pipelines.ingest.convert import convert_items, merge_results
 from pipelines.ingest.export import read_export, write_export
@@ -61,6 +63,14 @@ def amount(it: dict[str, Any]) -> int:
 
 
 # -- DynamoDB Local ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def settings(settings: Settings) -> Settings:
+    """Tables of their own: these tests write deliberately broken items."""
+    own = settings.model_copy(update={"table_prefix": f"rd{uuid.uuid4().hex[:6]}-"})
+    ensure_tables(own)
+    return own
+
+
 @pytest.fixture(scope="module")
 def event_day(settings: Settings) -> dict[str, Any]:
     day = EVENTS_DAY

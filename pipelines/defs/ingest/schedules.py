@@ -3,12 +3,10 @@
 import dagster as dg
 
 from pipelines.defs.ingest.assets import ASSETS
-from pipelines.defs.ingest.partitions import daily
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=dg.AssetSelection.assets(*ASSETS),
-    partitions_def=daily,
     description="Load one day of sales and order events into the lake, with their checks.",
 )
 

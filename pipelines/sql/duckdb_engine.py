@@ -1,0 +1,557 @@
+"""The local SQL engine: embedded DuckDB over the lake, Athena SQL transpiled with sqlglot.
+
+Every query runs on its own DuckDB connection (a cursor of the engine's one database), on which
+this module registers exactly what the query reads:
+
+- **lake tables**, by their Glue names (`raw_sales`, `raw_order_events`, `quarantine_sales`, ...,
+  see `pipelines.lake.partitions.glue_table_name`): the current version of each partition, as a
+  `pyarrow.dataset` snapshot taken when the query starts (`partitions.dataset`), scanned lazily by
+  DuckDB with projection and filter pushdown. `dt` stays a VARCHAR partition column, as in Glue,
+  and a filter on it skips whole partitions: literal predicates on `dt` (`=`, `IN`, ranges,
+  `BETWEEN`) already limit the partitions put in the snapshot, and pyarrow prunes the rest by the
+  partition expressions. Timestamps are exposed as Athena reads them from Parquet: `TIMESTAMP`
+  without zone, in UTC. A table is addressable as `raw_sales`, `<glue_database>.raw_sales` or
+  `awsdatacatalog.<glue_database>.raw_sales`, like on Athena with the Glue database as the session's;
+- **DynamoDB tables** `dynamodb.default.<table>`, read by `pipelines.sql.federated` with the
+  query's key predicates pushed down;
+- **views** made by `CREATE VIEW` through this engine (kept as Athena SQL and expanded into the
+  queries that use them), and **tables** made by CTAS (Parquet files at `external_location`, read
+  back as a dataset with string partition columns; without a location, a DuckDB table in memory).
+
+Nothing is read into memory when a table is registered; no DuckDB extension is installed or
+loaded (Parquet through pyarrow, ICU for time zones and JSON are built in); the connection cannot
+read or write files by itself (`enable_external_access=false`).
+
+Thread safety: the engine may be shared by threads. Each `query`/`stream`/`execute` opens its own
+connection and registers its own relations, so concurrent queries do not see each other's
+temporary objects; the registries of views and CTAS tables are guarded by a lock. A `stream`
+keeps its connection until the reader is exhausted or closed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+from sqlglot import exp
+
+from gitgoods.settings import Settings, get_settings
+from pipelines.ingest.reader import DynamoDBError
+from pipelines.lake.fs import LakeFS
+from pipelines.lake.partitions import check_name, dataset, glue_table_name, list_partitions, list_tables
+from pipelines.sql.engine import ExecuteResult, Params, SqlEngine, SqlError
+from pipelines.sql.federated import DynamoDBCatalog, FederatedError, FetchResult
+from pipelines.sql.transpile import (
+    Predicate,
+    Statement,
+    TranspileError,
+    bind_params,
+    parse_statement,
+    quote_identifier,
+    table_predicates,
+    to_duckdb,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CATALOG = "awsdatacatalog"
+MAX_VIEW_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    zone: str
+    table: str  # folder name under the zone
+    glue_name: str
+
+
+@dataclass(frozen=True)
+class ExternalTable:
+    """A table written by CTAS through this engine: Parquet under `location`, hive partitions."""
+
+    name: str
+    location: str
+    partitioned_by: tuple[str, ...]
+
+
+@dataclass
+class Prepared:
+    """A query ready to run on its own connection."""
+
+    connection: Any
+    statement: Statement
+    duckdb_sql: str
+    fetched: list[FetchResult]
+    lake_partitions: dict[str, list[str]]  # registered name -> the dt partitions in its snapshot
+
+
+def _dt_matches(day: str, predicates: list[Predicate]) -> bool:
+    for p in predicates:
+        values = [v for v in p.values if isinstance(v, str)]
+        if len(values) != len(p.values):
+            continue  # not a string literal: leave it to DuckDB
+        if p.op == "eq" and day != values[0]:
+            return False
+        if p.op == "in" and day not in values:
+            return False
+        if p.op == "lt" and not day < values[0]:
+            return False
+        if p.op == "le" and not day <= values[0]:
+            return False
+        if p.op == "gt" and not day > values[0]:
+            return False
+        if p.op == "ge" and not day >= values[0]:
+            return False
+        if p.op == "between" and not values[0] <= day <= values[1]:
+            return False
+        if p.op == "prefix" and not day.startswith(values[0]):
+            return False
+    return True
+
+
+class DuckDBEngine(SqlEngine):
+    """Athena SQL on embedded DuckDB over the lake and the DynamoDB federated catalog."""
+
+    name = "duckdb"
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        lake: LakeFS | str | None = None,
+        dynamodb: DynamoDBCatalog | bool = True,
+        database: str = ":memory:",
+        glue_database: str | None = None,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+    ) -> None:
+        self.settings = settings or get_settings()
+        self.lake = lake if isinstance(lake, LakeFS) else LakeFS.from_uri(lake or self.settings.lake, self.settings)
+        self.glue_database = (glue_database or self.settings.glue_database).lower()
+        if dynamodb is True:
+            self.dynamodb: DynamoDBCatalog | None = DynamoDBCatalog(self.settings)
+            self._own_dynamodb = True
+        else:
+            self.dynamodb = dynamodb or None
+            self._own_dynamodb = False
+        config: dict[str, Any] = {
+            "autoinstall_known_extensions": "false",
+            "autoload_known_extensions": "false",
+            "enable_external_access": "false",
+        }
+        if threads:
+            config["threads"] = int(threads)
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        self._db = duckdb.connect(database, config=config)
+        self._db.execute("SET GLOBAL TimeZone = 'UTC'")  # Athena's session zone
+        self._lock = threading.Lock()
+        self._views: dict[str, exp.Query] = {}
+        self._external: dict[str, ExternalTable] = {}
+        self._lake_index: dict[str, LakeTable] = {}
+        self._closed = False
+
+    # -- the interface ------------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Params = None) -> pa.Table:
+        with self._prepared(sql, params, "query") as prepared:
+            try:
+                return prepared.connection.sql(prepared.duckdb_sql).to_arrow_table()
+            except duckdb.Error as exc:
+                raise self._error(exc, prepared) from exc
+
+    def stream(self, sql: str, params: Params = None, *, batch_rows: int = 65_536) -> pa.RecordBatchReader:
+        context = self._prepared(sql, params, "query")
+        prepared = context.__enter__()
+        try:
+            reader = prepared.connection.sql(prepared.duckdb_sql).to_arrow_reader(batch_rows)
+        except BaseException as exc:
+            context.__exit__(type(exc), exc, exc.__traceback__)
+            if isinstance(exc, duckdb.Error):
+                raise self._error(exc, prepared) from exc
+            raise
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from reader
+            except duckdb.Error as exc:
+                raise self._error(exc, prepared) from exc
+            finally:
+                reader.close()
+                context.__exit__(None, None, None)
+
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    def execute(self, sql: str, params: Params = None) -> ExecuteResult:
+        statement = self._parse(sql)
+        if statement.kind == "query":
+            rows = 0
+            for batch in self.stream(sql, params):
+                rows += batch.num_rows
+            return ExecuteResult("query", rows=rows)
+        if statement.kind == "create_view":
+            return self._create_view(statement)
+        if statement.kind in ("drop_view", "drop_table"):
+            return self._drop(statement)
+        if statement.kind in ("ctas", "unload"):
+            return self._write(statement, sql, params)
+        raise SqlError(
+            f"the local engine does not run this statement (Athena/Glue DDL?): {statement.sql[:200]}",
+            engine=self.name,
+            sql=statement.sql,
+        )
+
+    def explain(self, sql: str, params: Params = None) -> dict[str, Any]:
+        """What a query would do: the DuckDB SQL, the federated reads (they are performed) and the
+        lake partitions in each table's snapshot."""
+        with self._prepared(sql, params, "query") as prepared:
+            return {
+                "duckdb_sql": prepared.duckdb_sql,
+                "federated": [r.plan.describe() for r in prepared.fetched],
+                "partitions": prepared.lake_partitions,
+            }
+
+    def tables(self) -> dict[str, str]:
+        """The relations queries can name: Glue-named lake tables, CTAS tables and views."""
+        self._refresh_lake_index()
+        with self._lock:
+            out = {name: f"lake {t.zone}/{t.table}" for name, t in self._lake_index.items()}
+            out.update({name: f"table at {t.location}" for name, t in self._external.items()})
+            out.update({name: "view" for name in self._views})
+        return out
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._db.close()
+        if self._own_dynamodb and self.dynamodb is not None:
+            self.dynamodb.close()
+
+    # -- preparing a query ----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _prepared(self, sql: str, params: Params, expect: str) -> Iterator[Prepared]:
+        statement = self._parse(sql)
+        if expect == "query" and statement.kind != "query":
+            raise SqlError(f"expected a query, got a {statement.kind} statement", engine=self.name, sql=sql)
+        assert statement.query is not None
+        connection = self._db.cursor()
+        try:
+            prepared = self._prepare_tree(connection, statement, statement.query.copy(), params)
+            yield prepared
+        finally:
+            with contextlib.suppress(Exception):
+                connection.close()
+
+    def _parse(self, sql: str) -> Statement:
+        try:
+            return parse_statement(sql)
+        except TranspileError as exc:
+            raise SqlError(str(exc), engine=self.name, sql=sql) from exc
+
+    def _prepare_tree(self, connection: Any, statement: Statement, tree: exp.Expr, params: Params) -> Prepared:
+        try:
+            return self._prepare_tree_unchecked(connection, statement, tree, params)
+        except (TranspileError, FederatedError, DynamoDBError) as exc:
+            raise SqlError(str(exc), engine=self.name, sql=statement.sql) from exc
+
+    def _prepare_tree_unchecked(
+        self, connection: Any, statement: Statement, tree: exp.Expr, params: Params
+    ) -> Prepared:
+        tree = self._expand_views(bind_params(tree, params))
+        fetched: list[FetchResult] = []
+        if self.dynamodb is not None and self.dynamodb.references(tree):
+            fetched = self.dynamodb.attach(tree, lambda name, table: connection.register(name, table))
+        partitions = self._register_tables(connection, tree)
+        schema = self._schema(connection, tree)
+        duckdb_sql = to_duckdb(tree, schema)
+        return Prepared(connection, statement, duckdb_sql, fetched, partitions)
+
+    def _error(self, exc: Exception, prepared: Prepared | None) -> SqlError:
+        sql = prepared.duckdb_sql if prepared else None
+        return SqlError(f"DuckDB: {exc}", engine=self.name, sql=sql, reason=str(exc))
+
+    def _local_name(self, table: exp.Table) -> str | None:
+        """The name a table reference means here, or None if it is not ours (dynamodb, other DBs)."""
+        catalog, db = table.catalog.lower(), table.db.lower()
+        if catalog and catalog != DEFAULT_CATALOG:
+            return None
+        if db and db != self.glue_database:
+            return None
+        return table.name.lower()
+
+    @staticmethod
+    def _cte_names(tree: exp.Expr) -> set[str]:
+        return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+
+    def _expand_views(self, tree: exp.Expr) -> exp.Expr:
+        for _ in range(MAX_VIEW_DEPTH):
+            with self._lock:
+                views = dict(self._views)
+            if not views:
+                return tree
+            ctes = self._cte_names(tree)
+            changed = False
+            for table in list(tree.find_all(exp.Table)):
+                name = self._local_name(table)
+                if name is None or name not in views or (name in ctes and not table.db):
+                    continue
+                alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name))
+                replacement = exp.Subquery(this=views[name].copy(), alias=alias.copy())
+                if table is tree:
+                    return replacement
+                table.replace(replacement)
+                changed = True
+            if not changed:
+                return tree
+        raise SqlError(f"views nested deeper than {MAX_VIEW_DEPTH} (a cycle?)", engine=self.name)
+
+    def _refresh_lake_index(self) -> dict[str, LakeTable]:
+        index: dict[str, LakeTable] = {}
+        for zone in self.lake.list_names(kind=pafs.FileType.Directory):
+            try:
+                check_name(zone, "zone")
+            except ValueError:
+                continue
+            for table in list_tables(self.lake, zone):
+                index.setdefault(glue_table_name(zone, table), LakeTable(zone, table, glue_table_name(zone, table)))
+        with self._lock:
+            self._lake_index = index
+        return index
+
+    def _register_tables(self, connection: Any, tree: exp.Expr) -> dict[str, list[str]]:
+        """Register the lake and CTAS tables the query names, each reference with its own snapshot."""
+        ctes = self._cte_names(tree)
+        partitions: dict[str, list[str]] = {}
+        index = dict(self._lake_index)
+        refreshed = False
+        for n, table in enumerate(list(tree.find_all(exp.Table))):
+            name = self._local_name(table)
+            if not name or (name in ctes and not table.db) or name.startswith(("__ddb_", "__lake_")):
+                continue
+            with self._lock:
+                external = self._external.get(name)
+            if external is None and name not in index and not refreshed:
+                index, refreshed = self._refresh_lake_index(), True
+            registered = f"__lake_{n}_{name}"
+            if external is not None:
+                target = LakeFS.from_uri(external.location, self.settings)
+                partitioning = (
+                    ds.partitioning(pa.schema([(c, pa.string()) for c in external.partitioned_by]), flavor="hive")
+                    if external.partitioned_by
+                    else None
+                )
+                source = ds.dataset(target.root, filesystem=target.fs, format="parquet", partitioning=partitioning)
+            elif name in index:
+                lake_table = index[name]
+                predicates = [p for p in table_predicates(table) if p.column == "dt"]
+                days = list_partitions(self.lake, lake_table.table, zone=lake_table.zone)
+                if predicates:
+                    days = [d for d in days if _dt_matches(d, predicates)]
+                partitions[registered] = days
+                source = self._lake_source(lake_table, days)
+            else:
+                # A DuckDB table made by CTAS without a location, or unknown (DuckDB will say so).
+                table.set("catalog", None)
+                table.set("db", None)
+                continue
+            connection.register(f"{registered}_src", source)
+            # identifiers only, quoted here: no value of the query goes into this text
+            connection.execute(
+                f"CREATE TEMP VIEW {quote_identifier(registered)} AS SELECT {_athena_columns(source.schema)} "  # noqa: S608
+                f"FROM {quote_identifier(registered + '_src')}"
+            )
+            alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name))
+            table.replace(exp.Table(this=exp.to_identifier(registered), alias=alias.copy()))
+        return partitions
+
+    def _lake_source(self, lake_table: LakeTable, days: list[str]) -> ds.Dataset | pa.Table:
+        """A snapshot of the partitions `days`; with none, an empty table of the newest schema."""
+        if days:
+            return dataset(self.lake, lake_table.table, zone=lake_table.zone, dts=days)
+        newest = list_partitions(self.lake, lake_table.table, zone=lake_table.zone)[-1:]
+        if not newest:
+            raise SqlError(f"lake table {lake_table.glue_name} has no partitions yet", engine=self.name)
+        return dataset(self.lake, lake_table.table, zone=lake_table.zone, dts=newest).schema.empty_table()
+
+    def _schema(self, connection: Any, tree: exp.Expr) -> dict[str, dict[str, str]]:
+        schema: dict[str, dict[str, str]] = {}
+        ctes = self._cte_names(tree)
+        for table in tree.find_all(exp.Table):
+            name = table.name
+            if table.db or table.catalog or name.lower() in ctes or name in schema:
+                continue
+            try:
+                rows = connection.sql(f"DESCRIBE SELECT * FROM {quote_identifier(name)}").fetchall()  # noqa: S608
+            except duckdb.Error:
+                continue  # unknown: DuckDB reports it when the query runs
+            schema[name] = {r[0]: r[1] for r in rows if r[1] != '"NULL"'}
+        return schema
+
+    # -- statements that write or define --------------------------------------------------------------
+
+    def _create_view(self, statement: Statement) -> ExecuteResult:
+        name = self._target_name(statement)
+        assert statement.query is not None
+        with self._lock:
+            if name in self._views and not statement.replace:
+                if statement.if_exists:
+                    return ExecuteResult("create_view", table=name)
+                raise SqlError(f"view {name} already exists", engine=self.name, sql=statement.sql)
+            self._views[name] = statement.query.copy()
+        return ExecuteResult("create_view", table=name)
+
+    def _drop(self, statement: Statement) -> ExecuteResult:
+        name = self._target_name(statement)
+        with self._lock:
+            if statement.kind == "drop_view":
+                found = self._views.pop(name, None) is not None
+            else:
+                found = self._external.pop(name, None) is not None
+        if statement.kind == "drop_table" and not found:
+            connection = self._db.cursor()
+            try:
+                exists = connection.execute(
+                    "SELECT count(*) FROM duckdb_tables() WHERE lower(table_name) = ? AND NOT temporary", [name]
+                ).fetchall()[0][0]
+                if exists:
+                    connection.execute(f"DROP TABLE {quote_identifier(name)}")
+                    found = True
+            finally:
+                connection.close()
+        if not found and not statement.if_exists:
+            raise SqlError(f"{statement.kind.split('_')[1]} {name} does not exist", engine=self.name, sql=statement.sql)
+        return ExecuteResult(statement.kind, table=name)
+
+    def _target_name(self, statement: Statement) -> str:
+        assert statement.name is not None
+        parts = statement.name.split(".")
+        if len(parts) > 1 and parts[-2] != self.glue_database:
+            raise SqlError(
+                f"{statement.name}: the local engine has one database ({self.glue_database})",
+                engine=self.name,
+                sql=statement.sql,
+            )
+        return parts[-1]
+
+    def _write(self, statement: Statement, sql: str, params: Params) -> ExecuteResult:
+        """CTAS and UNLOAD: run the SELECT, write its rows with pyarrow (DuckDB has no such
+        properties and may not touch files itself)."""
+        props = statement.properties
+        fmt = str(props.get("format", "PARQUET")).upper()
+        if fmt != "PARQUET":
+            raise SqlError(f"the local engine writes PARQUET only, not {fmt}", engine=self.name, sql=sql)
+        partitioned_by = tuple(props.get("partitioned_by") or ())
+        if statement.kind == "unload":
+            location, name = str(props["location"]), None
+        else:
+            name = self._target_name(statement)
+            location = props.get("external_location")
+            with self._lock:
+                exists = name in self._external or name in self._views
+            if exists or self._memory_table_exists(name):
+                if statement.if_exists:
+                    return ExecuteResult("ctas", rows=0, table=name)
+                raise SqlError(f"table {name} already exists", engine=self.name, sql=sql)
+        assert statement.query is not None
+        connection = self._db.cursor()
+        try:
+            prepared = self._prepare_tree(connection, statement, statement.query.copy(), params)
+            try:
+                if location is None:  # CTAS without a location: a table in DuckDB's memory
+                    target = quote_identifier(str(name))
+                    # the query was generated from the parsed tree (parameters bound as literals)
+                    connection.execute(f"CREATE TABLE {target} AS SELECT * FROM ({prepared.duckdb_sql})")  # noqa: S608
+                    rows = connection.execute(f"SELECT count(*) FROM {target}").fetchall()[0][0]  # noqa: S608
+                    return ExecuteResult("ctas", rows=rows, table=name)
+                reader = connection.sql(prepared.duckdb_sql).to_arrow_reader()
+            except duckdb.Error as exc:
+                raise self._error(exc, prepared) from exc
+            missing = [c for c in partitioned_by if c not in reader.schema.names]
+            if missing:
+                raise SqlError(f"partition columns {missing} are not in the SELECT", engine=self.name, sql=sql)
+            rows = _write_parquet(reader, location, partitioned_by, props, self.settings)
+        finally:
+            connection.close()
+        if statement.kind == "ctas":
+            with self._lock:
+                self._external[str(name)] = ExternalTable(str(name), location, partitioned_by)
+        return ExecuteResult(statement.kind, rows=rows, location=location, table=name)
+
+    def _memory_table_exists(self, name: str) -> bool:
+        connection = self._db.cursor()
+        try:
+            return bool(
+                connection.execute(
+                    "SELECT count(*) FROM duckdb_tables() WHERE lower(table_name) = ? AND NOT temporary", [name]
+                ).fetchall()[0][0]
+            )
+        finally:
+            connection.close()
+
+
+def _athena_columns(schema: pa.Schema) -> str:
+    """The select list that shows a lake table as Athena does: zoned timestamps as plain UTC ones."""
+    items = []
+    for f in schema:
+        column = quote_identifier(f.name)
+        if pa.types.is_timestamp(f.type) and f.type.tz is not None:
+            items.append(f"CAST({column} AS TIMESTAMP) AS {column}")
+        else:
+            items.append(column)
+    return ", ".join(items) if items else "*"
+
+
+def _write_parquet(
+    reader: pa.RecordBatchReader,
+    location: str,
+    partitioned_by: tuple[str, ...],
+    props: dict[str, Any],
+    settings: Settings,
+) -> int:
+    """Write `reader` as Parquet under `location` (file:// or s3://), hive-partitioned; the location
+    must be empty, as Athena requires. Returns the rows written."""
+    target = LakeFS.from_uri(location, settings)
+    if target.list():
+        raise SqlError(f"{location} is not empty (Athena refuses to write there too)", engine="duckdb")
+    schema = reader.schema
+    if partitioned_by:
+        # partition values become folder names: strings, as the lake's `dt`
+        fields = [f if f.name not in partitioned_by else pa.field(f.name, pa.string()) for f in schema]
+        schema = pa.schema(fields)
+    counted = {"rows": 0}
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            counted["rows"] += batch.num_rows
+            if partitioned_by:
+                batch = batch.cast(schema)
+            yield batch
+
+    compression = str(props.get("write_compression") or props.get("compression") or "zstd").lower()
+    ds.write_dataset(
+        pa.RecordBatchReader.from_batches(schema, batches()),
+        base_dir=target.root,
+        filesystem=target.fs,
+        format="parquet",
+        file_options=ds.ParquetFileFormat().make_write_options(compression=compression),
+        partitioning=ds.partitioning(pa.schema([schema.field(c) for c in partitioned_by]), flavor="hive")
+        if partitioned_by
+        else None,
+        basename_template=f"part-{uuid.uuid4().hex[:8]}-{{i}}.parquet",
+        existing_data_behavior="overwrite_or_ignore",
+    )
+    return counted["rows"]
+
+
+__all__ = ["DuckDBEngine", "ExternalTable", "LakeTable"]

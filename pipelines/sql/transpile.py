@@ -1,0 +1,811 @@
+"""Athena (Trino) SQL in, DuckDB SQL out: sqlglot plus the pieces sqlglot does not do.
+
+The models in `sql/` are written once, in Athena's dialect. On AWS they are sent to Athena as they
+are; locally they are parsed here and generated for DuckDB. `sqlglot.transpile(read="athena",
+write="duckdb")` maps most functions; what it leaves wrong or untouched is rewritten on the
+syntax tree (never with regular expressions), using column types where Trino's result depends on
+them:
+
+- statements: CTAS with `WITH (format=..., partitioned_by=ARRAY[...], external_location=...)`,
+  `UNLOAD (SELECT ...) TO '...' WITH (...)` and `CREATE VIEW` are recognised by `parse_statement`
+  and carried out by the engine (DuckDB has no such table properties);
+- `x AT TIME ZONE z` / `at_timezone(x, z)` -> the wall-clock time in `z`
+  (`timezone(z, CAST(x AS TIMESTAMPTZ))`, the session zone being UTC as on Athena);
+- `format_datetime(x, 'yyyy-MM-dd')` and `parse_datetime(s, ...)`: Joda patterns -> strftime;
+- `date_diff(unit, a, b)` counts whole units as Trino does (DuckDB's `date_sub`, not its
+  boundary-counting `date_diff`);
+- `date_add`, `date_trunc` and `date +/- INTERVAL` on a DATE stay DATEs (DuckDB makes timestamps);
+- `sum` of integers is BIGINT (DuckDB: HUGEINT), integer `/` integer truncates (sqlglot, typed);
+- `CAST(timestamp AS varchar)` prints milliseconds as Trino's timestamp(3) does;
+- `UNNEST(array_of_rows) AS t(f1, ..., fn)` expands the row fields into columns (Trino semantics;
+  also for maps `AS t(k, v)`), with or without `WITH ORDINALITY`;
+- unnamed output columns are called `_col0`, `_col1`, ... as on Athena.
+
+Types come from a schema mapping (`{"table": {"column": "DuckDB type"}}`) that the DuckDB engine
+builds from the relations a query reads. Without one, the type-dependent rewrites are skipped.
+
+`table_predicates` and `table_columns` analyse a query for the engines: which simple predicates
+(`col = literal`, `IN`, ranges, prefixes) apply to one table reference and which of its columns
+are used - the federated DynamoDB catalog pushes them into key Queries and projections, the lake
+uses them to skip partitions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import sqlglot
+from sqlglot import exp, tokens
+from sqlglot.errors import ParseError, SqlglotError
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.schema import MappingSchema
+
+log = logging.getLogger(__name__)
+
+ATHENA = "athena"
+DUCKDB = "duckdb"
+
+
+class TranspileError(ValueError):
+    """SQL that cannot be parsed, or that uses something this layer cannot translate."""
+
+
+# -- statements --------------------------------------------------------------------------------
+
+StatementKind = Literal["query", "ctas", "unload", "create_view", "drop_table", "drop_view", "other"]
+
+
+@dataclass
+class Statement:
+    """One parsed Athena statement.
+
+    `query` is the SELECT of a query, CTAS, UNLOAD or view; `name` the table or view created or
+    dropped; `properties` the CTAS / UNLOAD `WITH (...)` properties, lower-case keys, Python values
+    (`partitioned_by` a list of column names), plus `location` for UNLOAD's `TO '...'`.
+    """
+
+    kind: StatementKind
+    sql: str
+    tree: exp.Expr | None = None
+    query: exp.Query | None = None
+    name: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    if_exists: bool = False  # CREATE ... IF NOT EXISTS / DROP ... IF EXISTS
+    replace: bool = False  # CREATE OR REPLACE VIEW
+
+
+def parse(sql: str) -> list[exp.Expr]:
+    """Parse Athena SQL (one or more statements) into sqlglot trees."""
+    try:
+        trees = sqlglot.parse(sql, read=ATHENA)
+    except ParseError as exc:
+        raise TranspileError(f"cannot parse the SQL: {exc}") from exc
+    return [t for t in trees if t is not None]
+
+
+def parse_statement(sql: str) -> Statement:
+    """One Athena statement, classified (see `Statement`). UNLOAD, which sqlglot leaves as an opaque
+    command, is parsed here: `UNLOAD (<query>) TO '<location>' [WITH (<properties>)]`."""
+    text = sql.strip().rstrip(";").strip()
+    if _first_word(text) == "UNLOAD":
+        return _parse_unload(text)
+    trees = parse(text)
+    if len(trees) != 1:
+        raise TranspileError(f"expected one statement, got {len(trees)}")
+    tree = trees[0]
+    if isinstance(tree, exp.Query):
+        return Statement("query", text, tree, tree)
+    if isinstance(tree, exp.Create):
+        kind = str(tree.args.get("kind") or "").upper()
+        target = tree.this
+        name = _table_name(target.this if isinstance(target, exp.Schema) else target)
+        query = tree.expression if isinstance(tree.expression, exp.Query) else None
+        if kind == "TABLE" and query is not None:
+            return Statement(
+                "ctas", text, tree, query, name, _properties(tree.args.get("properties")), bool(tree.args.get("exists"))
+            )
+        if kind == "VIEW" and query is not None:
+            return Statement(
+                "create_view",
+                text,
+                tree,
+                query,
+                name,
+                {},
+                bool(tree.args.get("exists")),
+                bool(tree.args.get("replace")),
+            )
+    if isinstance(tree, exp.Drop):
+        kind = str(tree.args.get("kind") or "").upper()
+        targets = tree.args.get("tables") or ([tree.this] if tree.this else [])
+        if kind in ("TABLE", "VIEW") and len(targets) == 1:
+            return Statement(
+                "drop_table" if kind == "TABLE" else "drop_view",
+                text,
+                tree,
+                name=_table_name(targets[0]),
+                if_exists=bool(tree.args.get("exists")),
+            )
+    return Statement("other", text, tree)
+
+
+def _first_word(text: str) -> str:
+    try:
+        toks = tokens.Tokenizer().tokenize(text)
+    except SqlglotError as exc:
+        raise TranspileError(f"cannot read the SQL: {exc}") from exc
+    return toks[0].text.upper() if toks else ""
+
+
+def _table_name(table: exp.Expr) -> str:
+    if not isinstance(table, exp.Table):
+        raise TranspileError(f"expected a table name, got {table.sql(ATHENA)!r}")
+    return ".".join(p.name for p in table.parts).lower()
+
+
+def _python_value(node: exp.Expr) -> Any:
+    if isinstance(node, exp.Array):
+        return [_python_value(e) for e in node.expressions]
+    if isinstance(node, exp.Literal):
+        return node.this if node.is_string else _number(node.this)
+    if isinstance(node, exp.Boolean):
+        return bool(node.this)
+    if isinstance(node, exp.Neg):
+        return -_python_value(node.this)
+    if isinstance(node, (exp.Var, exp.Identifier)):
+        return node.name
+    return node.sql(ATHENA)
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _properties(props: exp.Expr | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for prop in props.expressions if props is not None else []:
+        if isinstance(prop, exp.FileFormatProperty):
+            out["format"] = str(_python_value(prop.this)).upper()
+        elif isinstance(prop, exp.PartitionedByProperty):
+            value = _python_value(prop.this)
+            out["partitioned_by"] = [str(v).lower() for v in (value if isinstance(value, list) else [value])]
+        elif isinstance(prop, exp.LocationProperty):
+            out["external_location"] = _python_value(prop.this)
+        elif isinstance(prop, exp.Property):
+            out[prop.name.lower()] = _python_value(prop.args["value"])
+        else:
+            out[prop.key] = prop.sql(ATHENA)
+    return out
+
+
+def _parse_unload(text: str) -> Statement:
+    toks = tokens.Tokenizer().tokenize(text)
+    # UNLOAD ( <query> ) TO '<location>' [WITH ( <properties> )]
+    if len(toks) < 5 or toks[1].token_type != tokens.TokenType.L_PAREN:
+        raise TranspileError("UNLOAD must be followed by a parenthesised query")
+    depth, close = 0, None
+    for i in range(1, len(toks)):
+        if toks[i].token_type == tokens.TokenType.L_PAREN:
+            depth += 1
+        elif toks[i].token_type == tokens.TokenType.R_PAREN:
+            depth -= 1
+            if depth == 0:
+                close = i
+                break
+    if close is None or close + 2 >= len(toks) or toks[close + 1].text.upper() != "TO":
+        raise TranspileError("UNLOAD (<query>) TO '<location>' [WITH (...)] expected")
+    location_token = toks[close + 2]
+    if location_token.token_type != tokens.TokenType.STRING:
+        raise TranspileError("UNLOAD's location must be a string literal")
+    query_sql = text[toks[1].end + 1 : toks[close].start]
+    trees = parse(query_sql)
+    if len(trees) != 1 or not isinstance(trees[0], exp.Query):
+        raise TranspileError("UNLOAD must unload one query")
+    properties: dict[str, Any] = {}
+    rest = toks[close + 3 :]
+    if rest:
+        if rest[0].token_type != tokens.TokenType.WITH:
+            raise TranspileError(f"unexpected {rest[0].text!r} after UNLOAD's location")
+        props_sql = text[rest[0].end + 1 :]
+        dummy = parse(f"CREATE TABLE _unload WITH {props_sql} AS SELECT 1")[0]
+        properties = _properties(dummy.args.get("properties"))
+    properties["location"] = location_token.text
+    return Statement("unload", text, trees[0], trees[0], None, properties)
+
+
+def ctas_sql(
+    name: str,
+    select_sql: str,
+    *,
+    location: str | None = None,
+    partitioned_by: Sequence[str] = (),
+    format: str = "PARQUET",  # noqa: A002
+    properties: Mapping[str, Any] | None = None,
+) -> str:
+    """The Athena CTAS of `select_sql` into table `name` (text; partition columns must come last)."""
+    props: list[str] = [f"format = {_sql_literal(format.upper())}"]
+    if location:
+        props.append(f"external_location = {_sql_literal(location)}")
+    if partitioned_by:
+        props.append(f"partitioned_by = ARRAY[{', '.join(_sql_literal(c) for c in partitioned_by)}]")
+    for key, value in (properties or {}).items():
+        props.append(f"{key} = {_sql_literal(value)}")
+    return f"CREATE TABLE {name} WITH ({', '.join(props)}) AS\n{select_sql.strip().rstrip(';')}"
+
+
+def _sql_literal(value: Any) -> str:
+    return to_literal(value).sql(ATHENA)
+
+
+# -- parameters and token-level rewrites (text kept as written) ---------------------------------
+
+
+def to_literal(value: Any) -> exp.Expr:
+    """A Python value as an Athena literal: str, int, float, Decimal, bool, None, date, datetime."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return exp.Cast(this=exp.Literal.string(value.isoformat(sep=" ")), to=exp.DataType.build("TIMESTAMP"))
+    if isinstance(value, dt.date):
+        return exp.Cast(this=exp.Literal.string(value.isoformat()), to=exp.DataType.build("DATE"))
+    if isinstance(value, int | float | decimal.Decimal):
+        return exp.Literal.number(value) if value >= 0 else exp.Neg(this=exp.Literal.number(-value))
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    if isinstance(value, list | tuple):
+        return exp.Array(expressions=[to_literal(v) for v in value])
+    raise TypeError(f"cannot use a {type(value).__name__} as an SQL parameter")
+
+
+def bind_params(tree: exp.Expr, params: Sequence[Any] | Mapping[str, Any] | None) -> exp.Expr:
+    """Replace `?` (positional `params`) or `:name` (mapping) placeholders by literals, in place."""
+    if params is None:
+        return tree
+    placeholders = list(tree.find_all(exp.Placeholder))
+    if isinstance(params, Mapping):
+        for node in placeholders:
+            key = node.args.get("this")
+            if not key or str(key) not in params:
+                raise TranspileError(f"no value for parameter {node.sql(ATHENA)}")
+            node.replace(to_literal(params[str(key)]))
+        return tree
+    positional = [p for p in placeholders if not p.args.get("this")]
+    if len(positional) != len(params):
+        raise TranspileError(f"the SQL has {len(positional)} '?' placeholders, {len(params)} values given")
+    for node, value in zip(positional, params, strict=True):
+        node.replace(to_literal(value))
+    return tree
+
+
+def bind_params_text(sql: str, params: Sequence[Any] | Mapping[str, Any] | None) -> str:
+    """`bind_params` on the text: only the placeholders change, the rest stays as written."""
+    if params is None:
+        return sql
+    toks = tokens.Tokenizer().tokenize(sql)
+    edits: list[tuple[int, int, str]] = []
+    position = 0
+    for i, token in enumerate(toks):
+        if token.token_type == tokens.TokenType.PLACEHOLDER and token.text == "?":
+            if isinstance(params, Mapping):
+                raise TranspileError("'?' placeholders take a sequence of values")
+            if position >= len(params):
+                raise TranspileError("more '?' placeholders than values")
+            edits.append((token.start, token.end, _sql_literal(params[position])))
+            position += 1
+        elif (
+            token.token_type == tokens.TokenType.COLON
+            and isinstance(params, Mapping)
+            and i + 1 < len(toks)
+            and toks[i + 1].start == token.end + 1
+            and toks[i + 1].text in params
+            and (i == 0 or toks[i - 1].token_type != tokens.TokenType.COLON)
+        ):
+            edits.append((token.start, toks[i + 1].end, _sql_literal(params[toks[i + 1].text])))
+    if not isinstance(params, Mapping) and position != len(params):
+        raise TranspileError(f"the SQL has {position} '?' placeholders, {len(params)} values given")
+    return _apply_edits(sql, edits)
+
+
+def rename_catalog_tables_text(sql: str, catalog: str, schema: str, mapping: Mapping[str, str]) -> str:
+    """Replace `<catalog>.<schema>.<name>` table names by `<catalog>.<schema>."<mapping[name]>"` in
+    the text (e.g. `dynamodb.default.catalog` -> `dynamodb.default."gitgoods-catalog"`)."""
+    toks = tokens.Tokenizer().tokenize(sql)
+    edits = []
+    for i in range(len(toks) - 4):
+        a, d1, b, d2, c = toks[i : i + 5]
+        if (
+            a.text.lower() == catalog.lower()
+            and d1.token_type == tokens.TokenType.DOT
+            and b.text.lower() == schema.lower()
+            and d2.token_type == tokens.TokenType.DOT
+            and c.text.lower() in mapping
+            and (i + 5 >= len(toks) or toks[i + 5].token_type != tokens.TokenType.DOT)
+        ):
+            target = mapping[c.text.lower()].replace('"', '""')
+            edits.append((c.start, c.end, f'"{target}"'))  # a quoted name's span includes its quotes
+    return _apply_edits(sql, edits)
+
+
+def _apply_edits(sql: str, edits: list[tuple[int, int, str]]) -> str:
+    out, last = [], 0
+    for start, end, text in sorted(edits):
+        out.append(sql[last:start])
+        out.append(text)
+        last = end + 1
+    out.append(sql[last:])
+    return "".join(out)
+
+
+# -- analysis: predicates and columns of one table reference ------------------------------------
+
+
+PredicateOp = Literal["eq", "in", "lt", "le", "gt", "ge", "between", "prefix"]
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """`column <op> values`, values as Python scalars (str, int, float, bool)."""
+
+    column: str
+    op: PredicateOp
+    values: tuple[Any, ...]
+
+
+_FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le", "eq": "eq"}
+_COMPARISONS: dict[type, str] = {exp.EQ: "eq", exp.LT: "lt", exp.LTE: "le", exp.GT: "gt", exp.GTE: "ge"}
+
+
+def _literal(node: exp.Expr) -> tuple[bool, Any]:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Literal):
+        return True, (node.this if node.is_string else _number(node.this))
+    if isinstance(node, exp.Boolean):
+        return True, bool(node.this)
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
+        return True, -_number(node.this.this)
+    return False, None
+
+
+def _sources(select: exp.Select) -> list[exp.Expr]:
+    out = []
+    if (from_ := select.args.get("from_") or select.args.get("from")) is not None:
+        out.append(from_.this)
+    out.extend(j.this for j in select.args.get("joins") or [])
+    return out
+
+
+def _alias(table: exp.Expr) -> str:
+    return table.alias_or_name.lower()
+
+
+def _conjuncts(node: exp.Expr | None) -> list[exp.Expr]:
+    if node is None:
+        return []
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.And):
+        return _conjuncts(node.this) + _conjuncts(node.expression)
+    return [node]
+
+
+def _maybe_correlated(select: exp.Select) -> bool:
+    """Whether `select` is (inside) a subquery that can see an outer query's columns: one in an
+    expression (`EXISTS`, `IN`, a scalar subquery) or a LATERAL, rather than in FROM, JOIN or WITH."""
+    node: exp.Expr = select
+    while node.parent is not None:
+        parent = node.parent
+        if isinstance(parent, exp.Exists | exp.Lateral) or (isinstance(parent, exp.In) and node.arg_key == "query"):
+            return True
+        if isinstance(node, exp.Subquery) and not isinstance(parent, exp.From | exp.Join | exp.SetOperation):
+            return True
+        node = parent
+    return False
+
+
+def table_predicates(table: exp.Table) -> list[Predicate]:
+    """The simple predicates that must hold for every row of `table` a query keeps.
+
+    Taken from the WHERE of the SELECT that reads the table and from the ON of its inner joins (and
+    of the LEFT JOIN that brings in this very table): top-level AND terms of the form
+    `col = literal`, `col IN (literals)`, `col < literal` (and <=, >, >=), `col BETWEEN a AND b`,
+    `col LIKE 'prefix%'` and `starts_with(col, 'prefix')`, where `col` is this table's (qualified by
+    its alias, or unqualified when the table is the SELECT's only source). Rows that fail one of
+    them are dropped by the query anyway, so a reader may skip them; it must not rely on having
+    skipped them (the query still applies every predicate).
+    """
+    select = table.find_ancestor(exp.Select)
+    if select is None:
+        return []
+    alias = _alias(table)
+    sources = _sources(select)
+    # An unqualified name means this table's column when it is the only source - unless the SELECT
+    # is a subquery in an expression, where the name may be an outer query's column.
+    single = len(sources) == 1 and not _maybe_correlated(select)
+    conds = _conjuncts((select.args.get("where") or exp.Where()).this)
+    for join in select.args.get("joins") or []:
+        on = join.args.get("on")
+        side = str(join.args.get("side") or "").upper()
+        kind = str(join.args.get("kind") or "").upper()
+        if on is not None and (not side and kind in ("", "INNER") or side == "LEFT" and join.this is table):
+            conds.extend(_conjuncts(on))
+
+    def ours(node: exp.Expr) -> str | None:
+        while isinstance(node, exp.Paren):
+            node = node.this
+        if not isinstance(node, exp.Column) or node.args.get("db"):
+            return None
+        qualifier = node.table.lower()
+        if qualifier == alias or (not qualifier and single):
+            return node.name.lower()
+        return None
+
+    out: list[Predicate] = []
+    for cond in conds:
+        if type(cond) in _COMPARISONS:
+            op = _COMPARISONS[type(cond)]
+            left, right = cond.this, cond.expression
+            column, (is_lit, value) = ours(left), _literal(right)
+            if column is None:
+                column, (is_lit, value) = ours(right), _literal(left)
+                op = _FLIP[op]
+            if column is not None and is_lit:
+                out.append(Predicate(column, op, (value,)))  # type: ignore[arg-type]
+        elif isinstance(cond, exp.In) and not cond.args.get("query") and (column := ours(cond.this)):
+            values = [_literal(v) for v in cond.expressions]
+            if values and all(ok for ok, _ in values):
+                out.append(Predicate(column, "in", tuple(v for _, v in values)))
+        elif isinstance(cond, exp.Between) and (column := ours(cond.this)):
+            low, high = _literal(cond.args["low"]), _literal(cond.args["high"])
+            if low[0] and high[0]:
+                out.append(Predicate(column, "between", (low[1], high[1])))
+        elif isinstance(cond, exp.Like) and (column := ours(cond.this)):
+            ok, pattern = _literal(cond.expression)
+            if ok and isinstance(pattern, str) and pattern.endswith("%"):
+                prefix = pattern[:-1]
+                if not any(ch in prefix for ch in "%_\\"):
+                    out.append(Predicate(column, "prefix", (prefix,)))
+        elif isinstance(cond, exp.StartsWith) and (column := ours(cond.this)):
+            ok, prefix = _literal(cond.expression)
+            if ok and isinstance(prefix, str):
+                out.append(Predicate(column, "prefix", (prefix,)))
+    return out
+
+
+def table_columns(table: exp.Table, root: exp.Expr) -> set[str] | None:
+    """The columns of `table` that `root` may use (a superset), or None when it needs them all
+    (`SELECT *` or `alias.*` in the table's SELECT)."""
+    alias = _alias(table)
+    select = table.find_ancestor(exp.Select)
+    if select is not None:
+        for projection in select.expressions:
+            if isinstance(projection, exp.Star):
+                return None
+            star = isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star)
+            if star and projection.table.lower() in ("", alias):
+                return None
+    names: set[str] = set()
+    for column in root.find_all(exp.Column):
+        parts = [p.name.lower() for p in column.parts]
+        if isinstance(column.this, exp.Star):
+            continue
+        if len(parts) == 1:
+            names.add(parts[0])
+        elif parts[0] == alias:
+            names.add(parts[1])
+        else:  # `other.col`, or `col.field` (a struct column): either way a superset
+            names.update(parts[:2])
+    for join in root.find_all(exp.Join):
+        for ident in join.args.get("using") or []:
+            names.add(ident.name.lower())
+    return names
+
+
+# -- Joda (format_datetime / parse_datetime) -> strftime -----------------------------------------
+
+_JODA: dict[str, str] = {
+    "yyyy": "%Y", "yyy": "%Y", "y": "%Y", "yy": "%y", "YYYY": "%Y", "YY": "%y", "Y": "%Y",
+    "xxxx": "%G", "x": "%G",
+    "MMMM": "%B", "MMM": "%b", "MM": "%m", "M": "%-m",
+    "dd": "%d", "d": "%-d",
+    "DDD": "%j", "D": "%-j",
+    "EEEE": "%A", "EEE": "%a", "EE": "%a", "E": "%a", "e": "%u",
+    "HH": "%H", "H": "%-H", "hh": "%I", "h": "%-I",
+    "mm": "%M", "m": "%-M", "ss": "%S", "s": "%-S",
+    "SSS": "%g", "SSSSSS": "%f", "SSSSSSSSS": "%n",
+    "a": "%p",
+    "ww": "%V", "w": "%-V",
+    "Z": "%z", "ZZ": "%z", "z": "%Z", "zzzz": "%Z",
+}  # fmt: skip
+
+
+def joda_to_strftime(pattern: str) -> str:
+    """A Joda-Time pattern (Trino's `format_datetime`/`parse_datetime`) as a DuckDB strftime format.
+
+    Letters repeat to give width (`yyyy`, `MM`, `dd`, `HH`, `mm`, `ss`, `SSS`, `EEE`, `MMM`, ...);
+    text in single quotes is literal (`''` is a quote). Raises `TranspileError` on a pattern letter
+    without a strftime equivalent (e.g. `G`, `C`, `K`, `k`, `S` not 3, 6 or 9 wide).
+    """
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "'":
+            if i + 1 < n and pattern[i + 1] == "'":
+                out.append("'")
+                i += 2
+                continue
+            end = pattern.find("'", i + 1)
+            while end != -1 and end + 1 < n and pattern[end + 1] == "'":
+                end = pattern.find("'", end + 2)
+            if end == -1:
+                raise TranspileError(f"unterminated quote in the Joda pattern {pattern!r}")
+            out.append(pattern[i + 1 : end].replace("''", "'").replace("%", "%%"))
+            i = end + 1
+            continue
+        if ch.isalpha():
+            j = i
+            while j < n and pattern[j] == ch:
+                j += 1
+            run = pattern[i:j]
+            code = _JODA.get(run) or (_JODA.get(ch * 4) if ch in "yMEz" and len(run) > 4 else None)
+            if code is None:
+                raise TranspileError(f"the Joda pattern letter run {run!r} in {pattern!r} has no strftime equivalent")
+            out.append(code)
+            i = j
+            continue
+        out.append("%%" if ch == "%" else ch)
+        i += 1
+    return "".join(out)
+
+
+# -- Athena -> DuckDB ---------------------------------------------------------------------------
+
+_DAY_OR_LONGER = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR", "DAYS", "WEEKS", "MONTHS", "QUARTERS", "YEARS"}
+_INTEGER_TYPES = {
+    exp.DataType.Type.TINYINT,
+    exp.DataType.Type.SMALLINT,
+    exp.DataType.Type.INT,
+    exp.DataType.Type.BIGINT,
+    exp.DataType.Type.UTINYINT,
+    exp.DataType.Type.USMALLINT,
+    exp.DataType.Type.UINT,
+    exp.DataType.Type.UBIGINT,
+}
+_TIMESTAMP_TYPES = {
+    exp.DataType.Type.TIMESTAMP,
+    exp.DataType.Type.TIMESTAMPNTZ,
+    exp.DataType.Type.TIMESTAMP_S,
+    exp.DataType.Type.TIMESTAMP_MS,
+    exp.DataType.Type.TIMESTAMP_NS,
+    exp.DataType.Type.DATETIME,
+}
+
+
+def _is(node: exp.Expr | None, *types: exp.DataType.Type) -> bool:
+    kind = node.to if isinstance(node, exp.Cast) else getattr(node, "type", None)
+    return kind is not None and kind.this in types
+
+
+def _unit(node: exp.Expr) -> str:
+    unit = node.args.get("unit")
+    return unit.name.upper() if unit is not None else "DAY"
+
+
+def _func(name: str, *args: exp.Expr) -> exp.Anonymous:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _as_date(node: exp.Expr) -> exp.Expr:
+    return exp.Cast(this=node, to=exp.DataType.build("DATE"))
+
+
+def _to_string_literal(node: exp.Expr, what: str) -> str:
+    if isinstance(node, exp.Literal) and node.is_string:
+        return node.this
+    raise TranspileError(f"{what} needs a string literal pattern, got {node.sql(ATHENA)}")
+
+
+def _rewrite(node: exp.Expr) -> exp.Expr:
+    """One node, Athena semantics -> DuckDB (children are already rewritten)."""
+    if isinstance(node, exp.AtTimeZone) or (
+        isinstance(node, exp.Anonymous) and node.name.lower() == "at_timezone" and len(node.expressions) == 2
+    ):
+        this, zone = (node.this, node.args["zone"]) if isinstance(node, exp.AtTimeZone) else node.expressions
+        # Trino: the same instant seen in `zone`, whose fields (date, hour, format) are local there.
+        # DuckDB has no per-value zone: give the wall-clock timestamp in `zone`.
+        return _func("TIMEZONE", zone, exp.Cast(this=this, to=exp.DataType.build("TIMESTAMPTZ")))
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "format_datetime" and len(node.expressions) == 2:
+        value, pattern = node.expressions
+        return _func(
+            "STRFTIME", value, exp.Literal.string(joda_to_strftime(_to_string_literal(pattern, "format_datetime")))
+        )
+    if isinstance(node, exp.ParseDatetime):
+        pattern = _to_string_literal(node.args["format"], "parse_datetime")
+        return _func("STRPTIME", node.this, exp.Literal.string(joda_to_strftime(pattern)))
+    if isinstance(node, exp.DateDiff):
+        # Trino date_diff(unit, a, b) = whole units from a to b (sqlglot: this=b, expression=a).
+        return _func("DATE_SUB", exp.Literal.string(_unit(node).lower()), node.expression, node.this)
+    date_delta = isinstance(node, exp.DateAdd | exp.DateSub) and _is(node.this, exp.DataType.Type.DATE)
+    if date_delta and _unit(node) in _DAY_OR_LONGER:
+        return _as_date(node)
+    if isinstance(node, exp.Add | exp.Sub):
+        left, right = node.this, node.expression
+        for date_side, other in ((left, right), (right, left)):
+            if _is(date_side, exp.DataType.Type.DATE) and isinstance(other, exp.Interval):
+                unit = other.args.get("unit")
+                if unit is not None and unit.name.upper() in _DAY_OR_LONGER:
+                    return _as_date(node)
+    if isinstance(node, exp.TimestampTrunc | exp.DateTrunc) and _is(node.this, exp.DataType.Type.DATE):
+        return _as_date(node)
+    if _integer_sum(node) and not isinstance(node.parent, exp.Window | exp.Filter):
+        return exp.Cast(this=node, to=exp.DataType.build("BIGINT"))
+    if (
+        isinstance(node, exp.Cast)
+        and node.to.this in (exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT)
+        and _is(node.this, *_TIMESTAMP_TYPES)
+    ):
+        fmt = exp.Literal.string("%Y-%m-%d %H:%M:%S.%g")
+        call = _func("STRFTIME", node.this, fmt)
+        return exp.TryCast(this=call, to=node.to) if isinstance(node, exp.TryCast) else call
+    if isinstance(node, exp.Unnest):
+        return _expand_unnest(node)
+    return node
+
+
+def _integer_sum(node: exp.Expr) -> bool:
+    """`sum(<integer>)`, possibly with FILTER and/or OVER around it (cast the outermost)."""
+    while isinstance(node, exp.Window | exp.Filter):
+        node = node.this
+    return isinstance(node, exp.Sum) and _is(node.this, *_INTEGER_TYPES)
+
+
+def _expand_unnest(node: exp.Unnest) -> exp.Expr:
+    """`UNNEST(rows) [WITH ORDINALITY] AS t(f1, ..., fn[, ord])` -> one column per row field."""
+    alias = node.args.get("alias")
+    if len(node.expressions) != 1 or alias is None or not alias.columns:
+        return node
+    arg = node.expressions[0]
+    kind = getattr(arg, "type", None)
+    if kind is None:
+        return node
+    element = None
+    if kind.this == exp.DataType.Type.ARRAY and kind.expressions:
+        element = kind.expressions[0]
+        if element.this != exp.DataType.Type.STRUCT:
+            return node
+        width = len(element.expressions)
+    elif kind.this == exp.DataType.Type.MAP:
+        width = 2
+    else:
+        return node
+    if len(alias.columns) != width:
+        return node
+    source = arg.copy() if element is not None else _func("MAP_ENTRIES", arg.copy())
+    ordinality = node.args.get("offset")
+    inner = exp.select(exp.alias_(exp.Unnest(expressions=[source]), "_gg_e"))
+    outer_cols: list[exp.Expr] = [exp.Unnest(expressions=[exp.column("_gg_e", "_gg_u")])]
+    columns = [c.copy() for c in alias.columns]
+    if ordinality:
+        inner = inner.select(exp.alias_(_func("GENERATE_SUBSCRIPTS", arg.copy(), exp.Literal.number(1)), "_gg_o"))
+        outer_cols.append(exp.column("_gg_o", "_gg_u"))
+        columns.append(ordinality.copy() if isinstance(ordinality, exp.Identifier) else exp.to_identifier("ordinality"))
+    subquery = exp.select(*outer_cols).from_(inner.subquery("_gg_u"))
+    new_alias = exp.TableAlias(this=alias.this.copy() if alias.this else exp.to_identifier("_gg_t"), columns=columns)
+    parent = node.parent
+    if isinstance(parent, exp.From):
+        return exp.Subquery(this=subquery, alias=new_alias)
+    return exp.Lateral(this=exp.Subquery(this=subquery), alias=new_alias)
+
+
+def _name_outputs(query: exp.Expr) -> None:
+    """Unnamed output columns get Trino's names: `_col0`, `_col1`, ... (the leftmost SELECT names
+    the output of a UNION)."""
+    while isinstance(query, exp.SetOperation | exp.Subquery):
+        query = query.this
+    if not isinstance(query, exp.Select):
+        return
+    for i, projection in enumerate(query.expressions):
+        if isinstance(projection, exp.Alias | exp.Column | exp.Star | exp.Dot):
+            continue
+        projection.replace(exp.alias_(projection.copy(), f"_col{i}"))
+
+
+def _transform_up(tree: exp.Expr) -> exp.Expr:
+    """Apply `_rewrite` children first, so every rewrite sees rewritten arguments."""
+    for node in reversed(list(tree.dfs())):
+        parent, arg_key, index = node.parent, node.arg_key, node.index
+        new = _rewrite(node)  # may wrap `node`, which re-parents it: put `new` where `node` was
+        if new is not node:
+            if parent is None:
+                tree = new
+            else:
+                parent.set(arg_key, new, index)
+    return tree
+
+
+def to_duckdb(
+    sql_or_tree: str | exp.Expr,
+    schema: Mapping[str, Mapping[str, str]] | MappingSchema | None = None,
+    *,
+    pretty: bool = False,
+) -> str:
+    """Athena SQL (text or tree; one query or statement) -> DuckDB SQL.
+
+    `schema` maps the tables the query reads to their columns' DuckDB types; with it the query is
+    qualified and typed (sqlglot's optimizer) and the type-dependent rewrites apply.
+    """
+    if isinstance(sql_or_tree, str):
+        trees = parse(sql_or_tree)
+        if len(trees) != 1:
+            raise TranspileError(f"expected one statement, got {len(trees)}")
+        tree = trees[0]
+    else:
+        tree = sql_or_tree.copy()
+    if isinstance(tree, exp.Query):
+        _name_outputs(tree)
+    if schema is not None:
+        mapping = schema if isinstance(schema, MappingSchema) else MappingSchema(dict(schema), dialect=DUCKDB)
+        try:
+            typed = qualify(
+                tree.copy(),
+                schema=mapping,
+                dialect=ATHENA,
+                validate_qualify_columns=False,
+                expand_alias_refs=False,
+            )
+            tree = annotate_types(typed, schema=mapping, dialect=ATHENA)
+        except SqlglotError as exc:  # unusual SQL the optimizer does not follow: untyped rewrites only
+            log.warning("cannot type the query (%s): type-dependent rewrites skipped", exc)
+    tree = _transform_up(tree)
+    try:
+        return tree.sql(dialect=DUCKDB, pretty=pretty, unsupported_level=sqlglot.ErrorLevel.RAISE)
+    except SqlglotError as exc:
+        raise TranspileError(f"cannot write the query for DuckDB: {exc}") from exc
+
+
+def transpile(sql: str, schema: Mapping[str, Mapping[str, str]] | None = None, *, pretty: bool = False) -> str:
+    """Athena query text -> DuckDB query text (see `to_duckdb`)."""
+    return to_duckdb(sql, schema, pretty=pretty)
+
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def quote_identifier(name: str) -> str:
+    """`name` as an identifier, quoted when it needs to be."""
+    return name if _IDENT.match(name) else '"' + name.replace('"', '""') + '"'
+
+
+__all__ = [
+    "Predicate",
+    "Statement",
+    "TranspileError",
+    "bind_params",
+    "bind_params_text",
+    "ctas_sql",
+    "joda_to_strftime",
+    "parse",
+    "parse_statement",
+    "quote_identifier",
+    "rename_catalog_tables_text",
+    "table_columns",
+    "table_predicates",
+    "to_duckdb",
+    "to_literal",
+    "transpile",
+]
