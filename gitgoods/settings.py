@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     # The lake: a folder on disk by default, `s3://bucket/prefix` on the emulator or on AWS.
     lake_uri: str | None = None
     glue_database: str = "gitgoods_lake"
+    # Athena (GITGOODS_ENV=aws): the work group queries run in, and where results go
+    # (None: the work group's own result location).
+    athena_workgroup: str = "primary"
+    athena_output: str | None = None
     # First day of the daily partitions; by default the first day the local simulation wrote.
     pipeline_start: str | None = None
 

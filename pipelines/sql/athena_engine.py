@@ -165,8 +165,8 @@ class AthenaEngine(SqlEngine):
         self.settings = settings or get_settings()
         self.client = client or aws.client("athena", self.settings)
         self._s3 = s3
-        self.workgroup = workgroup or getattr(self.settings, "athena_workgroup", None) or DEFAULT_WORKGROUP
-        self.output = output if output is not None else getattr(self.settings, "athena_output", None)
+        self.workgroup = workgroup or self.settings.athena_workgroup or DEFAULT_WORKGROUP
+        self.output = output if output is not None else self.settings.athena_output
         self.database = database or self.settings.glue_database
         self.results = results or ("csv" if self.settings.env == "aws" else "api")
         if self.results not in ("api", "csv"):

@@ -23,6 +23,7 @@ def openapi_document() -> dict[str, Any]:
         "Products of the shop's sellers: search, filters, cursor pagination, stock.",
     )
     doc.health()
+    doc.self_document()
     json_ = "application/json"
     doc.add(
         "/products",
@@ -30,9 +31,18 @@ def openapi_document() -> dict[str, Any]:
         {
             "operationId": "listProducts",
             "summary": "Search and filter products, a page at a time",
+            "description": (
+                "Products on sale (inactive ones only with `seller_id`), in product id order. "
+                "Unknown parameters, a parameter given twice, `min_price_cents` above "
+                "`max_price_cents`, and a `cursor` that is not the `next_cursor` of the same "
+                "query are answered 400."
+            ),
             "parameters": query_parameters(schemas.ProductQuery),
             "responses": {
-                "200": {"description": "A page", "content": {json_: {"schema": doc.model(schemas.ProductPage, "serialization")}}},
+                "200": {
+                    "description": "A page",
+                    "content": {json_: {"schema": doc.model(schemas.ProductPage, "serialization")}},
+                },
                 **doc.error_responses(400, 429),
             },
         },
@@ -45,7 +55,10 @@ def openapi_document() -> dict[str, Any]:
             "operationId": "getProduct",
             "parameters": [id_param],
             "responses": {
-                "200": {"description": "The product", "content": {json_: {"schema": doc.model(schemas.Product, "serialization")}}},
+                "200": {
+                    "description": "The product",
+                    "content": {json_: {"schema": doc.model(schemas.Product, "serialization")}},
+                },
                 **doc.error_responses(404, 429),
             },
         },
@@ -56,7 +69,10 @@ def openapi_document() -> dict[str, Any]:
         {
             "operationId": "listSellers",
             "responses": {
-                "200": {"description": "All sellers", "content": {json_: {"schema": doc.model(schemas.SellerPage, "serialization")}}},
+                "200": {
+                    "description": "All sellers",
+                    "content": {json_: {"schema": doc.model(schemas.SellerPage, "serialization")}},
+                },
                 **doc.error_responses(429),
             },
         },
@@ -68,7 +84,10 @@ def openapi_document() -> dict[str, Any]:
             "operationId": "getSeller",
             "parameters": [{**id_param, "name": "seller_id"}],
             "responses": {
-                "200": {"description": "The seller", "content": {json_: {"schema": doc.model(schemas.Seller, "serialization")}}},
+                "200": {
+                    "description": "The seller",
+                    "content": {json_: {"schema": doc.model(schemas.Seller, "serialization")}},
+                },
                 **doc.error_responses(404, 429),
             },
         },

@@ -33,6 +33,26 @@ HEALTH_SCHEMA = {
     "properties": {"status": {"const": "ok"}},
 }
 
+# The document itself, as served at /openapi.json (a public route like any other).
+OPENAPI_SCHEMA = {
+    "type": "object",
+    "required": ["openapi", "info", "paths", "components"],
+    "properties": {
+        "openapi": {"const": "3.1.0"},
+        "info": {"type": "object", "required": ["title", "version"]},
+        "paths": {"type": "object"},
+        "components": {"type": "object"},
+    },
+}
+
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    }
+}
+
 
 class OpenApiBuilder:
     def __init__(self, title: str, version: str, description: str):
@@ -40,7 +60,9 @@ class OpenApiBuilder:
             "openapi": "3.1.0",
             "info": {"title": title, "version": version, "description": description},
             "paths": {},
-            "components": {"schemas": {"Error": ERROR_SCHEMA, "Health": HEALTH_SCHEMA}},
+            "components": {
+                "schemas": {"Error": ERROR_SCHEMA, "Health": HEALTH_SCHEMA, "OpenApi": OPENAPI_SCHEMA}
+            },
         }
 
     def model(self, model: type[BaseModel], mode: str = "validation") -> dict[str, str]:
@@ -64,6 +86,7 @@ class OpenApiBuilder:
             str(s): {
                 "description": reasons.get(s, "Error"),
                 "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
+                **({"headers": RETRY_AFTER} if s == 429 else {}),
             }
             for s in statuses
         }
@@ -71,7 +94,25 @@ class OpenApiBuilder:
     def add(self, path: str, method: str, operation: dict[str, Any]) -> None:
         self.doc["paths"].setdefault(path, {})[method] = operation
 
+    def self_document(self) -> None:
+        """`GET /openapi.json`: this document (not rate limited)."""
+        self.add(
+            "/openapi.json",
+            "get",
+            {
+                "operationId": "openapi",
+                "summary": "This OpenAPI document",
+                "responses": {
+                    "200": {
+                        "description": "The document",
+                        "content": {"application/json": {"schema": {"$ref": REF.format(model="OpenApi")}}},
+                    }
+                },
+            },
+        )
+
     def health(self) -> None:
+        """`GET /health`: exempt from rate limits, so no 429."""
         self.add(
             "/health",
             "get",
@@ -83,7 +124,6 @@ class OpenApiBuilder:
                         "description": "Ready",
                         "content": {"application/json": {"schema": {"$ref": REF.format(model="Health")}}},
                     },
-                    **self.error_responses(429),
                 },
             },
         )

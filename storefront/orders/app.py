@@ -26,12 +26,19 @@ def openapi_document() -> dict[str, Any]:
         "Places orders exactly once (Idempotency-Key) and reads them back with the receipt token.",
     )
     doc.health()
+    doc.self_document()
     json_ = "application/json"
     doc.add(
         "/orders",
         "post",
         {
             "operationId": "placeOrder",
+            "description": (
+                "Prices come from the catalog. 400 for products that do not exist or are not on "
+                "sale, a product on two lines, or a `currency` other than the products'; 409 for "
+                "stock that ran out and for an Idempotency-Key already used with another body. "
+                "The same key with the same body answers the first order again."
+            ),
             "parameters": [
                 {
                     "name": "Idempotency-Key",
@@ -44,6 +51,18 @@ def openapi_document() -> dict[str, Any]:
             "responses": {
                 "201": {
                     "description": "Placed (or the first answer to the same key and body)",
+                    "headers": {
+                        "Location": {
+                            "description": "The order, to read with its receipt token",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": "^/orders/ord_[0-9A-HJKMNP-TV-Z]{26}$"},
+                        },
+                        "Idempotent-Replayed": {
+                            "description": "Present when this answers an earlier request with the same key",
+                            "required": False,
+                            "schema": {"const": "true"},
+                        },
+                    },
                     "content": {json_: {"schema": doc.model(schemas.OrderCreated, "serialization")}},
                 },
                 **doc.error_responses(400, 409, 415, 429),
@@ -60,7 +79,10 @@ def openapi_document() -> dict[str, Any]:
                 {"name": "X-Receipt-Token", "in": "header", "required": False, "schema": {"type": "string"}},
             ],
             "responses": {
-                "200": {"description": "The order", "content": {json_: {"schema": doc.model(schemas.OrderOut, "serialization")}}},
+                "200": {
+                    "description": "The order",
+                    "content": {json_: {"schema": doc.model(schemas.OrderOut, "serialization")}},
+                },
                 **doc.error_responses(404, 429),
             },
         },

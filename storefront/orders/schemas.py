@@ -2,23 +2,80 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import pycountry
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt, field_validator
 
 from gitgoods.contract.money import is_iso_country, is_iso_currency
 
 PRODUCT_ID = r"^prd_[0-9A-HJKMNP-TV-Z]{26}$"
+# The validators below accept exactly these codes; the OpenAPI document lists them as an `enum`
+# so that a client (or a fuzzer) knows that "ZZ" or "AAA" is not accepted.
+ISO_COUNTRIES = sorted(c.alpha_2 for c in pycountry.countries)
+ISO_CURRENCIES = sorted(c.alpha_3 for c in pycountry.currencies)
+# email-validator (behind EmailStr) refuses these special-use domains and their subdomains, in any
+# case; `format: email` alone would promise them. ECMA-262 patterns have no inline flags.
+SPECIAL_USE_DOMAINS = ("arpa", "invalid", "local", "localhost", "onion", "test")
+_SPECIAL_USE_PATTERN = "[.@](" + "|".join(
+    "".join(f"[{ch.upper()}{ch}]" for ch in name) for name in SPECIAL_USE_DOMAINS
+) + ")$"
+
+
+# `str_strip_whitespace` trims what Rust's `str::trim` trims (Unicode White_Space) before any
+# constraint applies, so the document describes the untrimmed value: optional white space, the
+# constrained value, optional white space. Written as explicit escapes, which ECMA-262 and Python
+# regular expressions read alike.
+_WS_CHARS = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+WS, NOT_WS = f"[{_WS_CHARS}]", f"[^{_WS_CHARS}]"
+
+
+def _trimmed(core: str, description: str) -> Any:
+    """json_schema_extra for a stripped string field whose trimmed value must match `core`."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        schema.pop("minLength", None)
+        schema.pop("maxLength", None)
+        schema["pattern"] = f"^{WS}*{core}{WS}*$"
+        schema["description"] = description
+
+    return extra
+
+
+def _text(max_length: int) -> str:
+    """1 to max_length characters, neither first nor last one white space."""
+    return f"{NOT_WS}(?:[\\s\\S]{{0,{max_length - 2}}}{NOT_WS})?"
 
 
 class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    email: EmailStr = Field(max_length=254)
-    name: str = Field(min_length=1, max_length=200)
-    address: str = Field(min_length=1, max_length=500)
-    phone: str = Field(pattern=r"^\+?[0-9][0-9 ()\-]{4,24}$")
-    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    email: EmailStr = Field(
+        max_length=254,
+        description="Not on a special-use domain (.test, .local, .invalid, ...)",
+        json_schema_extra={"not": {"pattern": _SPECIAL_USE_PATTERN}},
+    )
+    name: str = Field(
+        min_length=1, max_length=200,
+        json_schema_extra=_trimmed(_text(200), "1 to 200 characters once surrounding white space is trimmed"),
+    )
+    address: str = Field(
+        min_length=1, max_length=500,
+        json_schema_extra=_trimmed(_text(500), "1 to 500 characters once surrounding white space is trimmed"),
+    )
+    phone: str = Field(
+        pattern=r"^\+?[0-9][0-9 ()\-]{4,24}$",
+        json_schema_extra=_trimmed(
+            r"\+?[0-9][0-9 ()\-]{3,23}[0-9()\-]",
+            "Digits, spaces, brackets and dashes (5 to 25, an optional leading +), "
+            "once surrounding white space is trimmed",
+        ),
+    )
+    country: str = Field(
+        pattern=r"^[A-Z]{2}$",
+        description="ISO 3166-1 alpha-2 (surrounding white space is trimmed first)",
+        json_schema_extra={"enum": ISO_COUNTRIES},
+    )
 
     @field_validator("country")
     @classmethod
@@ -40,7 +97,11 @@ class OrderIn(BaseModel):
 
     customer: CustomerIn
     lines: list[LineIn] = Field(min_length=1, max_length=20)
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")
+    currency: str = Field(
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217; must be the currency every ordered product is sold in",
+        json_schema_extra={"enum": ISO_CURRENCIES},
+    )
 
     @field_validator("currency")
     @classmethod
