@@ -42,8 +42,14 @@ class LakeResource(dg.ConfigurableResource):
         return GlueCatalog(settings=get_settings(), database=self.glue_database)
 
 
+class MissingSetting(RuntimeError):
+    pass
+
+
 def resources_for(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
     settings = settings or get_settings()
+    if settings.env == "aws" and not (settings.lake_uri or "").startswith("s3://"):
+        raise MissingSetting("GITGOODS_ENV=aws needs the lake on S3: set GITGOODS_LAKE_URI=s3://bucket/prefix")
     return {
         "dynamo": DynamoResource(table_prefix=settings.table_prefix),
         "lake": LakeResource(uri=settings.lake, glue_database=settings.glue_database),
