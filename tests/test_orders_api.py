@@ -104,6 +104,8 @@ def _mutations(product):  # type: ignore[no-untyped-def]
         ("zero qty", change(["lines", 0, "qty"], 0), "lines.0.qty"),
         ("eleven units", change(["lines", 0, "qty"], 11), "lines.0.qty"),
         ("string qty", change(["lines", 0, "qty"], "2"), "lines.0.qty"),
+        ("fractional qty", change(["lines", 0, "qty"], 2.5), "lines.0.qty"),
+        ("boolean qty", change(["lines", 0, "qty"], True), "lines.0.qty"),
         ("no lines", change(["lines"], []), "lines"),
         ("21 lines", change(["lines"], [{"product_id": product["product_id"], "qty": 1}] * 21), "lines"),
         ("unknown field", change(["discount_cents"], 500), "discount_cents"),

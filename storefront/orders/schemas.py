@@ -91,6 +91,12 @@ class LineIn(BaseModel):
     product_id: str = Field(pattern=PRODUCT_ID)
     qty: Annotated[StrictInt, Field(ge=1, le=10)]
 
+    @field_validator("qty", mode="before")
+    @classmethod
+    def _integral(cls, value: object) -> object:
+        # JSON Schema counts 2.0 as an integer, so the API does too; "2", true and 2.5 stay errors.
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
 
 class OrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
