@@ -47,7 +47,8 @@ def default_glue_database(settings: Settings | None = None) -> str:
 def _s3_filesystem(settings: Settings) -> pafs.S3FileSystem:
     from gitgoods import aws
 
-    kwargs: dict[str, Any] = {"region": settings.region}
+    # allow_delayed_open: a file smaller than a part is one PutObject, not a 3-request multipart upload
+    kwargs: dict[str, Any] = {"region": settings.region, "allow_delayed_open": True}
     endpoint = settings.aws_endpoint
     if endpoint:
         parsed = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}")

@@ -364,6 +364,8 @@ def collect_garbage(
     protect: Iterable[str] = (),
     exclusive: bool = False,
     now: float | None = None,
+    current: str | None = None,
+    manifests: dict[str, dict[str, Any]] | None = None,
 ) -> list[str]:
     """Delete the run folders of a partition nobody should read any more; returns their run ids.
 
@@ -376,7 +378,7 @@ def collect_garbage(
     dt = check_dt(dt)
     now = time.time() if now is None else now
     protected = {r for r in protect if r}
-    current = current_run_id(lake, table, dt, zone=zone)
+    current = current or current_run_id(lake, table, dt, zone=zone)
     if current:
         protected.add(current)
     run_ids = sorted(
@@ -386,7 +388,7 @@ def collect_garbage(
     complete: list[tuple[str, float]] = []
     incomplete: list[str] = []
     for run_id in run_ids:
-        manifest = read_manifest(lake, table, dt, run_id, zone=zone)
+        manifest = (manifests or {}).get(run_id) or read_manifest(lake, table, dt, run_id, zone=zone)
         if manifest is None:
             incomplete.append(run_id)
         else:
@@ -624,6 +626,8 @@ class PartitionWriter:
                 stale_s=self.stale_s,
                 protect=protect,
                 exclusive=exclusive,
+                current=run_id,  # just switched to it, under the lock (disk) / as the one writer (S3)
+                manifests={run_id: manifest},
             )
         return info
 
