@@ -28,6 +28,7 @@ from pipelines.ingest.convert import (
     readable_amount,
 )
 from pipelines.ingest.schemas import QUARANTINE, RAW_ORDER_EVENTS, RAW_SALES
+from storefront.common.ddb import to_attr
 
 DAY = dt.date(2031, 3, 14)
 UTC = dt.UTC
@@ -35,19 +36,7 @@ UTC = dt.UTC
 
 # -- item factories (DynamoDB JSON, as the storefront stores them) -------------------------------
 def ddb(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int):
-        return {"N": str(value)}
-    if isinstance(value, str):
-        return {"S": value}
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, dict):
-        return {"M": {k: ddb(v) for k, v in value.items()}}
-    if isinstance(value, list):
-        return {"L": [ddb(v) for v in value]}
-    raise TypeError(value)
+    return to_attr(value)  # the storefront's own encoding, exactly as it stores items
 
 
 def item(values: dict[str, Any]) -> dict[str, Any]:
