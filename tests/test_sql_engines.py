@@ -132,6 +132,12 @@ CASES: list[tuple[str, Any]] = [
     (f"SELECT date_trunc('week', sold_at) {ONE}'o3'", T(2026, 1, 26)),
     (f"SELECT date_trunc('hour', sold_at) {ONE}'o1'", T(2026, 1, 30, 1)),
     ("SELECT date_trunc('month', DATE '2026-02-15')", D(2026, 2, 1)),
+    # ... also through a CTE column, and a sequence of dates is an array of DATE
+    ("WITH m AS (SELECT date_trunc('month', DATE '2026-02-15') AS month) SELECT CAST(month AS varchar) FROM m",
+     "2026-02-01"),
+    ("SELECT max(CAST(d AS varchar)) FROM UNNEST(sequence(date('2026-02-27'), date('2026-03-01'), "
+     "INTERVAL '1' DAY)) AS t (d)", "2026-03-01"),
+    ("SELECT cardinality(sequence(DATE '2026-02-27', DATE '2026-03-01'))", 3),
     ("SELECT date_add('day', 3, DATE '2026-01-30')", D(2026, 2, 2)),
     ("SELECT date_add('month', -1, DATE '2026-03-31')", D(2026, 2, 28)),
     (f"SELECT date_add('hour', 5, sold_at) {ONE}'o2'", T(2026, 1, 31, 4, 15)),

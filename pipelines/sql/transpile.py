@@ -614,6 +614,54 @@ def _as_date(node: exp.Expr) -> exp.Expr:
     return exp.Cast(this=node, to=exp.DataType.build("DATE"))
 
 
+def _stays_date(node: exp.Expr) -> bool:
+    """A date function or date +/- interval of a day or longer on a DATE: a DATE in Trino, a
+    TIMESTAMP in DuckDB (unless already cast back)."""
+    parent = node.parent
+    if isinstance(parent, exp.Cast) and parent.to.this == exp.DataType.Type.DATE:
+        return False
+    if isinstance(node, exp.DateAdd | exp.DateSub) and _is(node.this, exp.DataType.Type.DATE):
+        return _unit(node) in _DAY_OR_LONGER
+    if isinstance(node, exp.Add | exp.Sub):
+        left, right = node.this, node.expression
+        for date_side, other in ((left, right), (right, left)):
+            if _is(date_side, exp.DataType.Type.DATE) and isinstance(other, exp.Interval):
+                unit = other.args.get("unit")
+                if unit is not None and unit.name.upper() in _DAY_OR_LONGER:
+                    return True
+        return False
+    return isinstance(node, exp.TimestampTrunc | exp.DateTrunc) and _is(node.this, exp.DataType.Type.DATE)
+
+
+def _date_series(node: exp.Expr) -> bool:
+    """`sequence(date, date[, interval])`: an array of DATE in Trino, of TIMESTAMP in DuckDB."""
+    if not isinstance(node, exp.GenerateSeries) or not _is(node.args.get("start"), exp.DataType.Type.DATE):
+        return False
+    parent = node.parent
+    return not (isinstance(parent, exp.Cast) and parent.to.is_type("array<date>"))
+
+
+def _as_date_array(node: exp.Expr) -> exp.Expr:
+    if node.args.get("step") is None:
+        node.set("step", exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY")))
+    return exp.Cast(this=node, to=exp.DataType.build("ARRAY<DATE>", dialect=DUCKDB))
+
+
+def _cast_dates_back(tree: exp.Expr) -> exp.Expr:
+    """Wrap every expression that `_stays_date` in a CAST to DATE, so that a second typing pass
+    sees DATE wherever it flows (a CTE column of `date_trunc('month', d)` is a DATE to the query
+    that reads it, as in Trino)."""
+    for node in reversed(list(tree.dfs())):
+        if _stays_date(node) or _date_series(node):
+            parent, arg_key, index = node.parent, node.arg_key, node.index
+            new = _as_date(node) if _stays_date(node) else _as_date_array(node)
+            if parent is None:
+                tree = new
+            else:
+                parent.set(arg_key, new, index)
+    return tree
+
+
 def _to_string_literal(node: exp.Expr, what: str) -> str:
     if isinstance(node, exp.Literal) and node.is_string:
         return node.this
@@ -640,18 +688,10 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.DateDiff):
         # Trino date_diff(unit, a, b) = whole units from a to b (sqlglot: this=b, expression=a).
         return _func("DATE_SUB", exp.Literal.string(_unit(node).lower()), node.expression, node.this)
-    date_delta = isinstance(node, exp.DateAdd | exp.DateSub) and _is(node.this, exp.DataType.Type.DATE)
-    if date_delta and _unit(node) in _DAY_OR_LONGER:
+    if _stays_date(node):
         return _as_date(node)
-    if isinstance(node, exp.Add | exp.Sub):
-        left, right = node.this, node.expression
-        for date_side, other in ((left, right), (right, left)):
-            if _is(date_side, exp.DataType.Type.DATE) and isinstance(other, exp.Interval):
-                unit = other.args.get("unit")
-                if unit is not None and unit.name.upper() in _DAY_OR_LONGER:
-                    return _as_date(node)
-    if isinstance(node, exp.TimestampTrunc | exp.DateTrunc) and _is(node.this, exp.DataType.Type.DATE):
-        return _as_date(node)
+    if _date_series(node):
+        return _as_date_array(node)
     if _integer_sum(node) and not isinstance(node.parent, exp.Window | exp.Filter):
         return exp.Cast(this=node, to=exp.DataType.build("BIGINT"))
     if (
@@ -769,6 +809,7 @@ def to_duckdb(
                 expand_alias_refs=False,
             )
             tree = annotate_types(typed, schema=mapping, dialect=ATHENA)
+            tree = annotate_types(_cast_dates_back(tree), schema=mapping, dialect=ATHENA)
         except SqlglotError as exc:  # unusual SQL the optimizer does not follow: untyped rewrites only
             log.warning("cannot type the query (%s): type-dependent rewrites skipped", exc)
     tree = _transform_up(tree)

@@ -1,0 +1,277 @@
+"""Every mart on the embedded engine over the hand-made lake of tests/marts_data.py.
+
+The expected figures are worked out by hand from the story in marts_data's docstring, not computed
+by the code under test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+import sqlglot
+
+from gitgoods.settings import Settings
+from pipelines.lake.fs import LakeFS
+from pipelines.lake.partitions import list_partitions, read_partition
+from pipelines.marts.models import SQL_DIR, discover, upstream
+from pipelines.marts.runner import build
+from pipelines.sql.duckdb_engine import DuckDBEngine
+from tests.marts_data import (
+    B1,
+    B2,
+    B3,
+    D1,
+    D2,
+    D3,
+    P1,
+    P2,
+    P3,
+    P4,
+    S1,
+    S2,
+    S3,
+    order_id,
+    put_dimensions,
+    write_raw,
+)
+
+MODELS = discover()
+
+
+@pytest.fixture(scope="module")
+def mart_settings(settings: Settings) -> Settings:
+    s = settings.model_copy(update={"table_prefix": f"m{uuid.uuid4().hex[:8]}-"})
+    put_dimensions(s)
+    return s
+
+
+@pytest.fixture(scope="module")
+def built(mart_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> tuple[LakeFS, DuckDBEngine]:
+    lake = LakeFS.from_uri(f"file://{tmp_path_factory.mktemp('marts')}/lake", mart_settings)
+    write_raw(lake)
+    engine = DuckDBEngine(mart_settings, lake=lake)
+    for model in MODELS.values():
+        if model.partitioned_by == "month":
+            build(model, "2030-01-01", "2030-02-01", engine=engine, lake=lake)
+        else:
+            build(model, D1, D3, engine=engine, lake=lake, chunk=10)  # several chunks
+    yield lake, engine
+    engine.close()
+
+
+def rows(lake: LakeFS, model: str, dt: str, key: tuple[str, ...]) -> dict[Any, dict[str, Any]]:
+    m = MODELS[model]
+    table = read_partition(lake, m.name, dt, zone=m.zone)
+    return {tuple(r[k] for k in key) if len(key) > 1 else r[key[0]]: r for r in table.to_pylist()}
+
+
+def pick(row: dict[str, Any], *names: str) -> tuple[Any, ...]:
+    return tuple(row[n] for n in names)
+
+
+# -- the models themselves ----------------------------------------------------------------------------
+
+
+def test_every_sql_file_parses_in_athenas_dialect() -> None:
+    files = sorted(SQL_DIR.glob("*/*.sql"))
+    assert len(files) >= 10
+    for path in files:
+        sqlglot.parse_one(path.read_text(), read="athena")  # raises on a syntax error
+
+
+def test_every_model_and_column_is_documented() -> None:
+    for model in MODELS.values():
+        assert model.documented, f"{model.name} has no entry in its models.yml"
+        assert model.description
+        assert model.columns[-1].name == "dt"
+        assert all(c.description for c in model.columns)
+
+
+def test_models_are_ordered_after_what_they_read() -> None:
+    names = list(MODELS)
+    for model in MODELS.values():
+        deps, raw = upstream(model, MODELS)
+        assert deps or raw, f"{model.name} reads nothing"
+        assert all(names.index(d) < names.index(model.name) for d in deps)
+    assert upstream(MODELS["seller_kpis"], MODELS) == (["seller_daily_sales"], [])
+    assert MODELS["seller_kpis"].federated == ("sellers",)
+    assert MODELS["product_performance"].federated == ("catalog",)
+
+
+def test_every_day_of_the_range_is_a_partition(built) -> None:
+    lake, _ = built
+    days = list_partitions(lake, "seller_daily_sales", zone="marts")
+    assert days[0] == D1 and days[-1] == D3 and len(days) == 32
+    assert read_partition(lake, "seller_daily_sales", "2030-01-15", zone="marts").num_rows == 0
+    assert list_partitions(lake, "buyer_cohorts", zone="marts") == ["2030-01-01", "2030-02-01"]
+
+
+# -- staging -------------------------------------------------------------------------------------------
+
+
+def test_staging_deduplicates(built) -> None:
+    lake, _ = built
+    sales = read_partition(lake, "stg_sales", D2, zone="stg")
+    assert sales.num_rows == 3  # four raw rows, one of them an older copy of O4's line
+    o4 = [r for r in sales.to_pylist() if r["order_id"] == order_id(4)]
+    assert len(o4) == 1
+    refunds = [r for r in read_partition(lake, "stg_event_lines", D2, zone="stg").to_pylist()
+               if r["event_type"] == "order_refunded"]
+    assert [(r["order_id"], r["line"], r["product_id"], r["amount_cents"]) for r in refunds] == [
+        (order_id(1), 2, P2, 500)
+    ]
+    d1 = rows(lake, "stg_sales", D1, ("order_id", "line"))
+    assert pick(d1[(order_id(2), 1)], "status", "returned_qty", "returned_cents") == ("cancelled", 1, 1000)
+    assert pick(d1[(order_id(1), 2)], "status", "returned_qty", "returned_cents") == ("refunded", 1, 500)
+    assert pick(d1[(order_id(1), 1)], "status", "returned_qty", "returned_cents") == ("placed", 0, 0)
+
+
+# -- seller_daily_sales ---------------------------------------------------------------------------------
+
+DAILY = ("orders", "units", "gross_cents", "refunded_units", "refund_cents", "cancelled_units", "net_cents",
+         "avg_order_value_cents", "buyers", "new_buyers", "returning_buyers", "currency")
+
+
+def test_seller_daily_sales_by_hand(built) -> None:
+    lake, _ = built
+    d1 = rows(lake, "seller_daily_sales", D1, ("seller_id",))
+    assert set(d1) == {S1, S2}
+    # S1: O1 (2x1000 + 500) and O2 (1000, cancelled the same day) from B1 and B2, both new
+    assert pick(d1[S1], *DAILY) == (2, 4, 3500, 1, 1000, 1, 2500, 1750, 2, 2, 0, "EUR")
+    assert pick(d1[S2], *DAILY) == (1, 3, 6000, 0, 0, 0, 6000, 6000, 1, 1, 0, "USD")
+    d2 = rows(lake, "seller_daily_sales", D2, ("seller_id",))
+    # S1: O4 (B1, back again) and O5 (B3, new to S1); O1's line 2 refunded (500) once, not twice
+    assert pick(d2[S1], *DAILY) == (2, 2, 2000, 1, 500, 0, 1500, 1000, 2, 1, 1, "EUR")
+    assert pick(d2[S3], *DAILY) == (1, 2, 3000, 0, 0, 0, 3000, 3000, 1, 1, 0, "GBP")
+    assert S2 not in d2
+    d3 = rows(lake, "seller_daily_sales", D3, ("seller_id",))
+    # B2 bought from S1 on D1 (that order was cancelled, but it was a purchase): returning
+    assert pick(d3[S1], *DAILY) == (1, 1, 1000, 0, 0, 0, 1000, 1000, 1, 0, 1, "EUR")
+
+
+def test_seller_daily_segments_sum_to_the_day(built) -> None:
+    lake, _ = built
+    seg = rows(lake, "seller_daily_segments", D1, ("seller_id", "country", "platform"))
+    assert pick(seg[(S1, "DE", "PC")], "orders", "units", "gross_cents", "refund_cents", "net_cents") == (
+        1, 3, 2500, 0, 2500)
+    assert pick(seg[(S1, "FR", "PC")], "orders", "units", "gross_cents", "refund_cents", "net_cents") == (
+        1, 1, 1000, 1000, 0)
+    assert pick(seg[(S2, "US", "PS5")], "units", "gross_cents") == (3, 6000)
+    d2 = rows(lake, "seller_daily_segments", D2, ("seller_id", "country", "platform"))
+    assert pick(d2[(S3, "FR", "none")], "units", "gross_cents") == (2, 3000)  # merch has no platform
+    assert pick(d2[(S1, "DE", "PC")], "gross_cents", "refund_cents", "net_cents") == (1000, 500, 500)
+
+
+# -- product_performance --------------------------------------------------------------------------------
+
+
+def test_product_performance_by_hand(built) -> None:
+    lake, _ = built
+    d1 = rows(lake, "product_performance", D1, ("product_id",))
+    cols = ("title", "units", "gross_cents", "returned_units", "refund_rate", "rank_in_genre", "rank_in_platform")
+    # RPG on D1: P1 3 units, P3 3 units (tied first), P2 1 unit (third); PC: P1 then P2; PS5: P3
+    assert pick(d1[P1], *cols) == ("Dragon Path", 3, 3000, 1, pytest.approx(1 / 3), 1, 1)
+    assert pick(d1[P2], *cols) == ("Dragon Path: Isles", 1, 500, 1, 1.0, 3, 2)
+    assert pick(d1[P3], *cols) == ("Star Forge", 3, 6000, 0, 0.0, 1, 1)
+    d2 = rows(lake, "product_performance", D2, ("product_id",))
+    assert pick(d2[P1], "units", "gross_cents", "refund_rate", "rank_in_genre") == (2, 2000, 0.0, 1)
+    assert pick(d2[P4], "title", "genre", "rank_in_genre", "rank_in_platform") == ("Controller Tee", None, 1, 1)
+
+
+# -- seller_kpis ---------------------------------------------------------------------------------------
+
+KPI = ("orders_7d", "orders_28d", "net_7d_cents", "net_prev_7d_cents", "net_28d_cents", "net_prev_28d_cents",
+       "wow_growth", "mom_growth", "category_sellers", "category_median_orders_28d",
+       "orders_28d_vs_category_median", "category_percentile")
+
+
+def test_seller_kpis_by_hand(built) -> None:
+    lake, _ = built
+    d2 = rows(lake, "seller_kpis", D2, ("seller_id",))
+    assert set(d2) == {S1, S2, S3}  # every seller of the live table, with or without sales
+    # games: S1 has 4 orders in 28 days, S2 1 -> median 2.5
+    assert pick(d2[S1], *KPI) == (4, 4, 4000, 0, 4000, 0, None, None, 2, 2.5, 1.6, 1.0)
+    assert pick(d2[S2], *KPI) == (1, 1, 6000, 0, 6000, 0, None, None, 2, 2.5, 0.4, 0.5)
+    assert pick(d2[S3], "category", "orders_28d", "category_median_orders_28d", "category_percentile") == (
+        "merch", 1, 1.0, 1.0)
+    d3 = rows(lake, "seller_kpis", D3, ("seller_id",))
+    # Feb 1: the 28 days before (Jan 4 back to Dec 8) hold no sale; the 28 before those end Jan 4:
+    # net 4000 (D1 2500 + D2 1500) -> -75 % month over month
+    assert pick(d3[S1], "orders_7d", "net_7d_cents", "net_28d_cents", "net_prev_28d_cents", "mom_growth") == (
+        1, 1000, 1000, 4000, -0.75)
+    # the week D2 ends: for Jan 9 the 7 days before hold D1 and D2
+    jan9 = rows(lake, "seller_kpis", "2030-01-09", ("seller_id",))
+    assert pick(jan9[S1], "net_7d_cents", "net_prev_7d_cents", "wow_growth") == (0, 4000, -1.0)
+
+
+# -- buyer_cohorts -------------------------------------------------------------------------------------
+
+COHORT = ("cohort_size", "active_buyers", "repeat_buyers", "retention_rate", "orders", "gross_cents")
+
+
+def test_buyer_cohorts_by_hand(built) -> None:
+    lake, _ = built
+    jan = rows(lake, "buyer_cohorts", "2030-01-01", ("seller_id", "cohort_month"))
+    # S1's January cohort: B1 (O1, O4: a repeat), B2 (O2), B3 (O5)
+    assert pick(jan[(S1, "2030-01-01")], "months_since_first", *COHORT) == (0, 3, 3, 1, 1.0, 4, 5500)
+    assert pick(jan[(S2, "2030-01-01")], *COHORT) == (1, 1, 0, 1.0, 1, 6000)
+    assert pick(jan[(S3, "2030-01-01")], *COHORT) == (1, 1, 0, 1.0, 1, 3000)
+    feb = rows(lake, "buyer_cohorts", "2030-02-01", ("seller_id", "cohort_month"))
+    assert set(feb) == {(S1, "2030-01-01")}  # only B2 came back, to S1
+    assert pick(feb[(S1, "2030-01-01")], "months_since_first", *COHORT) == (
+        1, 3, 1, 1, pytest.approx(1 / 3), 1, 1000)
+
+
+# -- fulfilment and funnel ------------------------------------------------------------------------------
+
+
+def test_fulfilment_by_hand(built) -> None:
+    lake, _ = built
+    d1 = rows(lake, "fulfilment", D1, ("seller_id",))
+    cols = ("orders", "shipped_orders", "delivered_orders", "cancelled_orders", "shipped_rate",
+            "cancellation_rate", "avg_hours_to_ship", "avg_hours_to_deliver")
+    # O1 placed 10:00, shipped 18:00 (8 h), delivered the next day 10:00 (24 h); O2 cancelled
+    assert pick(d1[S1], *cols) == (2, 1, 1, 1, 0.5, 0.5, 8.0, 24.0)
+    assert pick(d1[S2], *cols) == (1, 0, 0, 0, 0.0, 0.0, None, None)
+
+
+def test_funnel_by_hand(built) -> None:
+    lake, _ = built
+    d3 = rows(lake, "funnel", D3, ("product_id",))
+    assert set(d3) == {P1}  # only P1 has views
+    cols = ("views", "view_sessions", "cart_sessions", "viewed_cart_sessions", "cart_units", "orders",
+            "view_to_cart_rate", "orders_per_view_session")
+    # views s1 s1 s2 s3; carts s1 (had viewed) and s4 (had not); O7
+    assert pick(d3[P1], *cols) == (4, 3, 2, 1, 2, 1, pytest.approx(1 / 3), pytest.approx(1 / 3))
+    assert read_partition(lake, "funnel", D1, zone="marts").num_rows == 0  # orders but no views
+
+
+def test_buyers_are_pseudonyms_only(built) -> None:
+    lake, _ = built
+    table = read_partition(lake, "stg_sales", D1, zone="stg")
+    assert set(table["buyer"].to_pylist()) == {B1, B2, B3}
+
+
+def test_model_without_yaml_becomes_a_model(tmp_path: Path) -> None:
+    (tmp_path / "marts").mkdir()
+    (tmp_path / "marts" / "daily_units.sql").write_text(
+        "-- Units per day.\nSELECT sum(qty) AS units, dt FROM stg_sales WHERE dt BETWEEN :start AND :end GROUP BY dt")
+    (tmp_path / "staging").mkdir()
+    (tmp_path / "staging" / "stg_sales.sql").write_text((SQL_DIR / "staging" / "stg_sales.sql").read_text())
+    found = discover(tmp_path)
+    assert list(found) == ["stg_sales", "daily_units"]
+    assert found["daily_units"].description == "Units per day."
+    assert upstream(found["daily_units"], found) == (["stg_sales"], [])
+
+
+def test_conform_refuses_undocumented_columns(built) -> None:
+    from pipelines.marts.models import ModelError
+    from pipelines.marts.runner import conform
+
+    model = MODELS["funnel"]
+    with pytest.raises(ModelError, match="undocumented"):
+        conform(model, pa.table({**{c.name: pa.array([], pa.string()) for c in model.columns}, "extra": []}))
