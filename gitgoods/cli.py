@@ -43,6 +43,12 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(
             f"ingest: {summary['loaded']} day partitions loaded, {summary['failed']} failed, {summary['days']} in all"
         )
+        from pipelines.defs.marts.backfill import build_all
+
+        marts = build_all()
+        failed = marts["failed_checks"]
+        print(f"models: {'built and checked' if marts['success'] else 'FAILED'}"
+              + (f"; failing checks: {', '.join(failed)}" if failed else ""))
     print(f"\nReady in {time.monotonic() - started:.0f}s:")
     for service in services:
         print(f"  {service.name:<40} {service.url}")

@@ -11,13 +11,17 @@ from pipelines.defs.ingest.history import JOBS as HISTORY_JOBS
 from pipelines.defs.ingest.schedules import JOBS as INGEST_JOBS
 from pipelines.defs.ingest.schedules import SCHEDULES as INGEST_SCHEDULES
 from pipelines.defs.ingest.sensors import SENSORS as INGEST_SENSORS
+from pipelines.defs.marts.assets import ASSETS as MART_ASSETS
+from pipelines.defs.marts.checks import CHECKS as MART_CHECKS
+from pipelines.defs.marts.schedules import JOBS as MART_JOBS
+from pipelines.defs.marts.schedules import SCHEDULES as MART_SCHEDULES
 from pipelines.resources import resources_for
 
 defs = dg.Definitions(
-    assets=[*INGEST_ASSETS],
-    asset_checks=[*INGEST_CHECKS],
-    jobs=[*INGEST_JOBS, *HISTORY_JOBS],
-    schedules=[*INGEST_SCHEDULES],
+    assets=[*INGEST_ASSETS, *MART_ASSETS],
+    asset_checks=[*INGEST_CHECKS, *MART_CHECKS],
+    jobs=[*INGEST_JOBS, *HISTORY_JOBS, *MART_JOBS],
+    schedules=[*INGEST_SCHEDULES, *MART_SCHEDULES],
     sensors=[*INGEST_SENSORS],
     resources=resources_for(),
 )

@@ -59,22 +59,37 @@ def order_id(n: int) -> str:
     return f"ord_{n:026d}"
 
 
-# order -> (buyer, day, time, [(line, product, qty, unit)])
-ORDERS: dict[int, tuple[str, str, str, list[tuple[int, str, int, int]]]] = {
-    1: (B1, D1, "10:00", [(1, P1, 2, 1000), (2, P2, 1, 500)]),
-    2: (B2, D1, "11:00", [(1, P1, 1, 1000)]),
-    3: (B3, D1, "12:00", [(1, P3, 3, 2000)]),
-    4: (B1, D2, "09:00", [(1, P1, 1, 1000)]),
-    5: (B3, D2, "09:30", [(1, P1, 1, 1000)]),
-    6: (B2, D2, "11:00", [(1, P4, 2, 1500)]),
-    7: (B2, D3, "13:00", [(1, P1, 1, 1000)]),
-}
+DAYS = (D1, D2, D3)
+Orders = dict[int, tuple[str, str, str, list[tuple[int, str, int, int]]]]
+
+
+def story_days(first_of_month: dt.date) -> tuple[str, str, str]:
+    """The story moved: D1 the first of a month, D2 the day after, D3 the first of the next month."""
+    nxt = (first_of_month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return first_of_month.isoformat(), (first_of_month + dt.timedelta(days=1)).isoformat(), nxt.isoformat()
+
+
+def orders(days: tuple[str, str, str] = DAYS) -> Orders:
+    """order -> (buyer, day, time, [(line, product, qty, unit)])"""
+    d1, d2, d3 = days
+    return {
+        1: (B1, d1, "10:00", [(1, P1, 2, 1000), (2, P2, 1, 500)]),
+        2: (B2, d1, "11:00", [(1, P1, 1, 1000)]),
+        3: (B3, d1, "12:00", [(1, P3, 3, 2000)]),
+        4: (B1, d2, "09:00", [(1, P1, 1, 1000)]),
+        5: (B3, d2, "09:30", [(1, P1, 1, 1000)]),
+        6: (B2, d2, "11:00", [(1, P4, 2, 1500)]),
+        7: (B2, d3, "13:00", [(1, P1, 1, 1000)]),
+    }
+
+
+ORDERS = orders()
 LINE_STATUS = {(2, 1): "cancelled", (1, 2): "refunded"}
 
 
-def sale_rows() -> dict[str, list[dict[str, Any]]]:
+def sale_rows(days: tuple[str, str, str] = DAYS) -> dict[str, list[dict[str, Any]]]:
     by_day: dict[str, list[dict[str, Any]]] = {}
-    for n, (buyer, day, hhmm, lines) in ORDERS.items():
+    for n, (buyer, day, hhmm, lines) in orders(days).items():
         sold = ts(day, hhmm)
         for line, product, qty, unit in lines:
             p = PRODUCTS[product]
@@ -88,8 +103,8 @@ def sale_rows() -> dict[str, list[dict[str, Any]]]:
             }
             by_day.setdefault(day, []).append(row)
     # an older copy of O4's line: staging keeps the newest version only
-    old = dict(by_day[D2][0], updated_at=ts(D2, "09:00"), status="placed")
-    by_day[D2].append(old)
+    old = dict(by_day[days[1]][0], updated_at=ts(days[1], "09:00"), status="placed")
+    by_day[days[1]].append(old)
     return by_day
 
 
@@ -111,9 +126,10 @@ def _event(n: int, event_type: str, when: dt.datetime, lines: list[tuple[int, st
     }
 
 
-def event_rows() -> dict[str, list[dict[str, Any]]]:
+def event_rows(days: tuple[str, str, str] = DAYS) -> dict[str, list[dict[str, Any]]]:
+    D1, D2, D3 = days  # noqa: N806
     events = []
-    for o, (_, day, hhmm, lines) in ORDERS.items():
+    for o, (_, day, hhmm, lines) in orders(days).items():
         events.append(_event(o, "order_placed", ts(day, hhmm), lines, sum(q * u for _, _, q, u in lines), order=o))
     o1, o2 = ORDERS[1][3], ORDERS[2][3]
     events += [
@@ -135,11 +151,11 @@ def event_rows() -> dict[str, list[dict[str, Any]]]:
     return by_day
 
 
-def write_raw(lake: LakeFS, days: list[str] | None = None) -> None:
+def write_raw(lake: LakeFS, days: tuple[str, str, str] = DAYS) -> None:
     """The raw partitions of every day from D1 to D3 (days without data are written empty)."""
-    sales, events = sale_rows(), event_rows()
-    start, end = dt.date.fromisoformat(D1), dt.date.fromisoformat(D3)
-    all_days = days or [(start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+    sales, events = sale_rows(days), event_rows(days)
+    start, end = dt.date.fromisoformat(days[0]), dt.date.fromisoformat(days[2])
+    all_days = [(start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
     sw = PartitionWriter(lake, "raw_sales", RAW_SALES)
     ew = PartitionWriter(lake, "raw_order_events", RAW_ORDER_EVENTS)
     for day in all_days:

@@ -1,0 +1,120 @@
+"""One Dagster asset per SQL model in `sql/` (found at load time: a new `.sql` file is a new asset).
+
+Each asset depends on what its SQL reads (other models, raw tables), runs the SQL on the engine of
+the environment (embedded DuckDB locally, Athena on AWS) for the partitions of the run - a backfill
+is one run and one query per chunk of partitions - and writes each partition atomically to
+`stg/<model>/` or `marts/<model>/` with the documented schema, registered in Glue.
+"""
+
+import warnings
+
+import dagster as dg
+import pyarrow as pa
+
+from gitgoods.settings import get_settings
+from pipelines.defs.ingest.partitions import daily, first_day
+from pipelines.lake.partitions import PartitionInfo
+from pipelines.marts.models import SQL_DIR, Model, discover, upstream
+from pipelines.marts.runner import build
+from pipelines.resources import LakeResource
+from pipelines.sql.engine import engine_for
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy
+MODELS = discover()
+OWNERS = ["team:data"]
+GROUPS = {"staging": "staging", "marts": "marts"}
+PREVIEW_ROWS = 10
+
+monthly = dg.MonthlyPartitionsDefinition(
+    start_date=first_day().replace(day=1).isoformat(), end_offset=1, timezone="UTC"
+)
+
+
+def partitions_of(model: Model) -> dg.PartitionsDefinition:
+    return monthly if model.partitioned_by == "month" else daily
+
+
+def run_keys(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> tuple[str, str]:
+    """First and last partition key of the run (one key, or a backfill's range)."""
+    tags = context.run.tags
+    if "dagster/asset_partition_range_start" in tags:
+        return tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]
+    if "dagster/partition" in tags:
+        return tags["dagster/partition"], tags["dagster/partition"]
+    raise dg.Failure("a model asset runs for a partition or a range of partitions")
+
+
+def column_schema(model: Model, schema: pa.Schema) -> dg.TableSchema:
+    docs = {c.name: c.description for c in model.columns}
+    return dg.TableSchema(
+        columns=[dg.TableColumn(f.name, str(f.type), description=docs.get(f.name)) for f in schema]
+        + [dg.TableColumn("dt", "string (partition)", description=docs.get("dt", "partition"))]
+    )
+
+
+def markdown_preview(table: pa.Table) -> str:
+    if not table.num_rows:
+        return "_no rows_"
+    names = table.column_names
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    lines += ["| " + " | ".join(str(r[n]) for n in names) + " |" for r in table.slice(0, PREVIEW_ROWS).to_pylist()]
+    return "\n".join(lines)
+
+
+def _metadata(model: Model, parts: list[PartitionInfo], query_s: float, write_s: float, lake) -> dict:
+    from pipelines.lake.partitions import read_partition
+
+    last = next((p for p in reversed(parts) if p.rows), parts[-1])
+    preview = read_partition(lake, model.name, last.dt, zone=model.zone).slice(0, PREVIEW_ROWS)
+    return {
+        "dagster/row_count": sum(p.rows for p in parts),
+        "dagster/column_schema": column_schema(model, last.schema),
+        "partitions": len(parts),
+        "first_partition": parts[0].dt,
+        "last_partition": parts[-1].dt,
+        "rows_by_partition": dg.MetadataValue.json({p.dt: p.rows for p in parts[-31:]}),
+        "bytes": sum(p.bytes for p in parts),
+        "location": dg.MetadataValue.path(last.location),
+        "table": f"{model.zone}/{model.name} (Glue: {model.lake_name})",
+        "query_seconds": round(query_s, 3),
+        "write_seconds": round(write_s, 3),
+        "preview": dg.MetadataValue.md(f"{last.dt}:\n\n" + markdown_preview(preview)),
+    }
+
+
+def build_model_asset(model: Model) -> dg.AssetsDefinition:
+    models, raw = upstream(model, MODELS)
+    sql_path = model.path.relative_to(SQL_DIR.parent).as_posix()
+
+    @dg.asset(
+        name=model.name,
+        group_name=GROUPS[model.layer],
+        partitions_def=partitions_of(model),
+        deps=[dg.AssetKey(name) for name in [*models, *raw]],
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        kinds={"sql", "parquet"},
+        owners=OWNERS,
+        description=f"{model.description}\n\nSQL: `{sql_path}`; columns documented in `models.yml`.",
+        metadata={"sql": dg.MetadataValue.md(f"```sql\n{model.sql}\n```"), "reads_dynamodb": list(model.federated)},
+        tags={"layer": model.layer},
+    )
+    def model_asset(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+        start, end = run_keys(context)
+        fs = lake.open()
+        with engine_for(get_settings(), **({"lake": fs} if get_settings().env == "local" else {})) as engine:
+            result = build(
+                model, start, end, engine=engine, lake=fs, catalog=lake.catalog(),
+                progress=lambda key, done, total: context.log.debug(f"{model.name} {key} ({done}/{total})"),
+            )
+        context.log.info(
+            f"{model.name} {start}..{end}: {result.rows} rows in {len(result.partitions)} partitions "
+            f"(query {result.query_s:.2f} s, write {result.write_s:.2f} s)"
+        )
+        return dg.MaterializeResult(metadata=_metadata(model, result.partitions, result.query_s, result.write_s, fs))
+
+    return model_asset
+
+
+ASSETS = [build_model_asset(m) for m in MODELS.values()]
+DAILY_ASSETS = [a for a, m in zip(ASSETS, MODELS.values(), strict=True) if m.partitioned_by == "day"]
+MONTHLY_ASSETS = [a for a, m in zip(ASSETS, MODELS.values(), strict=True) if m.partitioned_by == "month"]

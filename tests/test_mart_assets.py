@@ -1,0 +1,160 @@
+"""The model assets in Dagster: found from `sql/`, run for a range in one run, checked by their
+great-expectations suites, and blocked below a failing check."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import dagster as dg
+import pyarrow as pa
+import pytest
+
+from gitgoods.settings import reset_settings
+from pipelines.defs.marts.assets import DAILY_ASSETS, MODELS, MONTHLY_ASSETS
+from pipelines.defs.marts.checks import CHECKS
+from pipelines.ingest.schemas import RAW_SALES
+from pipelines.lake.fs import LakeFS
+from pipelines.lake.partitions import PartitionWriter, current_run_id, read_partition
+from pipelines.marts.expectations import Dimensions, band, validate
+from pipelines.resources import LakeResource
+from tests.marts_data import S1, S2, put_dimensions, sale_rows, story_days, write_raw
+
+# the story of marts_data, a month and a bit ago (inside the daily partitions of the definitions)
+_this_month = dt.date.today().replace(day=1)
+DAYS = story_days((_this_month - dt.timedelta(days=1)).replace(day=1))
+D1, D2, D3 = DAYS
+
+
+@pytest.fixture()
+def env(settings, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
+    prefix = f"a{uuid.uuid4().hex[:8]}-"
+    for name, value in {
+        "GITGOODS_HOME": str(settings.home),
+        "GITGOODS_DYNAMODB_PORT": str(settings.dynamodb_port),
+        "GITGOODS_MOTO_PORT": str(settings.moto_port),
+        "GITGOODS_TABLE_PREFIX": prefix,
+        "GITGOODS_LAKE_URI": f"file://{tmp_path / 'lake'}",
+    }.items():
+        monkeypatch.setenv(name, value)
+    reset_settings()
+    put_dimensions(settings.model_copy(update={"table_prefix": prefix}))
+    lake = LakeFS.from_uri(f"file://{tmp_path / 'lake'}", settings)
+    write_raw(lake, DAYS)
+    resource = LakeResource(uri=f"file://{tmp_path / 'lake'}", glue_database="unused", register_in_glue=False)
+    yield {"lake": resource}, lake
+    reset_settings()
+
+
+def checked(check: dg.AssetChecksDefinition) -> dg.AssetKey:
+    return next(iter(check.check_keys)).asset_key
+
+
+def run(resources, start: str, end: str, assets=DAILY_ASSETS, checks=None):  # type: ignore[no-untyped-def]
+    keys = {a.key for a in assets}
+    return dg.materialize(
+        [*assets, *(checks if checks is not None else [c for c in CHECKS if checked(c) in keys])],
+        resources=resources,
+        tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
+        raise_on_error=False,
+    )
+
+
+def test_every_sql_file_is_an_asset_with_a_blocking_check():
+    from pipelines.definitions import defs
+
+    dg.Definitions.validate_loadable(defs)
+    repo = defs.get_repository_def()
+    keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
+    assert set(MODELS) <= keys
+    assert {"stg_sales", "seller_daily_sales", "product_performance", "seller_kpis", "buyer_cohorts",
+            "fulfilment", "funnel"} <= keys
+    checks = {k.to_user_string() for k in repo.asset_graph.asset_check_keys}
+    assert {f"{m}:expectations" for m in MODELS} <= checks
+    assert all(spec.blocking for c in CHECKS for spec in c.check_specs)
+    graph = repo.asset_graph
+    assert dg.AssetKey("raw_sales") in graph.get(dg.AssetKey("stg_sales")).parent_keys
+    assert dg.AssetKey("seller_daily_sales") in graph.get(dg.AssetKey("seller_kpis")).parent_keys
+    assert [a.key.to_user_string() for a in MONTHLY_ASSETS] == ["buyer_cohorts"]
+
+
+def test_a_backfill_is_one_run_that_writes_checks_and_reports(env):
+    resources, lake = env
+    result = run(resources, D1, D3)
+    assert result.success
+    evaluations = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {a.key.to_user_string() for a in DAILY_ASSETS}
+    failed = {k: e.metadata["failures"].value for k, e in evaluations.items() if not e.passed}
+    assert not failed
+    e = evaluations["seller_daily_sales"]
+    assert e.metadata["expectations"].value >= 20 and e.metadata["partitions_validated"].value == len(
+        read_dates(D1, D3))
+    mats = {m.asset_key.to_user_string(): m for m in result.get_asset_materialization_events()}
+    meta = mats["seller_daily_sales"].materialization.metadata
+    assert meta["dagster/row_count"].value == 5  # S1 on D1, D2, D3; S2 on D1; S3 on D2
+    assert [c.name for c in meta["dagster/column_schema"].schema.columns][:3] == ["seller_id", "currency", "orders"]
+    assert "seller_id" in meta["preview"].value
+    day1 = {r["seller_id"]: r for r in read_partition(lake, "seller_daily_sales", D1, zone="marts").to_pylist()}
+    assert (day1[S1]["gross_cents"], day1[S1]["net_cents"], day1[S2]["gross_cents"]) == (3500, 2500, 6000)
+    months = run(resources, D1, D3, assets=MONTHLY_ASSETS)
+    assert months.success and all(e.passed for e in months.get_asset_check_evaluations())
+
+
+def read_dates(start: str, end: str) -> list[str]:
+    a, b = dt.date.fromisoformat(start), dt.date.fromisoformat(end)
+    return [(a + dt.timedelta(days=i)).isoformat() for i in range((b - a).days + 1)]
+
+
+def test_a_corrupt_staging_row_stops_the_marts_below_it(env):
+    resources, lake = env
+    assert run(resources, D1, D2).success
+    before = current_run_id(lake, "seller_daily_sales", D2, zone="marts")
+    # a bug upstream lets a negative line through to the raw table of D2 (the ingest would
+    # quarantine it; here it is written behind its back)
+    rows = sale_rows(DAYS)[D2]
+    rows[0] = dict(rows[0], amount_cents=-500)
+    PartitionWriter(lake, "raw_sales", RAW_SALES).write(D2, [pa.Table.from_pylist(rows, schema=RAW_SALES)])
+
+    result = run(resources, D2, D2)
+    assert not result.success  # a blocking check failed
+    evaluations = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
+    stg = evaluations["stg_sales"]
+    assert not stg.passed
+    failures = stg.metadata["failures"].value
+    assert any(f["expectation"] == "expect_column_values_to_be_between" and f["column"] == "amount_cents"
+               and f["unexpected_count"] == 1 for f in failures)
+    materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+    assert "stg_sales" in materialized  # written, and found bad by its check
+    below = {"seller_daily_sales", "seller_daily_segments", "product_performance", "seller_kpis"}
+    assert not materialized & below  # nothing below the failing check ran
+    assert current_run_id(lake, "seller_daily_sales", D2, zone="marts") == before  # the mart is untouched
+    assert "stg_event_lines" in materialized  # a sibling that does not read stg_sales still ran
+
+
+def test_the_band_and_unknown_ids_fail_the_suite():
+    model = MODELS["seller_daily_sales"]
+    columns = {c.name: pa.array([], c.arrow_type) for c in model.columns if c.name != "dt"}
+    row = {"seller_id": "sel_unknown", "currency": "XXX", "orders": 1, "units": 1, "gross_cents": 100,
+           "refunded_units": 0, "refund_cents": 0, "cancelled_units": 0, "cancelled_cents": 0, "net_cents": 90,
+           "avg_order_value_cents": 100, "buyers": 1, "new_buyers": 1, "returning_buyers": 0, "dt": "2030-01-09"}
+    table = pa.Table.from_pylist([row], schema=pa.schema([*((n, a.type) for n, a in columns.items()),
+                                                           ("dt", pa.string())]))
+    outcome = validate(model, table, dims=Dimensions(sellers=frozenset({S1})),
+                       history={"2030-01-09": [40] * 8})
+    failed = {(f["expectation"], f.get("column") or f.get("column_A")) for f in outcome.failures}
+    assert ("expect_column_values_to_be_in_set", "seller_id") in failed
+    assert ("expect_column_values_to_be_in_set", "currency") in failed
+    assert ("expect_column_pair_values_to_be_equal", "net_cents") in failed
+    assert ("expect_table_row_count_to_be_between", None) in failed  # 1 row against 10..160
+    assert not outcome.passed
+    assert band([10] * 6 + [0] * 9, 0.25, 4) is None and band([8, 12] * 4, 0.25, 4.0) == (2, 48)
+
+
+def test_the_nightly_schedule_rebuilds_the_recent_days_in_one_run():
+    from pipelines.defs.marts.schedules import REBUILD_DAYS, nightly_marts
+
+    when = dt.datetime(2026, 3, 10, 1, 30, tzinfo=dt.UTC)
+    request = nightly_marts(dg.build_schedule_context(scheduled_execution_time=when))
+    assert request.tags["dagster/asset_partition_range_end"] == "2026-03-09"
+    start = dt.date(2026, 3, 10) - dt.timedelta(days=REBUILD_DAYS)
+    assert request.tags["dagster/asset_partition_range_start"] == start.isoformat()
