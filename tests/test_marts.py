@@ -275,3 +275,28 @@ def test_conform_refuses_undocumented_columns(built) -> None:
     model = MODELS["funnel"]
     with pytest.raises(ModelError, match="undocumented"):
         conform(model, pa.table({**{c.name: pa.array([], pa.string()) for c in model.columns}, "extra": []}))
+
+
+def test_partition_keys_of_days_and_months() -> None:
+    from pipelines.marts.runner import partition_keys
+
+    assert partition_keys(MODELS["seller_daily_sales"], "2030-02-27", "2030-03-02") == [
+        "2030-02-27", "2030-02-28", "2030-03-01", "2030-03-02"]
+    assert partition_keys(MODELS["buyer_cohorts"], "2029-11-01", "2030-02-01") == [
+        "2029-11-01", "2029-12-01", "2030-01-01", "2030-02-01"]
+    with pytest.raises(ValueError, match="first days of months"):
+        partition_keys(MODELS["buyer_cohorts"], "2030-01-15", "2030-02-01")
+    with pytest.raises(ValueError, match="empty range"):
+        partition_keys(MODELS["seller_daily_sales"], "2030-01-02", "2030-01-01")
+
+
+def test_a_model_writing_outside_its_range_is_refused(built, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from pipelines.marts.models import ModelError
+
+    lake, engine = built
+    bad = replace(MODELS["stg_sales"], sql=MODELS["stg_sales"].sql.replace("BETWEEN :start AND :end", "<= :end"))
+    with pytest.raises(ModelError, match="outside"):
+        build(bad, D2, D2, engine=engine, lake=lake)
+    assert read_partition(lake, "stg_sales", D2, zone="stg").num_rows == 3  # nothing was switched
