@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+if TYPE_CHECKING:
+    from gitgoods.settings import Settings
 
-from gitgoods import aws
-from gitgoods.settings import Settings, get_settings
+# boto3, botocore and the settings are imported where tables are created or deleted, not here:
+# the lean ingest worker reads the table definitions without them.
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +96,18 @@ TABLES: dict[str, Table] = {
 
 
 def physical_name(name: str, settings: Settings | None = None) -> str:
+    from gitgoods.settings import get_settings
+
     return (settings or get_settings()).table(name)
 
 
 def ensure_tables(settings: Settings | None = None, ddb: Any = None) -> list[str]:
     """Create the missing tables, wait until they are active. Returns the names created."""
+    from botocore.exceptions import ClientError
+
+    from gitgoods import aws
+    from gitgoods.settings import get_settings
+
     settings = settings or get_settings()
     ddb = ddb or aws.client("dynamodb", settings)
     existing: set[str] = set()
@@ -129,6 +137,11 @@ def ensure_tables(settings: Settings | None = None, ddb: Any = None) -> list[str
 
 
 def delete_tables(settings: Settings | None = None, ddb: Any = None) -> None:
+    from botocore.exceptions import ClientError
+
+    from gitgoods import aws
+    from gitgoods.settings import get_settings
+
     settings = settings or get_settings()
     ddb = ddb or aws.client("dynamodb", settings)
     for table in TABLES.values():

@@ -268,7 +268,7 @@ def convert_body(body: bytes, table: str, day: dt.date | str | None) -> tuple[Pa
     lek_type = pa.struct([(k, _S) for k in key_names])
     try:
         parsed = pj.read_json(
-            io.BytesIO(body),
+            pa.BufferReader(body),  # zero-copy: the body is not copied into a Python stream
             read_options=pj.ReadOptions(use_threads=False, block_size=len(body) + 64),
             parse_options=pj.ParseOptions(
                 explicit_schema=pa.schema([("Items", pa.list_(WIRE[table])), ("LastEvaluatedKey", lek_type)]),

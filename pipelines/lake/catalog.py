@@ -16,12 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from gitgoods import aws
-from gitgoods.settings import Settings
 from pipelines.lake.fs import LakeFS, default_glue_database
 from pipelines.lake.partitions import (
     current_manifest,
@@ -43,6 +41,10 @@ TABLE_PARAMETERS = {
     "parquet.compression": "ZSTD",
     "typeOfData": "file",
 }
+if TYPE_CHECKING:
+    from gitgoods.settings import Settings
+    from pipelines.aws_http import AwsTarget
+
 _COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -130,16 +132,25 @@ def _err(exc: Exception) -> str:
 
 @dataclass
 class GlueCatalog:
-    """Glue database of the lake (through `gitgoods.aws.client("glue")`)."""
+    """Glue database of the lake: through `gitgoods.aws.client("glue")` for the project's `Settings`,
+    through `pipelines.aws_http.glue_api` (signed JSON requests, no boto3) for a plain `AwsTarget`,
+    or through the `glue` client given."""
 
     glue: Any = None
     database: str = ""  # default: `settings.glue_database` (`gitgoods_lake`)
-    settings: Settings | None = None
+    settings: Settings | AwsTarget | None = None
     _columns: dict[str, list[dict[str, str]]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.glue is None:
-            self.glue = aws.client("glue", self.settings)
+            from pipelines.aws_http import AwsTarget, glue_api
+
+            if isinstance(self.settings, AwsTarget):
+                self.glue = glue_api(self.settings)
+            else:
+                from gitgoods import aws
+
+                self.glue = aws.client("glue", self.settings)
         if not self.database:
             self.database = default_glue_database(self.settings)
 

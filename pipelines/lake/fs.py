@@ -4,11 +4,12 @@
 other lake module addresses files by paths *relative to the lake root* (`raw/raw_sales/...`) and
 lets this class join them, so the same code runs on a local folder, on moto's S3 and on AWS.
 
-S3 goes through `pyarrow.fs.S3FileSystem`: the endpoint comes from `settings.aws_endpoint` (the
-moto server locally, none on AWS), the region from the settings, the credentials from the boto3
-session of `gitgoods.aws` (fixed `local`/`local` locally). Those credentials are frozen when the
-file system is made: make a `LakeFS` per run (as the pipeline does), not once per process, when
-they are temporary.
+S3 goes through `pyarrow.fs.S3FileSystem`: the endpoint comes from `aws_endpoint` (the moto server
+locally, none on AWS), the region and the credentials from the configuration given: the project's
+`Settings` (credentials of the boto3 session of `gitgoods.aws`, fixed `local`/`local` locally) or
+a plain `pipelines.aws_http.AwsTarget` (the ingest worker, which never imports boto3). Those
+credentials are frozen when the file system is made: make a `LakeFS` per run (as the pipeline
+does), not once per process, when they are temporary.
 """
 
 from __future__ import annotations
@@ -19,33 +20,43 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
-from gitgoods.settings import Settings, get_settings
+if TYPE_CHECKING:
+    from gitgoods.settings import Settings
+    from pipelines.aws_http import AwsTarget
+
+    Config = Settings | AwsTarget
 
 DEFAULT_GLUE_DATABASE = "gitgoods_lake"
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.=\-]+$")
 
 
+def _settings() -> Settings:
+    from gitgoods.settings import get_settings  # pydantic-settings: only where no configuration was given
+
+    return get_settings()
+
+
 def default_lake_uri(settings: Settings | None = None) -> str:
     """The settings' lake URI (`settings.lake` where the settings have it), else `file://<home>/lake`."""
-    settings = settings or get_settings()
+    settings = settings or _settings()
     configured = getattr(settings, "lake", None)
     if isinstance(configured, str) and configured:
         return configured
     return f"file://{Path(settings.home).resolve()}/lake"
 
 
-def default_glue_database(settings: Settings | None = None) -> str:
-    settings = settings or get_settings()
+def default_glue_database(settings: Config | None = None) -> str:
+    settings = settings or _settings()
     return getattr(settings, "glue_database", None) or DEFAULT_GLUE_DATABASE
 
 
-def _s3_filesystem(settings: Settings) -> pafs.S3FileSystem:
-    from gitgoods import aws
+def _s3_filesystem(settings: Config) -> pafs.S3FileSystem:
+    from pipelines.aws_http import credentials_for
 
     # allow_delayed_open: a file smaller than a part is one PutObject, not a 3-request multipart upload
     kwargs: dict[str, Any] = {"region": settings.region, "allow_delayed_open": True}
@@ -54,12 +65,10 @@ def _s3_filesystem(settings: Settings) -> pafs.S3FileSystem:
         parsed = urlparse(endpoint if "://" in endpoint else f"https://{endpoint}")
         kwargs["endpoint_override"] = parsed.netloc + parsed.path.rstrip("/")
         kwargs["scheme"] = parsed.scheme or "https"
-    creds = aws.session(settings).get_credentials()  # the one session of gitgoods.aws
-    if creds is not None:
-        frozen = creds.get_frozen_credentials()
-        kwargs.update(access_key=frozen.access_key, secret_key=frozen.secret_key)
-        if frozen.token:
-            kwargs["session_token"] = frozen.token
+    frozen = credentials_for(settings).get_frozen_credentials()  # Settings: the one session of gitgoods.aws
+    kwargs.update(access_key=frozen.access_key, secret_key=frozen.secret_key)
+    if frozen.token:
+        kwargs["session_token"] = frozen.token
     return pafs.S3FileSystem(**kwargs)
 
 
@@ -75,12 +84,13 @@ class LakeFS:
     fs: pafs.FileSystem
     root: str
     scheme: str  # "file" or "s3"
-    settings: Settings | None = field(default=None, repr=False)
+    settings: Config | None = field(default=None, repr=False)
     _s3: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_uri(cls, uri: str | os.PathLike[str] | None = None, settings: Settings | None = None) -> LakeFS:
-        settings = settings or get_settings()
+    def from_uri(cls, uri: str | os.PathLike[str] | None = None, settings: Config | None = None) -> LakeFS:
+        if uri is None or (settings is None and str(uri).startswith("s3:")):
+            settings = settings or _settings()
         uri = str(uri) if uri is not None else default_lake_uri(settings)
         parsed = urlparse(uri)
         if parsed.scheme == "s3":
@@ -174,17 +184,23 @@ class LakeFS:
         with contextlib.suppress(FileNotFoundError):
             self.fs.delete_file(self.path(*parts))
 
-    def read_bytes(self, *parts: str) -> bytes:
-        """A small object whole, in one request.
+    def read_bytes(self, *parts: str, immutable: bool = False) -> bytes:
+        """A small object whole.
 
-        On S3 this is one GetObject without a range, through boto3: pyarrow's input streams ask for
-        the size first and then for byte ranges, so an object replaced in between (the partition
-        pointer) could come back as the old length of the new content. Parquet files are never
-        replaced (every run writes new names), so pyarrow reads them directly.
+        On S3 an object that can be replaced (the partition pointer) is read with one GetObject
+        without a range, through boto3: pyarrow's input streams ask for the size first and then
+        for byte ranges, so an object replaced in between could come back as the old length of the
+        new content. An `immutable` object (a run's manifest, a Parquet file: every run writes new
+        names) is read by pyarrow, without boto3.
         """
-        if self.is_local:
-            with self.fs.open_input_stream(self.path(*parts)) as fh:
-                return fh.read()
+        if self.is_local or immutable:
+            try:
+                with self.fs.open_input_stream(self.path(*parts)) as fh:
+                    return fh.read()
+            except OSError as exc:
+                if self.is_local or not _is_missing(exc):
+                    raise
+                raise FileNotFoundError(self.uri_of(*parts)) from exc
         bucket, key = self.bucket_key(*parts)
         try:
             return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -194,7 +210,8 @@ class LakeFS:
     def write_bytes(self, data: bytes, *parts: str, content_type: str | None = None) -> None:
         """Write a small object whole: one PutObject on S3; a temp file, fsync and rename on disk.
 
-        Either way a reader sees the old content or the new one, never a part.
+        Either way a reader sees the old content or the new one, never a part. On S3 the object
+        goes through pyarrow (`allow_delayed_open`: an object smaller than a part is one PutObject).
         """
         rel = self.join(*parts)
         if self.is_local:
@@ -213,8 +230,9 @@ class LakeFS:
                 raise
             fsync_dir(target.parent)
             return
-        bucket, key = self.bucket_key(rel)
-        self.s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type or "application/octet-stream")
+        metadata = {"Content-Type": content_type or "application/octet-stream"}
+        with self.fs.open_output_stream(self.path(rel), metadata=metadata) as fh:
+            fh.write(data)
 
     def bucket_key(self, *parts: str) -> tuple[str, str]:
         bucket, _, key = self.path(*parts).partition("/")
@@ -222,17 +240,43 @@ class LakeFS:
 
     @property
     def s3(self) -> Any:
-        """A boto3 S3 client (from `gitgoods.aws`) for the small objects this lake reads whole."""
+        """A boto3 S3 client for the replaceable objects this lake reads whole (the pointers):
+        `gitgoods.aws`'s for the project's `Settings`, one made from a plain `AwsTarget` otherwise."""
         if self._s3 is None:
-            from gitgoods import aws
+            from pipelines.aws_http import AwsTarget
 
-            self._s3 = aws.client("s3", self.settings)
+            if isinstance(self.settings, AwsTarget):
+                import boto3
+
+                creds = self.settings.credentials
+                self._s3 = boto3.client(
+                    "s3",
+                    endpoint_url=self.settings.aws_endpoint,
+                    region_name=self.settings.region,
+                    **(
+                        {
+                            "aws_access_key_id": creds.access_key,
+                            "aws_secret_access_key": creds.secret_key,
+                            "aws_session_token": creds.token,
+                        }
+                        if creds
+                        else {}
+                    ),
+                )
+            else:
+                from gitgoods import aws
+
+                self._s3 = aws.client("s3", self.settings)
         return self._s3
 
     def makedirs(self, *parts: str) -> None:
         """Create a directory on disk (S3 has none to create)."""
         if self.is_local:
             Path(self.path(*parts)).mkdir(parents=True, exist_ok=True)
+
+
+def _is_missing(exc: BaseException) -> bool:
+    return isinstance(exc, FileNotFoundError) or "NO_SUCH_KEY" in str(exc) or "Path does not exist" in str(exc)
 
 
 def fsync_dir(path: str | os.PathLike[str]) -> None:

@@ -33,12 +33,13 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from pipelines.lake.fs import LakeFS, fsync_dir
 
 if TYPE_CHECKING:
+    import pyarrow.dataset as ds
+
     from pipelines.lake.catalog import GlueCatalog
 
 RUNS_DIR = "_runs"
@@ -207,7 +208,8 @@ def current_run_id(lake: LakeFS, table: str, dt: str, *, zone: str = "raw") -> s
 
 def read_manifest(lake: LakeFS, table: str, dt: str, run_id: str, *, zone: str = "raw") -> dict[str, Any] | None:
     try:
-        return json.loads(lake.read_bytes(run_rel(zone, table, dt, run_id), MANIFEST))
+        # a run's manifest is written once and never replaced
+        return json.loads(lake.read_bytes(run_rel(zone, table, dt, run_id), MANIFEST, immutable=True))
     except FileNotFoundError:
         return None
 
@@ -293,6 +295,8 @@ def read_partition(
     If the version read is garbage-collected while it is being read (only possible when the
     partition was switched at least twice meanwhile), the read starts again on the new version.
     """
+    import pyarrow.dataset as ds  # here, not at the top: it weighs ~40 MB and writers never read
+
     dt = check_dt(dt)
     last_exc: BaseException | None = None
     for _ in range(5):
@@ -326,6 +330,8 @@ def dataset(
     when this is called: the dataset is a snapshot and never mixes two versions of a day. The
     schema is `schema` or the newest partition's, plus `dt`.
     """
+    import pyarrow.dataset as ds
+
     days = sorted(check_dt(d) for d in dts) if dts is not None else list_partitions(lake, table, zone=zone)
     paths: list[str] = []
     partitions: list[ds.Expression] = []
