@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     athena_output: str | None = None
     # First day of the daily partitions; by default the first day the local simulation wrote.
     pipeline_start: str | None = None
+    # The ingest assets load each partition in a lean worker process (`pipelines.ingest.worker`,
+    # through Dagster Pipes) so the Dagster process does not carry the ingest's memory; true loads
+    # it inside the Dagster step's own process instead.
+    ingest_in_process: bool = False
 
     cache_item_ttl_s: float = 300.0
     cache_query_ttl_s: float = 30.0

@@ -234,16 +234,17 @@ CRASH_SCRIPT = textwrap.dedent(
     import sys, time
     from datetime import date
     import pipelines.defs.ingest.assets as assets
+    import pipelines.ingest.reader as reader
     from pipelines.resources import DynamoResource, LakeResource
 
-    real = assets.read_day
+    real = reader.read_day
     def slow_read_day(*args, **kwargs):
         for i, page in enumerate(real(*args, **kwargs, page_limit=2)):
             yield page
             if i == 1:
                 print("WRITING", flush=True)
                 time.sleep(60)  # killed here, in the middle of the partition
-    assets.read_day = slow_read_day
+    reader.read_day = slow_read_day
     lake_uri, glue_db, prefix, day = sys.argv[1:5]
     assets.ingest_partition("raw_sales", date.fromisoformat(day), DynamoResource(table_prefix=prefix),
                             LakeResource(uri=lake_uri, glue_database=glue_db))

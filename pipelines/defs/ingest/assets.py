@@ -3,85 +3,55 @@
 A partition is read with parallel Queries over the sharded day index, converted straight into
 typed Arrow columns, streamed into Parquet row groups in a run-specific folder and then switched
 in atomically. Items that break the contract go to the quarantine table with their reasons.
+
+The load itself (`pipelines.ingest.load.ingest_day`) runs in a lean worker process launched
+through Dagster Pipes (`pipelines.ingest.worker`), which reports the materialisation back, so the
+Dagster process never holds the ingest's memory. `GITGOODS_INGEST_IN_PROCESS=true` (or the run
+config `in_process: true`) runs the same function in the step's own process instead; the metadata
+is the same either way. `make up`'s initial load does that: its process ends after the load, and
+a worker per asset and day would cost ~0.3 s more a partition.
 """
 
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import os
+import sys
 from datetime import date
+from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 
+from gitgoods.settings import get_settings
+from pipelines.aws_http import AwsTarget
 from pipelines.defs.ingest.partitions import daily
-from pipelines.ingest.convert import PageResult, quarantine_batch
-from pipelines.ingest.reader import read_day
-from pipelines.ingest.schemas import QUARANTINE, RAW_TABLES
-from pipelines.lake.partitions import PartitionInfo, PartitionWriter
+from pipelines.ingest import load
+from pipelines.ingest.load import IngestTally, quarantine_table
+from pipelines.ingest.schemas import RAW_TABLES
+from pipelines.lake.partitions import PartitionInfo
 from pipelines.resources import DynamoResource, LakeResource
 
 OWNERS = ["team:data-platform"]
-PREVIEW_ROWS = 10
+PREVIEW_ROWS = load.PREVIEW_ROWS
+WORKER_COMMAND = [sys.executable, "-m", "pipelines.ingest.worker"]
 
-
-@dataclass
-class IngestTally:
-    """What one partition's read saw, for metadata and reconciliation."""
-
-    items: int = 0
-    amount: int = 0
-    clean: int = 0
-    quarantine: list[dict] = field(default_factory=list)
-    unknown_attributes: set[str] = field(default_factory=set)
-    preview: pa.RecordBatch | None = None
-
-    def add(self, page: PageResult) -> pa.RecordBatch:
-        self.items += page.raw_count
-        self.amount += page.raw_amount
-        self.clean += page.clean_count
-        self.quarantine.extend(page.quarantine)
-        self.unknown_attributes |= set(page.unknown_attributes)
-        if self.preview is None and page.batch.num_rows:
-            self.preview = page.batch.slice(0, PREVIEW_ROWS)
-        return page.batch
-
-
-def quarantine_table(source: str) -> str:
-    return source  # quarantine/<contract table>/dt=...
+__all__ = [
+    "ASSETS",
+    "IngestTally",
+    "ingest_partition",
+    "materialize_metadata",
+    "quarantine_table",
+    "raw_order_events",
+    "raw_sales",
+    "table_schema",
+    "worker_extras",
+]
 
 
 def ingest_partition(
     lake_table: str, day: date, dynamo: DynamoResource, lake: LakeResource, log: object | None = None
 ) -> tuple[PartitionInfo, PartitionInfo, IngestTally]:
-    """Read one day of a contract table into the lake; returns the raw and quarantine partitions."""
-    source, schema, _ = RAW_TABLES[lake_table]
-    settings = dynamo.settings()
-    fs, catalog = lake.open(), lake.catalog()
-    tally = IngestTally()
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        for page in read_day(source, day, settings):
-            yield tally.add(page)
-
-    raw = PartitionWriter(fs, lake_table, schema, zone="raw", catalog=catalog).write(day, batches())
-    # Written after the clean rows, from the (small) set of rows that broke the contract. Until it
-    # is switched in, the reconciliation check sees a difference, so nothing flows on.
-    bad = [quarantine_batch(tally.quarantine)] if tally.quarantine else []
-    quarantined = PartitionWriter(fs, quarantine_table(source), QUARANTINE, zone="quarantine", catalog=catalog).write(
-        day, bad
-    )
-    return raw, quarantined, tally
-
-
-def _markdown_preview(batch: pa.RecordBatch | None) -> str:
-    if batch is None or batch.num_rows == 0:
-        return "_no rows_"
-    names = [n for n in batch.schema.names if n != "lines"]
-    rows = batch.select(names).to_pylist()
-    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    for row in rows:
-        lines.append("| " + " | ".join(str(row[n]) for n in names) + " |")
-    return "\n".join(lines)
+    """Read one day of a contract table into the lake, in this process; returns the raw and
+    quarantine partitions (`pipelines.ingest.load.ingest_day` with the resources' clients)."""
+    return load.ingest_day(lake_table, day, dynamo.settings(), lake.open(), lake.catalog())
 
 
 def table_schema(schema: pa.Schema) -> dg.TableSchema:
@@ -93,25 +63,58 @@ def table_schema(schema: pa.Schema) -> dg.TableSchema:
     )
 
 
+def dagster_metadata(plain: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Metadata in Pipes' format (`load.partition_metadata`) as Dagster's values, in process."""
+    out: dict[str, Any] = {}
+    for key, entry in plain.items():
+        kind, value = entry["type"], entry["raw_value"]
+        if kind == "table_schema":
+            out[key] = dg.TableSchema(
+                columns=[
+                    dg.TableColumn(c["name"], c["type"], constraints=dg.TableColumnConstraints(**c["constraints"]))
+                    for c in value["columns"]
+                ]
+            )
+        elif kind == "path":
+            out[key] = dg.MetadataValue.path(value)
+        elif kind == "md":
+            out[key] = dg.MetadataValue.md(value)
+        elif kind == "json":
+            out[key] = dg.MetadataValue.json(value)
+        elif kind == "int":
+            out[key] = dg.MetadataValue.int(value)
+        elif kind == "float":
+            out[key] = dg.MetadataValue.float(value)
+        else:
+            out[key] = value
+    return out
+
+
 def materialize_metadata(raw: PartitionInfo, quarantined: PartitionInfo, tally: IngestTally) -> dict:
-    reasons = Counter(reason for row in tally.quarantine for reason in row["reasons"])
-    metadata = {
-        "dagster/row_count": raw.rows,
-        "dagster/column_schema": table_schema(raw.schema),
-        "location": dg.MetadataValue.path(raw.location),
-        "bytes": raw.bytes,
-        "files": len(raw.files),
-        "row_groups": raw.row_groups,
-        "items_read": tally.items,
-        "quarantined": quarantined.rows,
-        "quarantine_location": dg.MetadataValue.path(quarantined.location),
-        "preview": dg.MetadataValue.md(_markdown_preview(tally.preview)),
+    return dagster_metadata(load.partition_metadata(raw, quarantined, tally))
+
+
+def worker_extras(dynamo: DynamoResource, lake: LakeResource) -> dict[str, Any]:
+    """The worker's configuration (`pipelines.ingest.worker.WorkerConfig`, minus the partition)."""
+    return {
+        "target": AwsTarget.from_settings(dynamo.settings()).to_dict(),
+        "lake_uri": lake.uri,
+        "glue_database": lake.glue_database if lake.register_in_glue else None,
     }
-    if reasons:
-        metadata["quarantine_reasons"] = dg.MetadataValue.json(dict(reasons.most_common(20)))
-    if tally.unknown_attributes:
-        metadata["unknown_attributes"] = sorted(tally.unknown_attributes)
-    return metadata
+
+
+def worker_env() -> dict[str, str]:
+    # The worker sets both itself as well; here they hold from the first allocation on.
+    return {
+        "ARROW_DEFAULT_MEMORY_POOL": os.environ.get("ARROW_DEFAULT_MEMORY_POOL", "system"),
+        "MALLOC_ARENA_MAX": "2",
+    }
+
+
+class IngestConfig(dg.Config):
+    """Where the partition is loaded: None follows `GITGOODS_INGEST_IN_PROCESS` (default: a worker)."""
+
+    in_process: bool | None = None
 
 
 def build_raw_asset(lake_table: str) -> dg.AssetsDefinition:
@@ -131,15 +134,24 @@ def build_raw_asset(lake_table: str) -> dg.AssetsDefinition:
         tags={"layer": "raw"},
     )
     def raw_asset(
-        context: dg.AssetExecutionContext, dynamo: DynamoResource, lake: LakeResource
+        context: dg.AssetExecutionContext, config: IngestConfig, dynamo: DynamoResource, lake: LakeResource
     ) -> dg.MaterializeResult:
         day = date.fromisoformat(context.partition_key)
-        raw, quarantined, tally = ingest_partition(lake_table, day, dynamo, lake)
-        context.log.info(
-            f"{lake_table} {day}: {tally.items} items, {raw.rows} rows, {quarantined.rows} quarantined "
-            f"-> {raw.location}"
+        in_process = get_settings().ingest_in_process if config.in_process is None else config.in_process
+        if in_process:
+            raw, quarantined, tally = ingest_partition(lake_table, day, dynamo, lake)
+            context.log.info(
+                f"{lake_table} {day}: {tally.items} items, {raw.rows} rows, {quarantined.rows} quarantined "
+                f"-> {raw.location} (in process)"
+            )
+            return dg.MaterializeResult(metadata=materialize_metadata(raw, quarantined, tally))
+        client = dg.PipesSubprocessClient(env=worker_env())
+        invocation = client.run(
+            command=WORKER_COMMAND,
+            context=context,
+            extras={"ingest": worker_extras(dynamo, lake)},
         )
-        return dg.MaterializeResult(metadata=materialize_metadata(raw, quarantined, tally))
+        return invocation.get_materialize_result()
 
     return raw_asset
 
