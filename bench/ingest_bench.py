@@ -13,10 +13,13 @@ Approaches (all read `order_events` day by day through the `by_day` index, 8 sha
 
 - `floor`: urllib3 + `orjson.loads` of each page, 8 threads per day (one per shard), nothing
   else: what any client must at least do.
-- `ours` : `pipelines.defs.ingest.assets.ingest_partition("raw_order_events", day, ...)`, i.e.
-  `read_day` (signed raw POSTs, `pyarrow.json`, contract checks) + `PartitionWriter`
-  (zstd Parquet, manifest, atomic switch, GC), lake on moto S3 (`s3://`) or on disk (`file://`);
-  Glue registration off.
+- `ours` : the production ingest worker, `python -m pipelines.ingest.worker --config job.json`
+  (what the Dagster assets launch through Pipes), loading every day: `read_day` (signed raw POSTs,
+  `pyarrow.json`, contract checks) + `PartitionWriter` (zstd Parquet, manifest, atomic switch, GC)
+  + the (empty) quarantine partition, lake on moto S3 (`s3://`) or on disk (`file://`); Glue
+  registration off. The worker reports its own wall time, RSS after setup and peak (`VmHWM`).
+- `ours-inprocess`: the same load called in a process that has imported the Dagster definitions
+  (`pipelines.defs.ingest.assets.ingest_partition`), as `GITGOODS_INGEST_IN_PROCESS=true` runs it.
 - `ours-read`: `read_day` only (no Parquet), to split read+convert from write.
 - `awswrangler`: per day, `wr.dynamodb.read_items(index_name="by_day",
   key_condition_expression=Key("day_shard").eq(f"{day}#{n}"), key_schema=...)` for n in 0..7
@@ -26,7 +29,7 @@ Approaches (all read `order_events` day by day through the `by_day` index, 8 sha
   awswrangler builds a new boto3 Session, re-parsing the service models, on every call: ~1 s a day
   more) and `key_schema` given (no DescribeTable per call): awswrangler at its best.
 
-Then the end-to-end time of `ours` (both tables, every day, as `pipelines.backfill` loads them)
+Then the end-to-end time of `ours` (both tables, every day, as a batch of partitions)
 on the emulator itself: the running `make up` stack's DynamoDB Local (127.0.0.1:8000, prefix
 `gitgoods-`, read only, lake in a temp folder), or else a DynamoDB Local started here on a free
 port loaded with `make up`-sized generated events.
@@ -144,7 +147,7 @@ def _settings_and_resources(cfg: dict[str, Any]) -> tuple[Any, Any, Any]:
     return get_settings(), dynamo, lake
 
 
-def child_ours(cfg: dict[str, Any]) -> dict[str, Any]:
+def child_ours_inprocess(cfg: dict[str, Any]) -> dict[str, Any]:
     from pipelines.defs.ingest.assets import ingest_partition
 
     _, dynamo, lake = _settings_and_resources(cfg)
@@ -230,7 +233,7 @@ def child_awswrangler(cfg: dict[str, Any]) -> dict[str, Any]:
 
 CHILDREN = {
     "floor": child_floor,
-    "ours": child_ours,
+    "ours-inprocess": child_ours_inprocess,
     "ours-read": child_ours_read,
     "awswrangler": child_awswrangler,
 }
@@ -339,16 +342,60 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def worker_config(cfg: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    """The production worker's job (`pipelines.ingest.worker.WorkerConfig`) for a benchmark run."""
+    return {
+        "target": {
+            "region": "us-east-1",
+            "table_prefix": cfg["table_prefix"],
+            "dynamodb_endpoint": cfg["endpoint"],
+            "aws_endpoint": cfg["s3_endpoint"],
+            "credentials": {"access_key": env["AWS_ACCESS_KEY_ID"], "secret_key": env["AWS_SECRET_ACCESS_KEY"]},
+        },
+        "lake_uri": cfg["lake"],
+        "glue_database": None,
+        "tables": cfg.get("lake_tables", ["raw_order_events"]),
+        "days": cfg["days"],
+    }
+
+
+def worker_result(text: str) -> dict[str, Any]:
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    summary = lines[-1]["summary"]
+    per_table: dict[str, int] = {}
+    for line in lines[:-1]:
+        per_table[line["table"]] = per_table.get(line["table"], 0) + line["items"]
+    return {
+        "items": summary["items"],
+        "wall": summary["wall"],
+        "baseline_rss_mb": summary["baseline_rss_mb"],
+        "imports_rss_mb": summary["imports_rss_mb"],
+        "peak_rss_mb": summary["peak_rss_mb"],
+        "clean": summary["clean"],
+        "rows_written": summary["rows"],
+        "quarantined": summary["quarantined"],
+        "per_table": per_table,
+    }
+
+
 def run_child(kind: str, cfg: dict[str, Any], env: dict[str, str], work: Path, timeout: float) -> dict[str, Any]:
-    """Run one approach in a fresh process; its result plus peak RSS and CPU from wait4."""
+    """Run one approach in a fresh process; its result plus peak RSS and CPU from wait4.
+
+    `ours` is the production worker itself (`python -m pipelines.ingest.worker`), not a copy."""
     tag = f"{kind}-{int(time.time() * 1000) % 10**8}"
     cfg_path = work / f"{tag}.json"
-    cfg_path.write_text(json.dumps(cfg))
     out_path, err_path = work / f"{tag}.out", work / f"{tag}.err"
+    if kind == "ours":
+        cfg_path.write_text(json.dumps(worker_config(cfg, env)))
+        profile = ["-m", "cProfile", "-o", cfg["profile"]] if cfg.get("profile") else []
+        command = [sys.executable, *profile, "-m", "pipelines.ingest.worker", "--config", str(cfg_path)]
+    else:
+        cfg_path.write_text(json.dumps(cfg))
+        command = [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--config", str(cfg_path)]
     t0 = time.perf_counter()
     with out_path.open("wb") as out, err_path.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--config", str(cfg_path)],
+            command,
             stdout=out,
             stderr=err,
             env=env,
@@ -369,9 +416,9 @@ def run_child(kind: str, cfg: dict[str, Any], env: dict[str, str], work: Path, t
         proc.returncode = os.waitstatus_to_exitcode(status)
     process_wall = time.perf_counter() - t0
     text = out_path.read_text()
-    if proc.returncode != 0 or "RESULT " not in text:
+    if proc.returncode != 0 or ("RESULT " not in text and '"summary"' not in text):
         raise RuntimeError(f"{kind} failed (exit {proc.returncode}):\n{err_path.read_text()[-4000:]}")
-    result = json.loads(text.split("RESULT ", 1)[1].splitlines()[0])
+    result = worker_result(text) if kind == "ours" else json.loads(text.split("RESULT ", 1)[1].splitlines()[0])
     result.update(
         {
             "kind": kind,
@@ -524,32 +571,17 @@ def ratio_rows(res: dict[str, dict[str, Any]], n: int, s: int) -> list[list[str]
         ("ours / floor, events/s", eps(ours) / eps(floor), ">= 0.5", 0.5),
         ("ours / floor, events per CPU s", per_cpu(ours) / per_cpu(floor), "", None),
     ]
-    if "ours-system" in res:
-        sysalloc = res["ours-system"]
+    if "ours-inprocess" in res:
+        inproc = res["ours-inprocess"]
         rows += [
-            ("ours (system allocator) / awswrangler, events/s", eps(sysalloc) / eps(wr), ">= 2", 2.0),
-            (
-                "awswrangler / ours (system allocator), peak RSS",
-                wr["peak_rss_mb"] / sysalloc["peak_rss_mb"],
-                ">= 2",
-                2.0,
-            ),
-            ("awswrangler / ours (system allocator), above baseline", above(wr) / above(sysalloc), "", None),
+            ("ours in process / awswrangler, events/s", eps(inproc) / eps(wr), "", None),
+            ("awswrangler / ours in process, peak RSS", wr["peak_rss_mb"] / inproc["peak_rss_mb"], "", None),
         ]
     if "ours-small" in res:
         rows.append(
             (
                 f"ours peak RSS, {n:,} / {s:,} events",
                 ours["peak_rss_mb"] / res["ours-small"]["peak_rss_mb"],
-                "~1 (flat)",
-                None,
-            )
-        )
-    if "ours-system-small" in res and "ours-system" in res:
-        rows.append(
-            (
-                f"ours (system allocator) peak RSS, {n:,} / {s:,} events",
-                res["ours-system"]["peak_rss_mb"] / res["ours-system-small"]["peak_rss_mb"],
                 "~1 (flat)",
                 None,
             )
@@ -717,7 +749,6 @@ def main(argv: list[str] | None = None) -> int:
             named[name] = chosen
             return chosen
 
-        system_pool = {"ARROW_DEFAULT_MEMORY_POOL": "system"}
         N, S = args.events, args.small_events
         print(f"\nreplay endpoint, {N:,} events:")
         run("floor", "floor (urllib3 + orjson.loads)", "floor", N, repeat=args.repeat)
@@ -730,20 +761,24 @@ def main(argv: list[str] | None = None) -> int:
             repeat=args.repeat,
             **({"profile": str(args.profile)} if args.profile else {}),
         )
-        run("ours-system", "ours -> moto S3, system allocator", "ours", N, lake="s3", env_extra=system_pool)
         if not args.quick:
+            run(
+                "ours-inprocess",
+                "ours -> moto S3, in process (Dagster definitions imported)",
+                "ours-inprocess",
+                N,
+                lake="s3",
+            )
             run("ours-disk", "ours -> local disk", "ours", N, lake="file")
             run("ours-read", "ours, read + convert only (no write)", "ours-read", N)
         run("awswrangler", "awswrangler -> moto S3", "awswrangler", N, lake="s3")
         print(f"\nreplay endpoint, {S:,} events:")
         run("ours-small", "ours -> moto S3", "ours", S, lake="s3", repeat=args.repeat)
-        run("ours-system-small", "ours -> moto S3, system allocator", "ours", S, lake="s3", env_extra=system_pool)
         run("awswrangler-small", "awswrangler -> moto S3", "awswrangler", S, lake="s3")
         if args.extra_events:
             print(f"\nreplay endpoint, {args.extra_events:,} events:")
             E = args.extra_events
             run("ours-extra", "ours -> moto S3", "ours", E, lake="s3")
-            run("ours-system-extra", "ours -> moto S3, system allocator", "ours", E, lake="s3", env_extra=system_pool)
             k = args.extra_first_days
             run("ours-extra-first", f"ours -> moto S3, first {k} days", "ours", E, lake="s3", first_days=k)
             run(

@@ -15,7 +15,7 @@ them:
 - `date_diff(unit, a, b)` counts whole units as Trino does (DuckDB's `date_sub`, not its
   boundary-counting `date_diff`);
 - `date_add`, `date_trunc` and `date +/- INTERVAL` on a DATE stay DATEs (DuckDB makes timestamps);
-- `sum` of integers is BIGINT (DuckDB: HUGEINT), integer `/` integer truncates (sqlglot, typed);
+- `sum` of integers and `count_if` are BIGINT (DuckDB: HUGEINT), integer `/` integer truncates (sqlglot, typed);
 - `CAST(timestamp AS varchar)` prints milliseconds as Trino's timestamp(3) does;
 - `UNNEST(array_of_rows) AS t(f1, ..., fn)` expands the row fields into columns (Trino semantics;
   also for maps `AS t(k, v)`), with or without `WITH ORDINALITY`;
@@ -708,10 +708,11 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
 
 
 def _integer_sum(node: exp.Expr) -> bool:
-    """`sum(<integer>)`, possibly with FILTER and/or OVER around it (cast the outermost)."""
+    """`sum(<integer>)` or `count_if(...)` (DuckDB: HUGEINT, Trino: bigint), possibly with FILTER
+    and/or OVER around it (cast the outermost)."""
     while isinstance(node, exp.Window | exp.Filter):
         node = node.this
-    return isinstance(node, exp.Sum) and _is(node.this, *_INTEGER_TYPES)
+    return isinstance(node, exp.CountIf) or (isinstance(node, exp.Sum) and _is(node.this, *_INTEGER_TYPES))
 
 
 def _expand_unnest(node: exp.Unnest) -> exp.Expr:
