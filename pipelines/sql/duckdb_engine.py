@@ -5,13 +5,15 @@ this module registers exactly what the query reads:
 
 - **lake tables**, by their Glue names (`raw_sales`, `raw_order_events`, `quarantine_sales`, ...,
   see `pipelines.lake.partitions.glue_table_name`): the current version of each partition, as a
-  `pyarrow.dataset` snapshot taken when the query starts (`partitions.dataset`), scanned lazily by
-  DuckDB with projection and filter pushdown. `dt` stays a VARCHAR partition column, as in Glue,
-  and a filter on it skips whole partitions: literal predicates on `dt` (`=`, `IN`, ranges,
-  `BETWEEN`) already limit the partitions put in the snapshot, and pyarrow prunes the rest by the
-  partition expressions. Timestamps are exposed as Athena reads them from Parquet: `TIMESTAMP`
-  without zone, in UTC. A table is addressable as `raw_sales`, `<glue_database>.raw_sales` or
-  `awsdatacatalog.<glue_database>.raw_sales`, like on Athena with the Glue database as the session's;
+  `pyarrow.dataset` snapshot taken when the query starts (as `partitions.dataset` does: each
+  partition's manifest read once per query, many at a time on S3, the file sizes taken from the
+  manifests), scanned lazily by DuckDB with projection and filter pushdown. `dt` stays a VARCHAR
+  partition column, as in Glue, and a filter on it skips whole partitions: literal predicates on
+  `dt` (`=`, `IN`, ranges, `BETWEEN`) already limit the partitions put in the snapshot, and pyarrow
+  prunes the rest by the partition expressions. Timestamps are exposed as Athena reads them from
+  Parquet: `TIMESTAMP` without zone, in UTC. A table is addressable as `raw_sales`,
+  `<glue_database>.raw_sales` or `awsdatacatalog.<glue_database>.raw_sales`, like on Athena with
+  the Glue database as the session's;
 - **DynamoDB tables** `dynamodb.default.<table>`, read by `pipelines.sql.federated` with the
   query's key predicates pushed down;
 - **views** made by `CREATE VIEW` through this engine (kept as Athena SQL and expanded into the
@@ -32,10 +34,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -47,7 +53,17 @@ from sqlglot import exp
 from gitgoods.settings import Settings, get_settings
 from pipelines.ingest.reader import DynamoDBError
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import check_name, dataset, glue_table_name, list_partitions, list_tables
+from pipelines.lake.partitions import (
+    PartitionNotFound,
+    check_dt,
+    check_name,
+    current_manifest,
+    glue_table_name,
+    list_partitions,
+    list_tables,
+    run_rel,
+    schema_from_b64,
+)
 from pipelines.sql.engine import ExecuteResult, Params, SqlEngine, SqlError
 from pipelines.sql.federated import DynamoDBCatalog, FederatedError, FetchResult
 from pipelines.sql.transpile import (
@@ -65,6 +81,15 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CATALOG = "awsdatacatalog"
 MAX_VIEW_DEPTH = 16
+# On S3 a partition's manifest is one GET (its pointer): a snapshot resolves this many at once.
+SNAPSHOT_THREADS = 16
+# Files a scan keeps in flight on S3 (pyarrow's default is 4: with one small file a day, a scan of a
+# year waits on ~365 round trips four at a time).
+REMOTE_FRAGMENT_READAHEAD = 16
+# On S3 the column chunks a scan needs from a file are fetched in as few GETs as this allows: gaps
+# of up to 1 MiB between them are read through (pyarrow's default, 8 KiB, costs a GET per column of
+# a small daily file; a request costs more than a megabyte of transfer).
+REMOTE_CACHE = pa.CacheOptions(hole_size_limit=1 << 20, range_size_limit=32 << 20, lazy=True)
 
 
 @dataclass(frozen=True)
@@ -118,6 +143,74 @@ def _dt_matches(day: str, predicates: list[Predicate]) -> bool:
     return True
 
 
+class _Snapshot(ds.FileSystemDataset):
+    """The files of some partitions of a lake table, as resolved once for a query.
+
+    DuckDB builds its scan with `scanner(columns=..., filter=...)`; on S3 this lets more files be
+    read at once than pyarrow's default.
+    """
+
+    def scanner(self, *args: Any, **kwargs: Any) -> ds.Scanner:
+        if not isinstance(self.filesystem, pafs.LocalFileSystem):
+            kwargs.setdefault("fragment_readahead", REMOTE_FRAGMENT_READAHEAD)
+        return super().scanner(*args, **kwargs)
+
+
+class _Manifests:
+    """The manifests of the partitions one query reads, each resolved once (a table named twice in a
+    query reads the same version of each partition) and, on S3, many at a time."""
+
+    def __init__(self, lake: LakeFS) -> None:
+        self.lake = lake
+        self._days: dict[tuple[str, str], list[str]] = {}
+        self._manifests: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+
+    def days(self, zone: str, table: str) -> list[str]:
+        key = (zone, table)
+        if key not in self._days:
+            self._days[key] = list_partitions(self.lake, table, zone=zone)
+        return self._days[key]
+
+    def get(self, zone: str, table: str, days: list[str]) -> list[dict[str, Any]]:
+        missing = [d for d in days if (zone, table, d) not in self._manifests]
+
+        def one(day: str) -> dict[str, Any] | None:
+            return current_manifest(self.lake, table, day, zone=zone)
+
+        if len(missing) > 1 and not self.lake.is_local:
+            with ThreadPoolExecutor(min(SNAPSHOT_THREADS, len(missing))) as pool:
+                found = list(pool.map(one, missing))
+        else:
+            found = [one(d) for d in missing]
+        for day, manifest in zip(missing, found, strict=True):
+            self._manifests[(zone, table, day)] = manifest
+        return [m for d in days if (m := self._manifests[(zone, table, d)]) is not None]
+
+    def dataset(self, zone: str, table: str, days: list[str]) -> ds.Dataset:
+        """A snapshot of `days` (like `partitions.dataset`): the files each manifest names, with
+        their sizes (no HEAD per file on S3); the newest partition's schema plus `dt`."""
+        manifests = self.get(zone, table, sorted(check_dt(d) for d in days))
+        if not manifests:
+            raise PartitionNotFound(f"{zone}/{table}: none of the partitions {days[:3]}... exists")
+        if self.lake.is_local:
+            fmt = ds.ParquetFileFormat()
+        else:
+            options = ds.ParquetFragmentScanOptions(pre_buffer=True, cache_options=REMOTE_CACHE)
+            fmt = ds.ParquetFileFormat(default_fragment_scan_options=options)
+        fragments = []
+        for m in manifests:
+            rel = run_rel(zone, table, m["dt"], m["run_id"])
+            partition = ds.field("dt") == m["dt"]
+            for f in m["files"]:
+                fragments.append(
+                    fmt.make_fragment(self.lake.path(rel, f["name"]), self.lake.fs, partition, file_size=f["bytes"])
+                )
+        schema = schema_from_b64(manifests[-1]["schema"])
+        if "dt" not in schema.names:
+            schema = schema.append(pa.field("dt", pa.string()))
+        return _Snapshot(fragments, schema, fmt, self.lake.fs)
+
+
 class DuckDBEngine(SqlEngine):
     """Athena SQL on embedded DuckDB over the lake and the DynamoDB federated catalog."""
 
@@ -147,11 +240,16 @@ class DuckDBEngine(SqlEngine):
             "autoinstall_known_extensions": "false",
             "autoload_known_extensions": "false",
             "enable_external_access": "false",
+            "enable_progress_bar": "false",  # it prints to the process's output (Dagster's logs)
         }
         if threads:
             config["threads"] = int(threads)
         if memory_limit:
             config["memory_limit"] = memory_limit
+        # Where DuckDB spills what does not fit in memory_limit: its own folder under the system's
+        # temp dir (DuckDB's default is `.tmp` in the working directory), removed by close().
+        self._spill_dir = Path(tempfile.gettempdir()) / f"gitgoods-duckdb-{uuid.uuid4().hex[:12]}"
+        config["temp_directory"] = str(self._spill_dir)
         self._db = duckdb.connect(database, config=config)
         self._db.execute("SET GLOBAL TimeZone = 'UTC'")  # Athena's session zone
         self._lock = threading.Lock()
@@ -234,6 +332,7 @@ class DuckDBEngine(SqlEngine):
             return
         self._closed = True
         self._db.close()
+        shutil.rmtree(self._spill_dir, ignore_errors=True)
         if self._own_dynamodb and self.dynamodb is not None:
             self.dynamodb.close()
 
@@ -330,9 +429,11 @@ class DuckDBEngine(SqlEngine):
         return index
 
     def _register_tables(self, connection: Any, tree: exp.Expr) -> dict[str, list[str]]:
-        """Register the lake and CTAS tables the query names, each reference with its own snapshot."""
+        """Register the lake and CTAS tables the query names: each reference gets a snapshot of its
+        partitions, and a partition named by two references of one query is resolved once."""
         ctes = self._cte_names(tree)
         partitions: dict[str, list[str]] = {}
+        manifests = _Manifests(self.lake)
         index = dict(self._lake_index)
         refreshed = False
         for n, table in enumerate(list(tree.find_all(exp.Table))):
@@ -355,11 +456,11 @@ class DuckDBEngine(SqlEngine):
             elif name in index:
                 lake_table = index[name]
                 predicates = [p for p in table_predicates(table) if p.column == "dt"]
-                days = list_partitions(self.lake, lake_table.table, zone=lake_table.zone)
+                days = manifests.days(lake_table.zone, lake_table.table)
                 if predicates:
                     days = [d for d in days if _dt_matches(d, predicates)]
                 partitions[registered] = days
-                source = self._lake_source(lake_table, days)
+                source = self._lake_source(lake_table, days, manifests)
             else:
                 # A DuckDB table made by CTAS without a location, or unknown (DuckDB will say so).
                 table.set("catalog", None)
@@ -375,14 +476,15 @@ class DuckDBEngine(SqlEngine):
             table.replace(exp.Table(this=exp.to_identifier(registered), alias=alias.copy()))
         return partitions
 
-    def _lake_source(self, lake_table: LakeTable, days: list[str]) -> ds.Dataset | pa.Table:
+    def _lake_source(self, lake_table: LakeTable, days: list[str], manifests: _Manifests) -> ds.Dataset | pa.Table:
         """A snapshot of the partitions `days`; with none, an empty table of the newest schema."""
-        if days:
-            return dataset(self.lake, lake_table.table, zone=lake_table.zone, dts=days)
-        newest = list_partitions(self.lake, lake_table.table, zone=lake_table.zone)[-1:]
+        zone, table = lake_table.zone, lake_table.table
+        if days and manifests.get(zone, table, days):
+            return manifests.dataset(zone, table, days)
+        newest = manifests.days(zone, table)[-1:]
         if not newest:
             raise SqlError(f"lake table {lake_table.glue_name} has no partitions yet", engine=self.name)
-        return dataset(self.lake, lake_table.table, zone=lake_table.zone, dts=newest).schema.empty_table()
+        return manifests.dataset(zone, table, newest).schema.empty_table()
 
     def _schema(self, connection: Any, tree: exp.Expr) -> dict[str, dict[str, str]]:
         schema: dict[str, dict[str, str]] = {}
