@@ -1,30 +1,59 @@
 -- Per seller and day: what was sold (by sale day) and what was given back (by the day of the
 -- cancellation or refund). net = gross - refunds. A buyer is new on the day of their first purchase
 -- from this seller; every other buyer of the day is returning.
+-- Shape (for speed, see docs/benchmarks-marts.md): at most one DISTINCT per GROUP BY (DuckDB runs
+-- several as separate aggregates joined back); buyers counted from one row per seller, buyer, day
+-- and currency, to which first purchases are joined (not to every sale line); the range is read
+-- once: first purchases come from it plus the history before :start (none for a whole backfill).
 WITH sold AS (
     SELECT seller_id, dt, currency, order_id, buyer, qty, amount_cents
     FROM stg_sales
     WHERE dt BETWEEN :start AND :end
 ),
+orders_day AS (
+    SELECT
+        seller_id,
+        dt,
+        currency,
+        count(DISTINCT order_id) AS orders,
+        sum(qty) AS units,
+        sum(amount_cents) AS gross_cents
+    FROM sold
+    GROUP BY seller_id, dt, currency
+),
+buyer_days AS (
+    SELECT DISTINCT seller_id, buyer, dt, currency
+    FROM sold
+),
 first_purchase AS (
-    SELECT seller_id, buyer, min(dt) AS first_dt
-    FROM stg_sales
-    WHERE dt <= :end
+    SELECT seller_id, buyer, min(first_dt) AS first_dt
+    FROM (
+        SELECT seller_id, buyer, min(dt) AS first_dt
+        FROM stg_sales
+        WHERE dt < :start
+        GROUP BY seller_id, buyer
+        UNION ALL
+        SELECT seller_id, buyer, min(dt) AS first_dt
+        FROM buyer_days
+        GROUP BY seller_id, buyer
+    ) AS firsts
     GROUP BY seller_id, buyer
 ),
-sales_day AS (
+buyers_day AS (
     SELECT
-        s.seller_id,
-        s.dt,
-        s.currency,
-        count(DISTINCT s.order_id) AS orders,
-        sum(s.qty) AS units,
-        sum(s.amount_cents) AS gross_cents,
-        count(DISTINCT s.buyer) AS buyers,
-        count(DISTINCT CASE WHEN f.first_dt = s.dt THEN s.buyer END) AS new_buyers
-    FROM sold AS s
-    JOIN first_purchase AS f ON f.seller_id = s.seller_id AND f.buyer = s.buyer
-    GROUP BY s.seller_id, s.dt, s.currency
+        b.seller_id,
+        b.dt,
+        b.currency,
+        count(*) AS buyers,
+        count_if(f.first_dt = b.dt) AS new_buyers
+    FROM buyer_days AS b
+    JOIN first_purchase AS f ON f.seller_id = b.seller_id AND f.buyer = b.buyer
+    GROUP BY b.seller_id, b.dt, b.currency
+),
+sales_day AS (
+    SELECT o.seller_id, o.dt, o.currency, o.orders, o.units, o.gross_cents, b.buyers, b.new_buyers
+    FROM orders_day AS o
+    JOIN buyers_day AS b ON b.seller_id = o.seller_id AND b.dt = o.dt AND b.currency = o.currency
 ),
 returns_day AS (
     SELECT
