@@ -240,7 +240,6 @@ class DuckDBEngine(SqlEngine):
             "autoinstall_known_extensions": "false",
             "autoload_known_extensions": "false",
             "enable_external_access": "false",
-            "enable_progress_bar": "false",  # it prints to the process's output (Dagster's logs)
         }
         if threads:
             config["threads"] = int(threads)
