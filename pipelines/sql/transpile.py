@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 
 ATHENA = "athena"
 DUCKDB = "duckdb"
+# Both dialects load now rather than on the first query (sqlglot imports them lazily: ~0.3 s).
+sqlglot.Dialect.get_or_raise(ATHENA)
+sqlglot.Dialect.get_or_raise(DUCKDB)
 
 
 class TranspileError(ValueError):
