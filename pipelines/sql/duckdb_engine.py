@@ -90,6 +90,9 @@ REMOTE_FRAGMENT_READAHEAD = 16
 # of up to 1 MiB between them are read through (pyarrow's default, 8 KiB, costs a GET per column of
 # a small daily file; a request costs more than a megabyte of transfer).
 REMOTE_CACHE = pa.CacheOptions(hole_size_limit=1 << 20, range_size_limit=32 << 20, lazy=True)
+# On S3 a file this small (a mart's day, typically) is fetched whole, in one GET, when the snapshot is
+# taken - rather than a footer read and then a data read during the scan.
+SMALL_FILE_BYTES = 256 << 10
 
 
 @dataclass(frozen=True)
@@ -197,18 +200,36 @@ class _Manifests:
         else:
             options = ds.ParquetFragmentScanOptions(pre_buffer=True, cache_options=REMOTE_CACHE)
             fmt = ds.ParquetFileFormat(default_fragment_scan_options=options)
+        files = [(run_rel(zone, table, m["dt"], m["run_id"]), f, m["dt"]) for m in manifests for f in m["files"]]
+        small: dict[tuple[str, str], bytes] = {}
+        if not self.lake.is_local:
+            small = self._whole([(rel, f["name"]) for rel, f, _ in files if f["bytes"] <= SMALL_FILE_BYTES])
         fragments = []
-        for m in manifests:
-            rel = run_rel(zone, table, m["dt"], m["run_id"])
-            partition = ds.field("dt") == m["dt"]
-            for f in m["files"]:
-                fragments.append(
-                    fmt.make_fragment(self.lake.path(rel, f["name"]), self.lake.fs, partition, file_size=f["bytes"])
-                )
+        for rel, f, day in files:
+            partition = ds.field("dt") == day
+            data = small.get((rel, f["name"]))
+            if data is not None:
+                fragments.append(fmt.make_fragment(pa.BufferReader(data), partition_expression=partition))
+            else:
+                path = self.lake.path(rel, f["name"])
+                fragments.append(fmt.make_fragment(path, self.lake.fs, partition, file_size=f["bytes"]))
         schema = schema_from_b64(manifests[-1]["schema"])
         if "dt" not in schema.names:
             schema = schema.append(pa.field("dt", pa.string()))
         return _Snapshot(fragments, schema, fmt, self.lake.fs)
+
+    def _whole(self, files: list[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
+        """Small immutable files (a run's files are never rewritten) fetched whole, many at a time;
+        one GetObject each (pyarrow would HEAD first)."""
+
+        def one(item: tuple[str, str]) -> bytes:
+            bucket, key = self.lake.bucket_key(*item)
+            return self.lake.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+        if not files:
+            return {}
+        with ThreadPoolExecutor(min(SNAPSHOT_THREADS, len(files))) as pool:
+            return dict(zip(files, pool.map(one, files), strict=True))
 
 
 class DuckDBEngine(SqlEngine):
