@@ -181,6 +181,7 @@ class _Manifests:
             return current_manifest(self.lake, table, day, zone=zone)
 
         if len(missing) > 1 and not self.lake.is_local:
+            _ = self.lake.s3  # made once here, not by every thread at once (the lake makes it lazily)
             with ThreadPoolExecutor(min(SNAPSHOT_THREADS, len(missing))) as pool:
                 found = list(pool.map(one, missing))
         else:
