@@ -33,11 +33,14 @@ keeps its connection until the reader is exhausted or closed.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import re
 import shutil
 import tempfile
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -61,6 +64,7 @@ from pipelines.lake.partitions import (
     glue_table_name,
     list_partitions,
     list_tables,
+    pointer_rel,
     run_rel,
     schema_from_b64,
 )
@@ -93,6 +97,66 @@ REMOTE_CACHE = pa.CacheOptions(hole_size_limit=1 << 20, range_size_limit=32 << 2
 # On S3 a file this small (a mart's day, typically) is fetched whole, in one GET, when the snapshot is
 # taken - rather than a footer read and then a data read during the scan.
 SMALL_FILE_BYTES = 256 << 10
+# What the process keeps of the lake on S3 between queries (see _S3Cache).
+POINTER_CACHE_ENTRIES = 50_000
+FILE_CACHE_BYTES = 64 << 20
+_POINTER_NAME = re.compile(r"dt=(\d{4}-\d{2}-\d{2})\.json$")
+
+
+class _S3Cache:
+    """Lake objects on S3 kept by the process between queries, so a repeated query costs one LIST
+    per table instead of two GETs per partition; thread-safe.
+
+    - Partition pointers (on S3 a pointer *is* the partition's manifest), by key and ETag: a query
+      lists `_current/` (the listing gives every pointer's ETag; S3 lists consistently) and GETs
+      only the pointers whose ETag it has not seen - a switched partition has a new pointer, hence
+      a new ETag, so the next query sees the new version as before.
+    - Small Parquet files, by path: a run's files are written once and never replaced (a new
+      version is a new run folder), so a cached copy is never stale. LRU, FILE_CACHE_BYTES at most.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pointers: OrderedDict[tuple[str, str], tuple[str, dict[str, Any]]] = OrderedDict()
+        self._files: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._file_bytes = 0
+
+    def pointer(self, uri: str, key: str, etag: str | None) -> dict[str, Any] | None:
+        with self._lock:
+            hit = self._pointers.get((uri, key))
+            if hit is None or etag is None or hit[0] != etag:
+                return None
+            self._pointers.move_to_end((uri, key))
+            return hit[1]
+
+    def put_pointer(self, uri: str, key: str, etag: str, manifest: dict[str, Any]) -> None:
+        with self._lock:
+            self._pointers[(uri, key)] = (etag, manifest)
+            self._pointers.move_to_end((uri, key))
+            while len(self._pointers) > POINTER_CACHE_ENTRIES:
+                self._pointers.popitem(last=False)
+
+    def file(self, uri: str, path: str) -> bytes | None:
+        with self._lock:
+            data = self._files.get((uri, path))
+            if data is not None:
+                self._files.move_to_end((uri, path))
+            return data
+
+    def put_file(self, uri: str, path: str, data: bytes) -> None:
+        if len(data) > FILE_CACHE_BYTES // 8:
+            return
+        with self._lock:
+            if (uri, path) in self._files:
+                return
+            self._files[(uri, path)] = data
+            self._file_bytes += len(data)
+            while self._file_bytes > FILE_CACHE_BYTES:
+                _, dropped = self._files.popitem(last=False)
+                self._file_bytes -= len(dropped)
+
+
+_S3_CACHE = _S3Cache()
 
 
 @dataclass(frozen=True)
@@ -166,19 +230,50 @@ class _Manifests:
     def __init__(self, lake: LakeFS) -> None:
         self.lake = lake
         self._days: dict[tuple[str, str], list[str]] = {}
+        self._etags: dict[tuple[str, str, str], str] = {}
         self._manifests: dict[tuple[str, str, str], dict[str, Any] | None] = {}
 
     def days(self, zone: str, table: str) -> list[str]:
         key = (zone, table)
         if key not in self._days:
-            self._days[key] = list_partitions(self.lake, table, zone=zone)
+            self._days[key] = list_partitions(self.lake, table, zone=zone) if self.lake.is_local else self._list(*key)
         return self._days[key]
+
+    def _list(self, zone: str, table: str) -> list[str]:
+        """The partitions of a table on S3 (as `list_partitions`), with their pointers' ETags."""
+        bucket, prefix = self.lake.bucket_key(pointer_rel(zone, table, "2000-01-01"))
+        prefix = prefix.rsplit("/", 1)[0] + "/"
+        days = []
+        for page in self.lake.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                match = _POINTER_NAME.search(item["Key"])
+                if match and "/" not in item["Key"][len(prefix) :]:
+                    days.append(match.group(1))
+                    self._etags[(zone, table, match.group(1))] = item["ETag"]
+        return sorted(days)
+
+    def _pointer(self, zone: str, table: str, day: str) -> dict[str, Any] | None:
+        """A partition's manifest on S3: its pointer, from the process's cache when the listing
+        showed the same ETag, else one GET."""
+        bucket, key = self.lake.bucket_key(pointer_rel(zone, table, day))
+        cached = _S3_CACHE.pointer(self.lake.uri, key, self._etags.get((zone, table, day)))
+        if cached is not None:
+            return cached
+        try:
+            response = self.lake.s3.get_object(Bucket=bucket, Key=key)
+        except self.lake.s3.exceptions.NoSuchKey:
+            return None
+        manifest = json.loads(response["Body"].read())
+        _S3_CACHE.put_pointer(self.lake.uri, key, response["ETag"], manifest)
+        return manifest
 
     def get(self, zone: str, table: str, days: list[str]) -> list[dict[str, Any]]:
         missing = [d for d in days if (zone, table, d) not in self._manifests]
 
         def one(day: str) -> dict[str, Any] | None:
-            return current_manifest(self.lake, table, day, zone=zone)
+            if self.lake.is_local:
+                return current_manifest(self.lake, table, day, zone=zone)
+            return self._pointer(zone, table, day)
 
         if len(missing) > 1 and not self.lake.is_local:
             _ = self.lake.s3  # made once here, not by every thread at once (the lake makes it lazily)
@@ -221,11 +316,15 @@ class _Manifests:
 
     def _whole(self, files: list[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
         """Small immutable files (a run's files are never rewritten) fetched whole, many at a time;
-        one GetObject each (pyarrow would HEAD first)."""
+        one GetObject each (pyarrow would HEAD first), or none when the process has it already."""
 
         def one(item: tuple[str, str]) -> bytes:
             bucket, key = self.lake.bucket_key(*item)
-            return self.lake.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            data = _S3_CACHE.file(self.lake.uri, key)
+            if data is None:
+                data = self.lake.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+                _S3_CACHE.put_file(self.lake.uri, key, data)
+            return data
 
         if not files:
             return {}
