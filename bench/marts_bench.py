@@ -27,9 +27,9 @@ child's own clock around the work, after its imports; CPU is user + system from 
 6. the same build on a disk lake (the same staging files): pandas (`pd.read_parquet`,
    `to_parquet`) and ours, outputs compared; the report on disk.
 
-    .venv/bin/python bench/marts_bench.py                 # 10,000,000 lines / 365 days: ~12 min
+    .venv/bin/python bench/marts_bench.py                 # 10,000,000 lines / 365 days: ~8 min
                                                           # (+ ~4 min generation, ~4 min staging once)
-    .venv/bin/python bench/marts_bench.py --quick         # 1,000,000 lines: a smoke test, ~5 min
+    .venv/bin/python bench/marts_bench.py --quick         # 1,000,000 lines: a smoke test, ~4 min
 """
 
 from __future__ import annotations
