@@ -300,3 +300,15 @@ def test_a_model_writing_outside_its_range_is_refused(built, tmp_path: Path) -> 
     with pytest.raises(ModelError, match="outside"):
         build(bad, D2, D2, engine=engine, lake=lake)
     assert read_partition(lake, "stg_sales", D2, zone="stg").num_rows == 3  # nothing was switched
+
+
+def test_models_reading_their_history_run_in_one_chunk(tmp_path: Path) -> None:
+    from pipelines.marts.models import ModelError
+
+    assert MODELS["seller_daily_sales"].chunk == 366 and MODELS["stg_sales"].chunk is None
+    (tmp_path / "marts").mkdir()
+    (tmp_path / "marts" / "x.sql").write_text("SELECT 1 AS n, dt FROM stg_sales")
+    (tmp_path / "marts" / "models.yml").write_text(
+        "models:\n  - name: x\n    chunk: 0\n    columns:\n      - {name: dt, type: varchar, description: d}\n")
+    with pytest.raises(ModelError, match="chunk"):
+        discover(tmp_path)

@@ -76,6 +76,7 @@ class Model:
     columns: tuple[Column, ...] = ()
     checks: dict[str, Any] = field(default_factory=dict, compare=False)
     documented: bool = False
+    chunk: int | None = None  # partitions per query (models that read their history: many)
 
     @property
     def zone(self) -> str:
@@ -171,7 +172,16 @@ def _model(layer: str, path: Path, doc: dict[str, Any] | None) -> Model:
         columns=tuple(columns),
         checks=dict(doc.get("checks") or {}),
         documented=True,
+        chunk=_chunk(path, doc.get("chunk")),
     )
+
+
+def _chunk(path: Path, value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or value < 1:
+        raise ModelError(f"{path.name}: chunk must be a positive number of partitions")
+    return value
 
 
 def _header(sql: str) -> str:

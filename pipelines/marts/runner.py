@@ -1,10 +1,11 @@
 """Build a model's partitions: run its SELECT for a range of partitions, write each partition.
 
-The query runs once per chunk of partitions (`chunk` keys at a time: one scan of the history a
-mart needs serves many days), its rows are conformed to the documented schema, split by `dt` and
-each partition is written with `PartitionWriter` (new run prefix, atomic switch, Glue). Every
-partition of the range is written, empty when the query returned no row for it, so a day without
-sales reads as zero rows rather than as missing.
+The query runs once per chunk of partitions (`chunk` keys at a time, from the call, the model's
+YAML or the default: one scan of the history a mart needs serves many days). Its rows are
+conformed to the documented schema and split by `dt`; each partition is written with
+`PartitionWriter` (new run prefix, atomic switch, Glue). Every partition of the range is written,
+empty when the query returned no row for it, so a day without sales reads as zero rows rather
+than as missing.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def build(
 ) -> BuildResult:
     """Write every partition of `model` from `start` to `end` and switch each to its new version."""
     keys = partition_keys(model, start, end)
-    chunk = chunk or DEFAULT_CHUNK[model.partitioned_by]
+    chunk = chunk or model.chunk or DEFAULT_CHUNK[model.partitioned_by]
     writer: PartitionWriter | None = None
     written: list[PartitionInfo] = []
     query_s = write_s = 0.0
