@@ -49,7 +49,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +56,10 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from benchlib import Proc, free_port, wait_for_quiet, wait_http
+from benchlib import rss_mb as _rss_mb
+from benchlib import status_mb as _status_mb
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -70,18 +73,6 @@ SHARDS = 8
 # ================================================================================================
 # children: one approach each, in a fresh process
 # ================================================================================================
-def _status_mb(field: str) -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _rss_mb() -> float:
-    return _status_mb("VmRSS")
-
-
 def child_floor(cfg: dict[str, Any]) -> dict[str, Any]:
     from concurrent.futures import ThreadPoolExecutor
 
@@ -262,67 +253,6 @@ def run_child_main(kind: str, cfg_path: str) -> int:
 # ================================================================================================
 # the orchestrator
 # ================================================================================================
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 (loopback)
-                return
-        except urllib.error.HTTPError:
-            return  # it answers
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout}s")
-
-
-class Proc:
-    """A helper process this benchmark started (stopped by its pid only)."""
-
-    def __init__(self, cmd: list[str], log: Path, env: dict[str, str] | None = None, ready: str | None = None):
-        self.log = log
-        self.fh = log.open("wb")
-        self.popen = subprocess.Popen(
-            cmd,
-            stdout=subprocess.PIPE if ready else self.fh,
-            stderr=self.fh,
-            env=env,
-            start_new_session=True,
-        )
-        self.port: int | None = None
-        if ready:
-            deadline = time.monotonic() + 60
-            assert self.popen.stdout is not None
-            os.set_blocking(self.popen.stdout.fileno(), False)
-            buf = b""
-            while time.monotonic() < deadline and self.popen.poll() is None:
-                chunk = self.popen.stdout.read() or b""
-                buf += chunk
-                if ready.encode() in buf:
-                    self.port = int(buf.split(ready.encode(), 1)[1].split()[0])
-                    return
-                time.sleep(0.05)
-            self.stop()
-            raise RuntimeError(f"{cmd[:3]} did not start: {log.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(timeout=10)
-        self.fh.close()
-
-
 def child_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GITGOODS_"))}
     env.update(
@@ -600,16 +530,6 @@ def ratio_rows(res: dict[str, dict[str, Any]], n: int, s: int) -> list[list[str]
         verdict = "" if threshold is None else ("met" if value >= threshold else "MISSED")
         out.append([name, f"{value:.2f}", goal, verdict])
     return out
-
-
-def wait_for_quiet(max_wait: float, threshold: float) -> float:
-    """Wait (bounded) until the 1-minute load average is below `threshold`; the load at the end."""
-    deadline = time.monotonic() + max_wait
-    load = os.getloadavg()[0]
-    while load > threshold and time.monotonic() < deadline:
-        time.sleep(5)
-        load = os.getloadavg()[0]
-    return load
 
 
 def main(argv: list[str] | None = None) -> int:

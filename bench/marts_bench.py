@@ -35,21 +35,22 @@ child's own clock around the work, after its imports; CPU is user + system from 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
+
+from benchlib import Proc, free_port, wait_for_quiet, wait_http
+from benchlib import rss_mb as _rss_mb
+from benchlib import status_mb as _status_mb
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -468,18 +469,6 @@ def generate(folder: Path, lines: int, days: int, seed: int) -> dict[str, Any]:
 # ================================================================================================
 # children: one step or approach each, in a fresh process
 # ================================================================================================
-def _status_mb(field: str) -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _rss_mb() -> float:
-    return _status_mb("VmRSS")
-
-
 def _engine(cfg: dict[str, Any], lake: Any) -> Any:
     from gitgoods.settings import get_settings
     from pipelines.sql.duckdb_engine import DuckDBEngine
@@ -972,55 +961,6 @@ def run_child_main(kind: str, cfg_path: str) -> int:
 # ================================================================================================
 # the orchestrator
 # ================================================================================================
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # loopback only
-                return
-        except urllib.error.HTTPError:
-            return  # it answers
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout}s")
-
-
-class Proc:
-    """A helper process this benchmark started (stopped by its pid only)."""
-
-    def __init__(self, cmd: list[str], log: Path, env: dict[str, str] | None = None) -> None:
-        self.fh = log.open("wb")
-        self.popen = subprocess.Popen(cmd, stdout=self.fh, stderr=self.fh, env=env, start_new_session=True)
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(self.popen.pid, signal.SIGKILL)
-                self.popen.wait(timeout=10)
-        self.fh.close()
-
-    def rss_mb(self) -> float:
-        try:
-            with open(f"/proc/{self.popen.pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return 0.0
-
-
 def child_env(extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GITGOODS_"))}
     env.update(
@@ -1096,16 +1036,6 @@ def table(rows: list[list[str]], header: list[str]) -> str:
             + " |"
         )
     return "\n".join(lines)
-
-
-def wait_for_quiet(max_wait: float, threshold: float) -> float:
-    """Wait (bounded) until the 1-minute load average is below `threshold`; the load at the end."""
-    deadline = time.monotonic() + max_wait
-    load = os.getloadavg()[0]
-    while load > threshold and time.monotonic() < deadline:
-        time.sleep(5)
-        load = os.getloadavg()[0]
-    return load
 
 
 def moto_requests(log: Path) -> int:
