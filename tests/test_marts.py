@@ -312,3 +312,86 @@ def test_models_reading_their_history_run_in_one_chunk(tmp_path: Path) -> None:
         "models:\n  - name: x\n    chunk: 0\n    columns:\n      - {name: dt, type: varchar, description: d}\n")
     with pytest.raises(ModelError, match="chunk"):
         discover(tmp_path)
+
+
+# -- the runner: streaming, threads, failures ------------------------------------------------------
+
+
+class _Cut:
+    """An engine whose streams yield one row per batch in the query's order, reordered by `order`
+    and cut short by `fail_after` (rows) with an error, as a query dying mid-stream does."""
+
+    def __init__(self, engine: DuckDBEngine, *, fail_after: int | None = None, reverse: bool = False) -> None:
+        self.engine = engine
+        self.fail_after = fail_after
+        self.reverse = reverse
+
+    def stream(self, sql: str, params: dict[str, Any]) -> pa.RecordBatchReader:
+        reader = self.engine.stream(sql, params, batch_rows=1)
+        batches = [b for b in reader if b.num_rows]
+        if self.reverse:
+            batches.reverse()
+
+        def gen():
+            for i, batch in enumerate(batches):
+                if self.fail_after is not None and i == self.fail_after:
+                    raise RuntimeError("the query died")
+                yield batch
+
+        return pa.RecordBatchReader.from_batches(reader.schema, gen())
+
+
+@pytest.fixture
+def own_lake(mart_settings: Settings, tmp_path: Path) -> tuple[LakeFS, DuckDBEngine]:
+    lake = LakeFS.from_uri(f"file://{tmp_path}/lake", mart_settings)
+    write_raw(lake)
+    engine = DuckDBEngine(mart_settings, lake=lake)
+    for name in ("stg_sales", "stg_event_lines"):
+        build(MODELS[name], D1, D3, engine=engine, lake=lake)
+    yield lake, engine
+    engine.close()
+
+
+def test_a_query_dying_mid_stream_leaves_every_partition_whole(own_lake) -> None:
+    from pipelines.lake.partitions import current_run_id
+
+    lake, engine = own_lake
+    model = MODELS["stg_sales"]
+    before = {d: current_run_id(lake, "stg_sales", d, zone="stg") for d in (D1, D2, D3)}
+    sizes = {d: read_partition(lake, "stg_sales", d, zone="stg").num_rows for d in (D1, D2, D3)}
+    assert sizes[D1] >= 1 and sizes[D2] >= 2  # so the cut falls inside D2
+    with pytest.raises(RuntimeError, match="died"):
+        build(model, D1, D3, engine=_Cut(engine, fail_after=sizes[D1] + 1), lake=lake, write_threads=4)
+    after = {d: current_run_id(lake, "stg_sales", d, zone="stg") for d in (D1, D2, D3)}
+    assert after[D1] != before[D1]  # complete before the failure: written, whole
+    assert read_partition(lake, "stg_sales", D1, zone="stg").num_rows == sizes[D1]
+    assert after[D2] == before[D2] and after[D3] == before[D3]  # cut or not reached: as they were
+    assert read_partition(lake, "stg_sales", D2, zone="stg").num_rows == sizes[D2]
+
+
+def test_rows_out_of_dt_order_are_refused(own_lake) -> None:
+    from pipelines.marts.models import ModelError
+
+    lake, engine = own_lake
+    with pytest.raises(ModelError, match="out of dt order"):
+        build(MODELS["stg_sales"], D1, D3, engine=_Cut(engine, reverse=True), lake=lake)
+
+
+def test_threads_write_what_one_thread_writes_and_report_in_order(own_lake) -> None:
+    from pipelines.marts.runner import partition_keys
+
+    lake, engine = own_lake
+    model = MODELS["seller_daily_sales"]
+    keys = partition_keys(model, D1, D3)
+    seen: dict[int, list[str]] = {}
+    tables = {}
+    for threads in (1, 8):
+        seen[threads] = []
+        result = build(model, D1, D3, engine=engine, lake=lake, write_threads=threads,
+                       progress=lambda key, n, total, t=threads: seen[t].append(f"{key} {n}/{total}"))  # fmt: skip
+        assert [p.dt for p in result.partitions] == keys
+        tables[threads] = {d: read_partition(lake, model.name, d, zone=model.zone) for d in keys}
+    assert seen[1] == seen[8] == [f"{key} {i}/{len(keys)}" for i, key in enumerate(keys, 1)]
+    for d in keys:
+        assert tables[8][d].sort_by("seller_id").equals(tables[1][d].sort_by("seller_id"))
+    assert {d for d in keys if tables[8][d].num_rows} == {D1, D2, D3}  # the story's days; the rest empty

@@ -25,6 +25,7 @@ import fcntl
 import json
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -527,6 +528,7 @@ class PartitionWriter:
 
     `write(dt, batches)` consumes an iterable of `pa.RecordBatch` (or tables) with the writer's
     schema, holding at most one row group (`row_group_rows`) plus one input batch in memory.
+    Different partitions may be written from different threads at once.
     """
 
     def __init__(
@@ -565,6 +567,7 @@ class PartitionWriter:
         self.grace_s = grace_s
         self.stale_s = stale_s
         self._catalog_ready = False
+        self._catalog_lock = threading.Lock()  # partitions may be written by several threads
         self._required = [i for i, f in enumerate(schema) if not f.nullable]
         self.use_dictionary = dictionary_columns(schema) if use_dictionary is None else use_dictionary
 
@@ -676,14 +679,21 @@ class PartitionWriter:
             "completed_at": datetime.now(UTC).isoformat(),
         }
 
+    def prepare(self) -> None:
+        """Make sure the Glue database and table exist (once; `write` does it on first use)."""
+        self._ensure_catalog()
+
     def _ensure_catalog(self) -> None:
         if self.catalog is None or self._catalog_ready:
             return
-        self.catalog.ensure_database()
-        self.catalog.ensure_table(
-            self.glue_table, self.schema, self.lake.uri_of(table_rel(self.zone, self.table)) + "/"
-        )
-        self._catalog_ready = True
+        with self._catalog_lock:
+            if self._catalog_ready:
+                return
+            self.catalog.ensure_database()
+            self.catalog.ensure_table(
+                self.glue_table, self.schema, self.lake.uri_of(table_rel(self.zone, self.table)) + "/"
+            )
+            self._catalog_ready = True
 
     def _switch(self, dt: str, run_id: str, manifest: dict[str, Any], info: PartitionInfo) -> None:
         if self.lake.is_local:

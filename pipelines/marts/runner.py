@@ -1,18 +1,20 @@
 """Build a model's partitions: run its SELECT for a range of partitions, write each partition.
 
 The query runs once per chunk of partitions (`chunk` keys at a time, from the call, the model's
-YAML or the default: one scan of the history a mart needs serves many days). Its rows are
-conformed to the documented schema and split by `dt`; each partition is written with
-`PartitionWriter` (new run prefix, atomic switch, Glue). Every partition of the range is written,
-empty when the query returned no row for it, so a day without sales reads as zero rows rather
-than as missing.
+YAML or the default: one scan of the history a mart needs serves many days). Its rows stream in
+`dt` order, conformed to the documented schema; each partition, once complete, is written by one
+of a few threads with `PartitionWriter` (new run prefix, atomic switch, Glue). Every partition of
+the range is written, empty when the query returned no row for it, so a day without sales reads as
+zero rows rather than as missing.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -28,6 +30,8 @@ from pipelines.sql.engine import SqlEngine
 log = logging.getLogger(__name__)
 
 DEFAULT_CHUNK = {"day": 31, "month": 12}
+# Partitions written at once: on S3 a write is a few requests that wait on the network.
+DEFAULT_WRITE_THREADS = 8
 
 
 def partition_keys(model: Model, start: str, end: str) -> list[str]:
@@ -53,8 +57,9 @@ def conform(model: Model, table: pa.Table) -> pa.Table:
     schema = model.schema
     if schema is None:
         names = [n for n in table.column_names if n != "dt"]
-        return table.select([*names, "dt"]).cast(pa.schema([*(table.schema.field(n) for n in names),
-                                                             pa.field("dt", pa.string())]))
+        return table.select([*names, "dt"]).cast(
+            pa.schema([*(table.schema.field(n) for n in names), pa.field("dt", pa.string())])
+        )
     got, want = set(table.column_names) - {"dt"}, set(schema.names)
     if got != want:
         raise ModelError(
@@ -98,6 +103,48 @@ class BuildResult:
         return sum(p.rows for p in self.partitions)
 
 
+def ordered_by_dt(sql: str) -> str:
+    """The model's SELECT with its rows in partition order (the model's text is kept whole)."""
+    body = sql.strip().rstrip(";").rstrip()
+    return f"SELECT * FROM (\n{body}\n) AS model_rows ORDER BY dt"  # noqa: S608 - the model's own file
+
+
+class _Writes:
+    """A chunk's partitions written by a pool of threads, in key order: at most `threads`
+    partitions are in flight, and results (and progress) come back in the order submitted."""
+
+    def __init__(self, writer: PartitionWriter, pool: ThreadPoolExecutor, threads: int, run_id: str | None,
+                 done: Callable[[PartitionInfo], None]) -> None:  # fmt: skip
+        self.writer = writer
+        self.pool = pool
+        self.threads = threads
+        self.run_id = run_id
+        self.done = done
+        self.in_flight: deque[Future[PartitionInfo]] = deque()
+        self.waited_s = 0.0
+
+    def submit(self, key: str, rows: list[pa.Table]) -> None:
+        self.in_flight.append(self.pool.submit(self.writer.write, key, rows, run_id=self.run_id))
+        while len(self.in_flight) > self.threads:
+            self._collect()
+
+    def _collect(self) -> None:
+        t0 = time.perf_counter()
+        info = self.in_flight.popleft().result()
+        self.waited_s += time.perf_counter() - t0
+        self.done(info)
+
+    def finish(self) -> None:
+        while self.in_flight:
+            self._collect()
+
+    def settle(self) -> None:
+        """After a failure: let the writes already started end (each is whole and atomic)."""
+        for future in self.in_flight:
+            future.exception()
+        self.in_flight.clear()
+
+
 def build(
     model: Model,
     start: str,
@@ -109,35 +156,82 @@ def build(
     chunk: int | None = None,
     run_id: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    write_threads: int = DEFAULT_WRITE_THREADS,
 ) -> BuildResult:
-    """Write every partition of `model` from `start` to `end` and switch each to its new version."""
+    """Write every partition of `model` from `start` to `end` and switch each to its new version.
+
+    The query's rows are streamed in `dt` order; a partition is handed to a writer thread once
+    its last row has arrived (the next `dt` starts or the stream ends), so memory holds about
+    `write_threads + 1` partitions rather than the chunk. A partition is written only whole: if
+    the query fails, the partitions already handed over are completed and the rest keep their
+    previous version.
+    """
     keys = partition_keys(model, start, end)
     chunk = chunk or model.chunk or DEFAULT_CHUNK[model.partitioned_by]
+    write_threads = max(1, write_threads)
     writer: PartitionWriter | None = None
     written: list[PartitionInfo] = []
     query_s = write_s = 0.0
-    for i in range(0, len(keys), chunk):
-        part = keys[i : i + chunk]
-        t0 = time.perf_counter()
-        table = conform(model, engine.query(model.sql, {"start": part[0], "end": part[-1]}))
-        t1 = time.perf_counter()
-        query_s += t1 - t0
-        if writer is None:
-            writer = PartitionWriter(
-                lake, model.name, table.schema.remove(table.schema.get_field_index("dt")),
-                zone=model.zone, catalog=catalog,
-            )
-        rows_by_dt = dict(_split(table))
-        stray = set(rows_by_dt) - set(part)
-        if stray:
-            raise ModelError(f"{model.name} returned rows for partitions outside {part[0]}..{part[-1]}: "
-                             f"{sorted(stray)[:5]}")
-        del table
-        for key in part:
-            rows = rows_by_dt.pop(key, None)
-            written.append(writer.write(key, [rows] if rows is not None else [], run_id=run_id))
-            if progress:
-                progress(key, len(written), len(keys))
-        write_s += time.perf_counter() - t1
-        log.info("%s: %s..%s, %d partitions", model.name, part[0], part[-1], len(part))
+
+    def done(info: PartitionInfo) -> None:
+        written.append(info)
+        if progress:
+            progress(info.dt, len(written), len(keys))
+
+    with ThreadPoolExecutor(write_threads, thread_name_prefix=f"write-{model.name}") as pool:
+        for i in range(0, len(keys), chunk):
+            part = keys[i : i + chunk]
+            t0 = time.perf_counter()
+            reader = engine.stream(ordered_by_dt(model.sql), {"start": part[0], "end": part[-1]})
+            if writer is None:
+                writer = PartitionWriter(lake, model.name, _stored_schema(model, reader.schema), zone=model.zone,
+                                         catalog=catalog)  # fmt: skip
+                writer.prepare()  # the Glue table once, before the threads
+            writes = _Writes(writer, pool, write_threads, run_id, done)
+            todo = deque(part)  # keys not yet handed over, in order
+            current: str | None = None
+            rows: list[pa.Table] = []
+
+            def hand_over(key: str, tables: list[pa.Table], *, todo: deque[str] = todo, writes: _Writes = writes,
+                          part: list[str] = part) -> None:  # fmt: skip
+                if key not in todo:
+                    where = "twice, or out of dt order" if part[0] <= key <= part[-1] else "outside the range"
+                    raise ModelError(f"{model.name} returned rows for partition {key} {where} "
+                                     f"({part[0]}..{part[-1]})")  # fmt: skip
+                while todo[0] != key:  # days without rows are written empty
+                    writes.submit(todo.popleft(), [])
+                writes.submit(todo.popleft(), tables)
+
+            try:
+                for batch in reader:
+                    for key, table in _split(conform(model, pa.Table.from_batches([batch]))):
+                        if key != current:
+                            if current is not None:
+                                hand_over(current, rows)
+                            current, rows = key, []
+                        rows.append(table)
+                if current is not None:
+                    hand_over(current, rows)
+                rows = []
+                t1 = time.perf_counter()
+                for key in list(todo):
+                    writes.submit(key, [])
+                todo.clear()
+                writes.finish()
+            except BaseException:
+                writes.settle()
+                raise
+            finally:
+                reader.close()
+            t2 = time.perf_counter()
+            write_s += t2 - t1 + writes.waited_s
+            query_s += t1 - t0 - writes.waited_s
+            log.info("%s: %s..%s, %d partitions", model.name, part[0], part[-1], len(part))
     return BuildResult(model.name, written, query_s, write_s)
+
+
+def _stored_schema(model: Model, result: pa.Schema) -> pa.Schema:
+    """The schema of the stored files: the documented columns (or the query's), without `dt`."""
+    if model.schema is not None:
+        return model.schema
+    return pa.schema([f for f in result if f.name != "dt"])
