@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     # through Dagster Pipes) so the Dagster process does not carry the ingest's memory; true loads
     # it inside the Dagster step's own process instead.
     ingest_in_process: bool = False
+    # The embedded engine (DuckDB): threads (None: one per core) and the memory it may hold before
+    # it spills to its temp folder. Every Dagster step that queries has its own engine, so the
+    # limit is per step; None leaves DuckDB's own default (80 % of RAM).
+    duckdb_threads: int | None = None
+    duckdb_memory_limit: str | None = "2GB"
 
     cache_item_ttl_s: float = 300.0
     cache_query_ttl_s: float = 30.0

@@ -461,6 +461,19 @@ def test_engine_for_picks_by_env(local_settings: Settings, lake_root: Path) -> N
     assert isinstance(eng, AthenaEngine) and eng.results == "csv" and eng.database == "gitgoods_lake"
 
 
+
+def test_the_embedded_engine_takes_threads_and_memory_from_settings(local_settings: Settings, lake_root: Path) -> None:
+    def setting(eng: DuckDBEngine, name: str) -> str:
+        return eng._db.execute(f"SELECT current_setting('{name}')").fetchone()[0]
+
+    capped = local_settings.model_copy(update={"duckdb_threads": 1, "duckdb_memory_limit": "300MB"})
+    with DuckDBEngine(capped, lake=f"file://{lake_root}", dynamodb=False) as eng:
+        assert setting(eng, "threads") == 1
+        assert setting(eng, "memory_limit") in ("286.1 MiB", "300.0 MB")  # DuckDB prints it in its own unit
+    with DuckDBEngine(capped, lake=f"file://{lake_root}", dynamodb=False, threads=2, memory_limit="1GB") as eng:
+        assert setting(eng, "threads") == 2  # arguments win over settings
+        assert setting(eng, "memory_limit") in ("953.6 MiB", "1.0 GB")
+
 # -- the Athena engine: Stubber ---------------------------------------------------------------------
 
 QID = "11111111-2222-3333-4444-555555555555"
@@ -696,3 +709,43 @@ def test_lake_on_s3_needs_no_duckdb_extension(moto_settings: Settings) -> None:
         # DuckDB itself may not touch files (nor install extensions): pyarrow read S3 for it
         with pytest.raises(SqlError, match="disabled by configuration"):
             eng.query("SELECT extension_name FROM duckdb_extensions()")
+
+
+def test_s3_queries_reuse_pointers_and_small_files_until_a_partition_switches(moto_settings: Settings) -> None:
+    """The process keeps partition pointers (by the listing's ETags) and small run files between
+    queries: a repeated query costs one LIST per table; a switched or new partition is read at once."""
+    from gitgoods import aws
+
+    bucket = f"lake-{uuid.uuid4().hex[:8]}"
+    aws.client("s3", moto_settings).create_bucket(Bucket=bucket)
+    lake = LakeFS.from_uri(f"s3://{bucket}/lake", settings=moto_settings)
+    write_lake(lake)
+    calls: list[str] = []
+    lake.s3.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    sql = "SELECT dt, sum(qty) AS units FROM raw_sales GROUP BY dt ORDER BY dt"
+
+    def run() -> tuple[list[tuple[Any, ...]], dict[str, int]]:
+        calls.clear()
+        with DuckDBEngine(moto_settings, lake=lake, dynamodb=False) as eng:  # a new engine each time
+            rows = _rows(eng.query(sql))
+        return rows, {name: calls.count(name) for name in set(calls)}
+
+    first, cold = run()
+    assert [r[0] for r in first] == [d.isoformat() for d in DAYS]
+    assert cold["GetObject"] >= 2 * len(DAYS)  # a pointer and a file per partition
+    again, warm = run()
+    assert again == first
+    assert warm == {"ListObjectsV2": 1}  # nothing but the listing of pointers
+
+    # a partition switched to a new version, and a new partition: both seen by the next query
+    writer = PartitionWriter(lake, "raw_sales", RAW_SALES, zone="raw")
+    switched = sales_rows(DAYS[1])
+    qty = switched.schema.get_field_index("qty")
+    switched = switched.set_column(qty, switched.schema.field(qty), pa.array([7] * switched.num_rows, pa.int32()))
+    writer.write(DAYS[1], [switched])
+    writer.write(dt.date(2026, 2, 2), [sales_rows(DAYS[2]).slice(0, 1)])
+    after, counts = run()
+    units = dict(after)
+    assert dict(first)["2026-01-31"] != 7 and units["2026-01-31"] == 7 * switched.num_rows
+    assert "2026-02-02" in units and units["2026-01-30"] == dict(first)["2026-01-30"]
+    assert counts["GetObject"] == 4  # the two new pointers and their two files, nothing else

@@ -362,6 +362,8 @@ class DuckDBEngine(SqlEngine):
             "autoload_known_extensions": "false",
             "enable_external_access": "false",
         }
+        threads = threads or self.settings.duckdb_threads
+        memory_limit = memory_limit or self.settings.duckdb_memory_limit
         if threads:
             config["threads"] = int(threads)
         if memory_limit:
