@@ -461,7 +461,6 @@ def test_engine_for_picks_by_env(local_settings: Settings, lake_root: Path) -> N
     assert isinstance(eng, AthenaEngine) and eng.results == "csv" and eng.database == "gitgoods_lake"
 
 
-
 def test_the_embedded_engine_takes_threads_and_memory_from_settings(local_settings: Settings, lake_root: Path) -> None:
     def setting(eng: DuckDBEngine, name: str) -> str:
         return eng._db.execute(f"SELECT current_setting('{name}')").fetchone()[0]
@@ -473,6 +472,7 @@ def test_the_embedded_engine_takes_threads_and_memory_from_settings(local_settin
     with DuckDBEngine(capped, lake=f"file://{lake_root}", dynamodb=False, threads=2, memory_limit="1GB") as eng:
         assert setting(eng, "threads") == 2  # arguments win over settings
         assert setting(eng, "memory_limit") in ("953.6 MiB", "1.0 GB")
+
 
 # -- the Athena engine: Stubber ---------------------------------------------------------------------
 
@@ -749,3 +749,86 @@ def test_s3_queries_reuse_pointers_and_small_files_until_a_partition_switches(mo
     assert dict(first)["2026-01-31"] != 7 and units["2026-01-31"] == 7 * switched.num_rows
     assert "2026-02-02" in units and units["2026-01-30"] == dict(first)["2026-01-30"]
     assert counts["GetObject"] == 4  # the two new pointers and their two files, nothing else
+
+
+# -- the table digest on S3 ------------------------------------------------------------------------
+
+
+def _s3_lake(settings: Settings) -> LakeFS:
+    from gitgoods import aws
+
+    bucket = f"lake-{uuid.uuid4().hex[:8]}"
+    aws.client("s3", settings).create_bucket(Bucket=bucket)
+    return LakeFS.from_uri(f"s3://{bucket}/lake", settings=settings)
+
+
+def _write_days(lake: LakeFS, days: list[dt.date], qty: int = 1) -> None:
+    writer = PartitionWriter(lake, "raw_sales", RAW_SALES, zone="raw")
+    for day in days:
+        rows = sales_rows(DAYS[0])
+        i = rows.schema.get_field_index("qty")
+        writer.write(day, [rows.set_column(i, rows.schema.field(i), pa.array([qty] * rows.num_rows, pa.int32()))])
+
+
+def _gets(lake: LakeFS) -> list[str]:
+    keys: list[str] = []
+    lake.s3.meta.events.register("provide-client-params.s3.GetObject", lambda params, **_: keys.append(params["Key"]))
+    return keys
+
+
+def test_the_digest_holds_every_pointer_and_refreshes_what_changed(moto_settings: Settings, tmp_path: Path) -> None:
+    from pipelines.lake.digest import list_pointers, read_digest, refresh_digest
+    from pipelines.lake.partitions import current_manifest
+
+    lake = _s3_lake(moto_settings)
+    days = [dt.date(2026, 3, d) for d in range(1, 4)]
+    _write_days(lake, days)
+    first = refresh_digest(lake, "raw", "raw_sales")
+    assert (first.partitions, first.fetched) == (3, 3)
+    digest = read_digest(lake, "raw", "raw_sales")
+    assert {d: e[0] for d, e in digest.items()} == list_pointers(lake, "raw", "raw_sales")
+    assert digest["2026-03-02"][1] == current_manifest(lake, "raw_sales", "2026-03-02", zone="raw")
+
+    _write_days(lake, days[1:2], qty=5)  # one partition switched
+    again = refresh_digest(lake, "raw", "raw_sales")
+    assert (again.partitions, again.fetched) == (3, 1)  # only the changed pointer was read
+    assert read_digest(lake, "raw", "raw_sales")["2026-03-02"][1] == current_manifest(
+        lake, "raw_sales", "2026-03-02", zone="raw")  # fmt: skip
+    assert refresh_digest(LakeFS.from_uri(f"file://{tmp_path}"), "raw", "raw_sales") is None  # disk: none
+
+
+def test_a_cold_reader_resolves_partitions_from_the_digest_and_never_trusts_it(
+    moto_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines.lake.digest import DIGEST_NAME, digest_key, refresh_digest
+    from pipelines.sql import duckdb_engine
+
+    lake = _s3_lake(moto_settings)
+    days = [dt.date(2026, 3, d) for d in range(1, 11)]  # more than DIGEST_MIN_POINTERS
+    _write_days(lake, days)
+    refresh_digest(lake, "raw", "raw_sales")
+    gets = _gets(lake)
+    sql = "SELECT sum(qty) FROM raw_sales WHERE dt BETWEEN '2026-03-01' AND '2026-03-10'"
+    per_day = sales_rows(DAYS[0]).num_rows
+
+    def cold_query() -> int:
+        monkeypatch.setattr(duckdb_engine, "_S3_CACHE", duckdb_engine._S3Cache())  # a new process, as it were
+        gets.clear()
+        with DuckDBEngine(moto_settings, lake=lake, dynamodb=False) as eng:
+            return eng.query(sql).column(0)[0].as_py()
+
+    assert cold_query() == 10 * per_day
+    pointers = [k for k in gets if "/_current/dt=" in k]
+    assert pointers == [] and sum(k.endswith(DIGEST_NAME) for k in gets) == 1  # 1 GET instead of 10
+    assert len(gets) == 1 + 10  # the digest and the ten (small) files
+
+    # a partition switched after the digest: its entry's ETag no longer matches, so it is read anew
+    _write_days(lake, days[4:5], qty=9)
+    assert cold_query() == 9 * per_day + 9 * per_day
+    assert [k for k in gets if "/_current/dt=" in k] == [k for k in gets if k.endswith("dt=2026-03-05.json")] != []
+
+    # an unreadable digest is ignored
+    bucket, key = digest_key(lake, "raw", "raw_sales")
+    lake.s3.put_object(Bucket=bucket, Key=key, Body=b"not gzip")
+    assert cold_query() == 9 * per_day + 9 * per_day
+    assert sum("/_current/dt=" in k for k in gets) == 10

@@ -5,7 +5,8 @@ YAML or the default: one scan of the history a mart needs serves many days). Its
 `dt` order, conformed to the documented schema; each partition, once complete, is written by one
 of a few threads with `PartitionWriter` (new run prefix, atomic switch, Glue). Every partition of
 the range is written, empty when the query returned no row for it, so a day without sales reads as
-zero rows rather than as missing.
+zero rows rather than as missing. On S3 the table's digest (pipelines/lake/digest.py) is refreshed
+at the end, so a cold reader resolves every partition in one GET.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.lake.catalog import GlueCatalog
+from pipelines.lake.digest import DigestRefresh, refresh_digest
 from pipelines.lake.fs import LakeFS
 from pipelines.lake.partitions import PartitionInfo, PartitionWriter
 from pipelines.marts.models import Model, ModelError
@@ -97,6 +99,7 @@ class BuildResult:
     partitions: list[PartitionInfo]
     query_s: float
     write_s: float
+    digest: DigestRefresh | None = None  # the table's digest, refreshed after the build (S3)
 
     @property
     def rows(self) -> int:
@@ -227,7 +230,10 @@ def build(
             write_s += t2 - t1 + writes.waited_s
             query_s += t1 - t0 - writes.waited_s
             log.info("%s: %s..%s, %d partitions", model.name, part[0], part[-1], len(part))
-    return BuildResult(model.name, written, query_s, write_s)
+    t3 = time.perf_counter()
+    digest = refresh_digest(lake, model.zone, model.name)  # S3: cold readers resolve it in one GET
+    write_s += time.perf_counter() - t3
+    return BuildResult(model.name, written, query_s, write_s, digest)
 
 
 def _stored_schema(model: Model, result: pa.Schema) -> pa.Schema:

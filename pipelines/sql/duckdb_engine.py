@@ -33,9 +33,7 @@ keeps its connection until the reader is exhausted or closed.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import re
 import shutil
 import tempfile
 import threading
@@ -55,6 +53,7 @@ from sqlglot import exp
 
 from gitgoods.settings import Settings, get_settings
 from pipelines.ingest.reader import DynamoDBError
+from pipelines.lake.digest import fetch_pointer, list_pointers, read_digest
 from pipelines.lake.fs import LakeFS
 from pipelines.lake.partitions import (
     PartitionNotFound,
@@ -97,10 +96,12 @@ REMOTE_CACHE = pa.CacheOptions(hole_size_limit=1 << 20, range_size_limit=32 << 2
 # On S3 a file this small (a mart's day, typically) is fetched whole, in one GET, when the snapshot is
 # taken - rather than a footer read and then a data read during the scan.
 SMALL_FILE_BYTES = 256 << 10
+# A snapshot needing at least this many pointers it does not have reads the table's digest first
+# (one GET for all of them; pipelines/lake/digest.py).
+DIGEST_MIN_POINTERS = 8
 # What the process keeps of the lake on S3 between queries (see _S3Cache).
 POINTER_CACHE_ENTRIES = 50_000
 FILE_CACHE_BYTES = 64 << 20
-_POINTER_NAME = re.compile(r"dt=(\d{4}-\d{2}-\d{2})\.json$")
 
 
 class _S3Cache:
@@ -241,31 +242,40 @@ class _Manifests:
 
     def _list(self, zone: str, table: str) -> list[str]:
         """The partitions of a table on S3 (as `list_partitions`), with their pointers' ETags."""
-        bucket, prefix = self.lake.bucket_key(pointer_rel(zone, table, "2000-01-01"))
-        prefix = prefix.rsplit("/", 1)[0] + "/"
-        days = []
-        for page in self.lake.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                match = _POINTER_NAME.search(item["Key"])
-                if match and "/" not in item["Key"][len(prefix) :]:
-                    days.append(match.group(1))
-                    self._etags[(zone, table, match.group(1))] = item["ETag"]
-        return sorted(days)
+        etags = list_pointers(self.lake, zone, table)
+        for day, etag in etags.items():
+            self._etags[(zone, table, day)] = etag
+        return sorted(etags)
+
+    def _cached_pointer(self, zone: str, table: str, day: str) -> dict[str, Any] | None:
+        """A partition's manifest from the process's cache, when the listing shows the same ETag."""
+        _, key = self.lake.bucket_key(pointer_rel(zone, table, day))
+        return _S3_CACHE.pointer(self.lake.uri, key, self._etags.get((zone, table, day)))
 
     def _pointer(self, zone: str, table: str, day: str) -> dict[str, Any] | None:
         """A partition's manifest on S3: its pointer, from the process's cache when the listing
         showed the same ETag, else one GET."""
-        bucket, key = self.lake.bucket_key(pointer_rel(zone, table, day))
-        cached = _S3_CACHE.pointer(self.lake.uri, key, self._etags.get((zone, table, day)))
+        cached = self._cached_pointer(zone, table, day)
         if cached is not None:
             return cached
-        try:
-            response = self.lake.s3.get_object(Bucket=bucket, Key=key)
-        except self.lake.s3.exceptions.NoSuchKey:
+        found = fetch_pointer(self.lake, zone, table, day)
+        if found is None:
             return None
-        manifest = json.loads(response["Body"].read())
-        _S3_CACHE.put_pointer(self.lake.uri, key, response["ETag"], manifest)
-        return manifest
+        _, key = self.lake.bucket_key(pointer_rel(zone, table, day))
+        _S3_CACHE.put_pointer(self.lake.uri, key, found[0], found[1])
+        return found[1]
+
+    def _from_digest(self, zone: str, table: str, days: list[str]) -> None:
+        """Resolve many pointers at once from the table's digest (one GET): the entries whose ETag
+        is the one listed now; the others are left to `_pointer`."""
+        digest = read_digest(self.lake, zone, table)
+        for day in days:
+            entry = digest.get(day)
+            etag = self._etags.get((zone, table, day))
+            if entry is not None and etag is not None and entry[0] == etag:
+                self._manifests[(zone, table, day)] = entry[1]
+                _, key = self.lake.bucket_key(pointer_rel(zone, table, day))
+                _S3_CACHE.put_pointer(self.lake.uri, key, etag, entry[1])
 
     def get(self, zone: str, table: str, days: list[str]) -> list[dict[str, Any]]:
         missing = [d for d in days if (zone, table, d) not in self._manifests]
@@ -275,6 +285,11 @@ class _Manifests:
                 return current_manifest(self.lake, table, day, zone=zone)
             return self._pointer(zone, table, day)
 
+        if not self.lake.is_local:
+            uncached = [d for d in missing if self._cached_pointer(zone, table, d) is None]
+            if len(uncached) >= DIGEST_MIN_POINTERS:
+                self._from_digest(zone, table, uncached)
+                missing = [d for d in missing if (zone, table, d) not in self._manifests]
         if len(missing) > 1 and not self.lake.is_local:
             _ = self.lake.s3  # made once here, not by every thread at once (the lake makes it lazily)
             with ThreadPoolExecutor(min(SNAPSHOT_THREADS, len(missing))) as pool:
