@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     # it spills to its temp folder. Every Dagster step that queries has its own engine, so the
     # limit is per step; None leaves DuckDB's own default (80 % of RAM).
     duckdb_threads: int | None = None
-    duckdb_memory_limit: str | None = "2GB"
+    duckdb_memory_limit: str | None = "1GB"
 
     cache_item_ttl_s: float = 300.0
     cache_query_ttl_s: float = 30.0
