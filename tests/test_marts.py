@@ -417,7 +417,8 @@ def test_a_build_on_s3_registers_every_partition_in_glue_and_the_digest(built, m
     with DuckDBEngine(mart_settings, lake=lake) as engine:
         for name in ("stg_sales", "stg_event_lines", "seller_daily_sales"):
             result = build(MODELS[name], D1, D3, engine=engine, lake=lake, catalog=catalog, write_threads=8)
-    assert result.digest is not None and (result.digest.partitions, result.digest.fetched) == (len(keys), len(keys))
+    # the build's own pointers are taken by their MD5 ETags (moto, like S3 without KMS): no GET
+    assert result.digest is not None and (result.digest.partitions, result.digest.fetched) == (len(keys), 0)
     glue = catalog.list_partitions("marts_seller_daily_sales")
     assert sorted(glue) == keys
     for key in keys:

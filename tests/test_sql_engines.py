@@ -792,6 +792,21 @@ def test_the_digest_holds_every_pointer_and_refreshes_what_changed(moto_settings
     _write_days(lake, days[1:2], qty=5)  # one partition switched
     again = refresh_digest(lake, "raw", "raw_sales")
     assert (again.partitions, again.fetched) == (3, 1)  # only the changed pointer was read
+
+    # what a writer knows of its own pointers is taken only when the listed ETag is its MD5
+    from dataclasses import replace
+
+    writer = PartitionWriter(lake, "raw_sales", RAW_SALES, zone="raw")
+    mine = writer.write(days[0], [sales_rows(DAYS[0])])
+    assert mine.pointer_md5 and mine.manifest is not None
+    assert refresh_digest(lake, "raw", "raw_sales", [mine]).fetched == 0
+    stale = writer.write(days[0], [sales_rows(DAYS[0])])  # switched again: `mine` is now stale
+    assert refresh_digest(lake, "raw", "raw_sales", [mine]).fetched == 1
+    assert read_digest(lake, "raw", "raw_sales")["2026-03-01"][1]["run_id"] == stale.run_id
+    forged = replace(stale, pointer_md5="0" * 32, manifest={**stale.manifest, "rows": -1})
+    _write_days(lake, days[:1])
+    assert refresh_digest(lake, "raw", "raw_sales", [forged]).fetched == 1  # not its MD5: read
+    assert read_digest(lake, "raw", "raw_sales")["2026-03-01"][1]["rows"] >= 0
     assert read_digest(lake, "raw", "raw_sales")["2026-03-02"][1] == current_manifest(
         lake, "raw_sales", "2026-03-02", zone="raw")  # fmt: skip
     assert refresh_digest(LakeFS.from_uri(f"file://{tmp_path}"), "raw", "raw_sales") is None  # disk: none

@@ -14,7 +14,8 @@ manifest come from the same GET of the pointer, so an entry can be old but never
 that cannot be read is ignored.
 
 Who writes it: the mart runner at the end of a build (`refresh_digest`): one LIST, one GET of the
-old digest, a GET of each pointer that changed since, one PUT. On disk there is no digest:
+old digest, one PUT, and a GET of each pointer that changed since - except the pointers the build
+wrote itself, whose listed ETag is the MD5 of the bytes it PUT. On disk there is no digest:
 pointers are symlinks and manifests local files.
 """
 
@@ -24,13 +25,14 @@ import gzip
 import json
 import logging
 import re
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import CURRENT_DIR, pointer_rel, table_rel
+from pipelines.lake.partitions import CURRENT_DIR, PartitionInfo, pointer_rel, table_rel
 
 log = logging.getLogger(__name__)
 
@@ -88,17 +90,26 @@ def fetch_pointer(lake: LakeFS, zone: str, table: str, dt: str) -> tuple[str, di
 @dataclass(frozen=True)
 class DigestRefresh:
     partitions: int  # entries written
-    fetched: int  # pointers read because they changed since the last digest (or were not in it)
+    fetched: int  # pointers read: changed since the last digest (or not in it), and not known
     bytes: int  # size of the digest object
 
 
-def refresh_digest(lake: LakeFS, zone: str, table: str) -> DigestRefresh | None:
-    """Bring the table's digest up to date with its pointers (S3 only; None on disk)."""
+def refresh_digest(lake: LakeFS, zone: str, table: str, written: Iterable[PartitionInfo] = ()) -> DigestRefresh | None:
+    """Bring the table's digest up to date with its pointers (S3 only; None on disk).
+
+    `written`: partitions this process just switched. A pointer it wrote is taken without a GET
+    when the listing's ETag is the MD5 of what it PUT (a single-part PUT, not KMS-encrypted): the
+    object is then exactly those bytes. Any other changed pointer is read.
+    """
     if lake.is_local:
         return None
     etags = list_pointers(lake, zone, table)
     old = read_digest(lake, zone, table)
     entries = {dt: old[dt] for dt, etag in etags.items() if dt in old and old[dt][0] == etag}
+    for info in written:
+        etag = etags.get(info.dt)
+        if info.manifest is not None and etag is not None and etag.strip('"') == info.pointer_md5:
+            entries.setdefault(info.dt, (etag, info.manifest))
     changed = sorted(set(etags) - set(entries))
     if changed:
         _ = lake.s3  # made once here, not by every thread at once

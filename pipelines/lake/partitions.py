@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -29,7 +30,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -144,6 +145,10 @@ class PartitionInfo:
     run_id: str = ""
     zone: str = "raw"
     completed_at: str = ""
+    # S3: the MD5 of the pointer this write PUT, and the manifest it holds; a table's digest trusts
+    # them where the listed ETag is that MD5 (pipelines/lake/digest.py). Empty on disk.
+    pointer_md5: str = field(default="", compare=False)
+    manifest: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_manifest(cls, lake: LakeFS, manifest: dict[str, Any]) -> PartitionInfo:
@@ -619,7 +624,9 @@ class PartitionWriter:
             manifest = self._manifest(dt, run_id, files.files)
             self.lake.write_bytes(json.dumps(manifest, indent=1).encode(), rel, MANIFEST)  # the run is complete
             info = PartitionInfo.from_manifest(self.lake, manifest)
-            self._switch(dt, run_id, manifest, info)
+            pointer_md5 = self._switch(dt, run_id, manifest, info)
+            if pointer_md5:
+                info = replace(info, pointer_md5=pointer_md5, manifest=manifest)
             protect = []
             if self.catalog is not None:
                 glue_location = self.catalog.get_partition_location(self.glue_table, dt)
@@ -695,7 +702,8 @@ class PartitionWriter:
             )
             self._catalog_ready = True
 
-    def _switch(self, dt: str, run_id: str, manifest: dict[str, Any], info: PartitionInfo) -> None:
+    def _switch(self, dt: str, run_id: str, manifest: dict[str, Any], info: PartitionInfo) -> str:
+        """Make the run current; on S3, return the MD5 (hex) of the pointer it PUT."""
         if self.lake.is_local:
             folder = self.lake.local_path(table_rel(self.zone, self.table))
             link = folder / f"dt={dt}"
@@ -708,14 +716,14 @@ class PartitionWriter:
             fsync_dir(folder)
             if self.catalog is not None:
                 self.catalog.set_partition(self.glue_table, dt, info.location, schema=self.schema)
-            return
+            return ""
         # S3 has no rename: Athena follows the Glue partition's location, lake readers the pointer,
         # which is written last in one PUT.
         if self.catalog is not None:
             self.catalog.set_partition(self.glue_table, dt, info.location, schema=self.schema)
-        self.lake.write_bytes(
-            json.dumps(manifest).encode(), pointer_rel(self.zone, self.table, dt), content_type="application/json"
-        )
+        pointer = json.dumps(manifest).encode()
+        self.lake.write_bytes(pointer, pointer_rel(self.zone, self.table, dt), content_type="application/json")
+        return hashlib.md5(pointer, usedforsecurity=False).hexdigest()
 
 
 def dictionary_columns(schema: pa.Schema) -> list[str]:

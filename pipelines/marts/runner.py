@@ -231,7 +231,7 @@ def build(
             query_s += t1 - t0 - writes.waited_s
             log.info("%s: %s..%s, %d partitions", model.name, part[0], part[-1], len(part))
     t3 = time.perf_counter()
-    digest = refresh_digest(lake, model.zone, model.name)  # S3: cold readers resolve it in one GET
+    digest = refresh_digest(lake, model.zone, model.name, written)  # S3: cold readers resolve it in one GET
     write_s += time.perf_counter() - t3
     return BuildResult(model.name, written, query_s, write_s, digest)
 
