@@ -429,3 +429,68 @@ def test_a_build_on_s3_registers_every_partition_in_glue_and_the_digest(built, m
     for key in (D1, D2, D3):
         ours = read_partition(lake, model.name, key, zone="marts").sort_by("seller_id")
         assert ours.equals(read_partition(disk_lake, model.name, key, zone="marts").sort_by("seller_id"))
+
+
+KILLED_BUILD = """
+import sys, time
+from dataclasses import replace
+from gitgoods.settings import Settings
+from pipelines.lake.fs import LakeFS
+from pipelines.marts.models import discover
+from pipelines.marts.runner import build
+from pipelines.sql.duckdb_engine import DuckDBEngine
+
+uri, home, start, end = sys.argv[1:5]
+lake = LakeFS.from_uri(uri)
+model = discover()["seller_daily_sales"]
+model = replace(model, sql=model.sql.replace("sum(qty) AS units", "sum(qty) + 1000 AS units"))  # version 2
+with DuckDBEngine(Settings(env="local", home=home), lake=lake, dynamodb=False) as engine:
+    def progress(key, n, total):
+        print(n, flush=True)
+        time.sleep(0.3)  # the writer threads go on meanwhile: the kill lands with writes in flight
+    build(model, start, end, engine=engine, lake=lake, write_threads=8, progress=progress)
+"""
+
+
+def test_kill_9_mid_build_leaves_every_partition_whole(own_lake, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from gitgoods.settings import REPO_ROOT
+    from pipelines.marts.runner import partition_keys
+
+    lake, engine = own_lake
+    model = MODELS["seller_daily_sales"]
+    keys = partition_keys(model, D1, D3)
+    build(model, D1, D3, engine=engine, lake=lake)  # version 1
+    v1 = {k: read_partition(lake, model.name, k, zone="marts").sort_by("seller_id") for k in keys}
+    script = tmp_path / "killed_build.py"
+    script.write_text(KILLED_BUILD)
+    child = subprocess.Popen([sys.executable, str(script), lake.uri, str(tmp_path / "home"), D1, D3],
+                             stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+                             env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})  # fmt: skip
+    try:
+        for line in child.stdout:
+            if int(line) >= 5:
+                os.kill(child.pid, signal.SIGKILL)
+                break
+        assert child.wait(30) == -signal.SIGKILL, "the build ended before it could be killed"
+    finally:
+        if child.poll() is None:
+            child.kill()
+
+    versions = {}
+    for k in keys:
+        table = read_partition(lake, model.name, k, zone="marts").sort_by("seller_id")  # readable, whole
+        if table.equals(v1[k]):
+            versions[k] = 1
+        else:  # every row of version 2, none of version 1
+            assert table.drop_columns(["units"]).equals(v1[k].drop_columns(["units"]))
+            assert table["units"].to_pylist() == [u + 1000 for u in v1[k]["units"].to_pylist()]
+            versions[k] = 2
+    assert versions[keys[0]] == 2 and versions[keys[-1]] == 1  # killed part-way
+    build(model, D1, D3, engine=engine, lake=lake)  # the next build runs over the dead one's leftovers
+    for k in keys:
+        assert read_partition(lake, model.name, k, zone="marts").sort_by("seller_id").equals(v1[k])
