@@ -1,9 +1,11 @@
 """What the benchmark scripts share: memory read from /proc, free loopback ports, waiting for a
-server or a quiet machine, and the helper processes a benchmark starts and stops by pid."""
+server or a quiet machine, the helper processes a benchmark starts and stops by pid, and the
+child processes each step runs in (config file in, one RESULT line out, a deadline)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -11,7 +13,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def status_mb(field: str) -> float:
@@ -106,3 +110,63 @@ def wait_for_quiet(max_wait: float, threshold: float) -> float:
         time.sleep(5)
         load = os.getloadavg()[0]
     return load
+
+
+# -- child processes: one step or approach each, with a config file and a RESULT line -------------
+
+
+def child_env(extra: dict[str, str]) -> dict[str, str]:
+    """The environment of a benchmark child: fake AWS credentials only (never a profile or instance
+    metadata), the local environment, unbuffered output; then `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GITGOODS_"))}
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",  # noqa: S105
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "GITGOODS_ENV": "local",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def run_child_main(children: dict[str, Callable[[dict[str, Any]], dict[str, Any]]], kind: str, cfg_path: str) -> int:
+    """In the child: run `children[kind]` on the JSON config (under cProfile when it names a
+    `profile` file) and print its result as one `RESULT {...}` line, with the peak RSS."""
+    cfg = json.loads(Path(cfg_path).read_text())
+    profile = cfg.get("profile")
+    if profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
+        result = children[kind](cfg)
+        prof.disable()
+        prof.dump_stats(profile)
+    else:
+        result = children[kind](cfg)
+    # The peak of this process image. Not wait4's ru_maxrss: Linux carries the parent's high-water
+    # mark over the fork/vfork + exec into the child's, so a child of a bigger parent reads as big.
+    result["peak_rss_mb"] = status_mb("VmHWM")
+    print("RESULT " + json.dumps(result), flush=True)
+    return 0
+
+
+def wait_child(proc: subprocess.Popen, timeout: float, what: str, err_path: Path) -> Any:
+    """Wait for a child with a deadline (killed past it); its exit code is set on `proc` and its
+    resource usage (wait4: CPU, ru_maxrss) returned."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return usage
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    os.wait4(proc.pid, 0)
+    raise RuntimeError(f"{what} ran over {timeout}s; see {err_path}")

@@ -48,7 +48,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -57,9 +56,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from benchlib import Proc, free_port, wait_for_quiet, wait_http
+from benchlib import Proc, child_env, free_port, run_child_main, wait_child, wait_for_quiet, wait_http
 from benchlib import rss_mb as _rss_mb
-from benchlib import status_mb as _status_mb
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -230,48 +228,9 @@ CHILDREN = {
 }
 
 
-def run_child_main(kind: str, cfg_path: str) -> int:
-    cfg = json.loads(Path(cfg_path).read_text())
-    profile = cfg.get("profile")
-    if profile:
-        import cProfile
-
-        prof = cProfile.Profile()
-        prof.enable()
-        result = CHILDREN[kind](cfg)
-        prof.disable()
-        prof.dump_stats(profile)
-    else:
-        result = CHILDREN[kind](cfg)
-    # The peak of this process image. Not wait4's ru_maxrss: Linux carries the parent's high-water
-    # mark over the fork/vfork + exec into the child's, so a child of a bigger parent reads as big.
-    result["peak_rss_mb"] = _status_mb("VmHWM")
-    print("RESULT " + json.dumps(result), flush=True)
-    return 0
-
-
 # ================================================================================================
 # the orchestrator
 # ================================================================================================
-def child_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GITGOODS_"))}
-    env.update(
-        {
-            # fake credentials only, never a profile or instance metadata
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",  # noqa: S105
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": "/dev/null",
-            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "GITGOODS_ENV": "local",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.update(extra)
-    return env
-
-
 def worker_config(cfg: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     """The production worker's job (`pipelines.ingest.worker.WorkerConfig`) for a benchmark run."""
     return {
@@ -331,19 +290,7 @@ def run_child(kind: str, cfg: dict[str, Any], env: dict[str, str], work: Path, t
             env=env,
             cwd=str(REPO),
         )
-        deadline = time.monotonic() + timeout
-        status = None
-        usage = None
-        while time.monotonic() < deadline:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            time.sleep(0.05)
-        else:
-            os.kill(proc.pid, signal.SIGKILL)
-            os.wait4(proc.pid, 0)
-            raise RuntimeError(f"{kind} ran over {timeout}s; see {err_path}")
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        usage = wait_child(proc, timeout, kind, err_path)
     process_wall = time.perf_counter() - t0
     text = out_path.read_text()
     if proc.returncode != 0 or ("RESULT " not in text and '"summary"' not in text):
@@ -552,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        return run_child_main(args.child, args.config)
+        return run_child_main(CHILDREN, args.child, args.config)
     if args.quick:
         args.events, args.small_events = 100_000, 10_000
 

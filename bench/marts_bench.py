@@ -40,7 +40,6 @@ import json
 import os
 import resource
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -48,9 +47,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import Proc, free_port, wait_for_quiet, wait_http
+from benchlib import Proc, child_env, free_port, run_child_main, wait_child, wait_for_quiet, wait_http
 from benchlib import rss_mb as _rss_mb
-from benchlib import status_mb as _status_mb
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -242,8 +240,6 @@ def child_pandas(cfg: dict[str, Any]) -> dict[str, Any]:
     first, last = cfg["first"], cfg["last"]
     backend = cfg.get("dtype_backend", "pyarrow")
     base = _rss_mb()
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
 
     def files(table: str) -> tuple[list[str], str]:
         """The current files of every partition in range: the lake's pointers name them. Like ours,
@@ -280,31 +276,23 @@ def child_pandas(cfg: dict[str, Any]) -> dict[str, Any]:
         df = wr.s3.read_parquet(
             paths, path_root=root, dataset=True, columns=columns, dtype_backend=backend, boto3_session=session
         )
-        return df.drop(columns=["run"])
+        df = df.drop(columns=["run"])
+        if table == "stg_sales":  # the events' dt is cast after their filter (_only_returns)
+            df["dt"] = df["dt"].astype(str)
+        return df
 
-    t = time.perf_counter()
-    sales = read("stg_sales", PANDAS_SALES)
-    sales["dt"] = sales["dt"].astype(str)
-    timings["read_sales"] = time.perf_counter() - t
-    t = time.perf_counter()
-    events = _only_returns(read("stg_event_lines", PANDAS_EVENTS))
-    timings["read_events"] = time.perf_counter() - t
-    t = time.perf_counter()
-    df = _pandas_mart(sales, events)
-    del sales, events
-    timings["compute"] = time.perf_counter() - t
-    t = time.perf_counter()
-    wr.s3.to_parquet(
-        df,
-        path=cfg["output"],
-        dataset=True,
-        partition_cols=["dt"],
-        mode="overwrite_partitions",
-        concurrent_partitioning=True,
-        boto3_session=session,
-    )
-    timings["write"] = time.perf_counter() - t
-    return {"wall": time.perf_counter() - t0, "baseline_rss_mb": base, "rows": len(df), **timings}
+    def write(df: pd.DataFrame) -> None:
+        wr.s3.to_parquet(
+            df,
+            path=cfg["output"],
+            dataset=True,
+            partition_cols=["dt"],
+            mode="overwrite_partitions",
+            concurrent_partitioning=True,
+            boto3_session=session,
+        )
+
+    return {**_pandas_steps(read, write), "baseline_rss_mb": base}
 
 
 def child_pandas_disk(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -315,8 +303,6 @@ def child_pandas_disk(cfg: dict[str, Any]) -> dict[str, Any]:
     first, last = cfg["first"], cfg["last"]
     root = Path(cfg["lake"].removeprefix("file://"))
     base = _rss_mb()
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
 
     def read(table: str, columns: list[str]) -> pd.DataFrame:
         folders = sorted(p for p in (root / "stg" / table).glob("dt=*") if first <= p.name[3:] <= last)
@@ -326,7 +312,16 @@ def child_pandas_disk(cfg: dict[str, Any]) -> dict[str, Any]:
             frames.append(df.assign(dt=folder.name[3:]))
         return pd.concat(frames, ignore_index=True)
 
-    t = time.perf_counter()
+    def write(df: pd.DataFrame) -> None:
+        df.to_parquet(cfg["output"].removeprefix("file://"), partition_cols=["dt"], index=False)
+
+    return {**_pandas_steps(read, write), "baseline_rss_mb": base}
+
+
+def _pandas_steps(read: Any, write: Any) -> dict[str, Any]:
+    """The competitor's steps, timed each: read both staging tables, the pandas mart, write."""
+    timings: dict[str, float] = {}
+    t0 = t = time.perf_counter()
     sales = read("stg_sales", PANDAS_SALES)
     timings["read_sales"] = time.perf_counter() - t
     t = time.perf_counter()
@@ -337,9 +332,9 @@ def child_pandas_disk(cfg: dict[str, Any]) -> dict[str, Any]:
     del sales, events
     timings["compute"] = time.perf_counter() - t
     t = time.perf_counter()
-    df.to_parquet(cfg["output"].removeprefix("file://"), partition_cols=["dt"], index=False)
+    write(df)
     timings["write"] = time.perf_counter() - t
-    return {"wall": time.perf_counter() - t0, "baseline_rss_mb": base, "rows": len(df), **timings}
+    return {"wall": time.perf_counter() - t0, "rows": len(df), **timings}
 
 
 MART_COLUMNS = ["seller_id", "currency", "orders", "units", "gross_cents", "refunded_units", "refund_cents",
@@ -511,48 +506,9 @@ CHILDREN = {
 }
 
 
-def run_child_main(kind: str, cfg_path: str) -> int:
-    cfg = json.loads(Path(cfg_path).read_text())
-    profile = cfg.get("profile")
-    if profile:
-        import cProfile
-
-        prof = cProfile.Profile()
-        prof.enable()
-        result = CHILDREN[kind](cfg)
-        prof.disable()
-        prof.dump_stats(profile)
-    else:
-        result = CHILDREN[kind](cfg)
-    # The peak of this process image. Not wait4's ru_maxrss: Linux carries the parent's high-water
-    # mark over the fork/vfork + exec into the child's, so a child of a bigger parent reads as big.
-    result["peak_rss_mb"] = _status_mb("VmHWM")
-    print("RESULT " + json.dumps(result), flush=True)
-    return 0
-
-
 # ================================================================================================
 # the orchestrator
 # ================================================================================================
-def child_env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GITGOODS_"))}
-    env.update(
-        {
-            # fake credentials only, never a profile or instance metadata
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": "/dev/null",
-            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "GITGOODS_ENV": "local",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.update(extra)
-    return env
-
-
 def run_child(kind: str, cfg: dict[str, Any], env: dict[str, str], work: Path, timeout: float) -> dict[str, Any]:
     """Run one step in a fresh process; its result plus CPU from wait4 (its peak RSS it reads itself)."""
     tag = f"{kind}-{int(time.time() * 1000) % 10**8}"
@@ -567,18 +523,7 @@ def run_child(kind: str, cfg: dict[str, Any], env: dict[str, str], work: Path, t
             env=env,
             cwd=str(work),  # DuckDB and friends write nothing into the checkout
         )
-        deadline = time.monotonic() + timeout
-        status = usage = None
-        while time.monotonic() < deadline:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            time.sleep(0.05)
-        else:
-            os.kill(proc.pid, signal.SIGKILL)
-            os.wait4(proc.pid, 0)
-            raise RuntimeError(f"{kind} ran over {timeout}s; see {err_path}")
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        usage = wait_child(proc, timeout, kind, err_path)
     text = out_path.read_text()
     if proc.returncode != 0 or "RESULT " not in text:
         raise RuntimeError(f"{kind} failed (exit {proc.returncode}):\n{err_path.read_text()[-4000:]}")
@@ -675,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        return run_child_main(args.child, args.config)
+        return run_child_main(CHILDREN, args.child, args.config)
     if args.quick:
         args.lines = 1_000_000
 
