@@ -75,6 +75,35 @@ class Settings(BaseSettings):
     duckdb_threads: int | None = None
     duckdb_memory_limit: str | None = "1GB"
 
+    # QuickSight (publish step and seller portal). Locally the moto server plays QuickSight, its
+    # missing asset APIs supplied by `gitgoods.local.quicksight`; account 123456789012 is moto's.
+    quicksight_account_id: str = "123456789012"
+    quicksight_namespace: str = "default"
+    # Prefix of every QuickSight resource id this project owns (data source, data sets, dashboard).
+    quicksight_prefix: str = "gitgoods-"
+    # Seconds the publish step waits for one SPICE ingestion before it reports a timeout.
+    spice_ingestion_timeout_s: float = 600.0
+
+    # Seller identities: a Cognito user pool with a `sellers` and an `analysts` group; each seller
+    # user carries `custom:seller_id`. Locally the pool lives in the moto server and is found by
+    # name; on AWS give its id and app client id (and the hosted UI domain for the portal's sign-in).
+    cognito_pool_name: str = "gitgoods-sellers"
+    cognito_pool_id: str | None = None
+    cognito_client_id: str | None = None
+    cognito_domain: str | None = None
+    # Token verification: the issuer the tokens carry and where the signing keys are served are two
+    # settings (moto serves the keys on its own address but signs with the real AWS issuer URL).
+    cognito_issuer: str | None = None
+    cognito_jwks_url: str | None = None
+    sellers_group: str = "sellers"
+    analysts_group: str = "analysts"
+
+    # The seller portal.
+    portal_port: int = 8081
+    portal_url: str = "http://127.0.0.1:8081"
+    # Signs the portal's session cookie; generated into the local secrets folder when unset.
+    portal_secret_key: str | None = None
+
     cache_item_ttl_s: float = 300.0
     cache_query_ttl_s: float = 30.0
 
@@ -97,6 +126,11 @@ class Settings(BaseSettings):
     @property
     def lake(self) -> str:
         return self.lake_uri or f"file://{self.home.resolve() / 'lake'}"
+
+    @property
+    def quicksight_state_dir(self) -> Path:
+        """The local QuickSight's store: published definitions and SPICE snapshots."""
+        return self.state_dir / "quicksight"
 
     @property
     def dagster_home(self) -> Path:
@@ -126,6 +160,9 @@ class Settings(BaseSettings):
 
     def resolved_internal_token(self) -> str | None:
         return self.internal_token or (self.local_secret("internal-token") if self.env == "local" else None)
+
+    def resolved_portal_secret_key(self) -> str | None:
+        return self.portal_secret_key or (self.local_secret("portal-session-key") if self.env == "local" else None)
 
     def resolved_sim_clock_key(self) -> str | None:
         # The simulator's clock can only ever be set locally.
