@@ -230,6 +230,19 @@ def test_unknown_table_and_contradictions(engine, http, sellers) -> None:
     assert "none" in engine.explain(sql)["federated"][0]
 
 
+@pytest.mark.parametrize("table", ["customers", "orders", "idempotency", "order_events"])
+def test_only_the_models_tables_are_readable_from_sql(engine, http, settings, table) -> None:
+    """Customers, orders and idempotency records exist in DynamoDB but SQL cannot reach them, by
+    contract name or physical name, and nothing is read from DynamoDB in trying."""
+    before = len(http.sent)
+    for name in (table, f'"{settings.table(table)}"'):
+        with pytest.raises((FederatedError, SqlError), match="not readable from SQL"):
+            engine.query(f"SELECT * FROM dynamodb.default.{name}")
+        with pytest.raises((FederatedError, SqlError), match="not readable from SQL"):
+            engine.query(f"SELECT s.seller_id FROM dynamodb.default.sellers s JOIN dynamodb.default.{name} c ON true")
+    assert len(http.sent) == before
+
+
 def test_physical_name_and_explain(engine, http, settings, sellers) -> None:
     physical = settings.table("sales")
     plan = engine.explain(f'SELECT count(*) FROM dynamodb.default."{physical}" WHERE seller_id = ?', [sellers["big"]])

@@ -67,6 +67,10 @@ log = logging.getLogger(__name__)
 
 CATALOG = "dynamodb"
 SCHEMA = "default"
+# The only tables SQL may read: the dimensions and the sales lines the models use. Customers (PII,
+# even encrypted), orders and idempotency records are not reachable from SQL at all; on AWS the
+# Athena connector's IAM role grants the same three.
+READABLE = ("catalog", "sellers", "sales")
 BATCH_GET_KEYS = 100
 SAMPLE_ITEMS = 100
 SAMPLE_TTL_S = 300.0
@@ -374,7 +378,7 @@ class DynamoDBCatalog:
         self.max_workers = max(1, max_workers)
         self.catalog = catalog.lower()
         self.schema = schema.lower()
-        self.tables = dict(tables or TABLES)
+        self.tables = dict(tables or {name: TABLES[name] for name in READABLE})
         self.page_limit = page_limit
         self.filter_pushdown = filter_pushdown
         self._http = http
@@ -422,6 +426,12 @@ class DynamoDBCatalog:
         prefix = self.settings.table_prefix.lower()
         if lower.startswith(prefix) and lower[len(prefix) :] in self.tables:
             return self.tables[lower[len(prefix) :]]
+        base = lower[len(prefix) :] if lower.startswith(prefix) else lower
+        if base in TABLES:
+            raise FederatedError(
+                f"{self.catalog}.{self.schema}.{name} is not readable from SQL "
+                f"(readable: {', '.join(sorted(self.tables))})"
+            )
         raise FederatedError(
             f"{self.catalog}.{self.schema}.{name}: no such table (tables: {', '.join(sorted(self.tables))})"
         )
@@ -663,7 +673,10 @@ class DynamoDBCatalog:
         """Read every `dynamodb.default.<table>` reference of `tree` and point it at a registered
         Arrow table (`register(name, table)`); the tree is changed in place."""
         results = []
-        for n, node in enumerate(self.references(tree)):
+        references = self.references(tree)
+        for node in references:  # every name is checked before anything is read
+            self.contract_table(node.name)
+        for n, node in enumerate(references):
             plan = self.plan(node, tree)
             result = self.fetch(plan)
             name = f"__ddb_{plan.table}_{n}"
