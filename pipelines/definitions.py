@@ -15,12 +15,14 @@ from pipelines.defs.marts.assets import ASSETS as MART_ASSETS
 from pipelines.defs.marts.checks import CHECKS as MART_CHECKS
 from pipelines.defs.marts.schedules import JOBS as MART_JOBS
 from pipelines.defs.marts.schedules import SCHEDULES as MART_SCHEDULES
+from pipelines.defs.publish.assets import ASSETS as PUBLISH_ASSETS
+from pipelines.defs.publish.assets import JOBS as PUBLISH_JOBS
 from pipelines.resources import resources_for
 
 defs = dg.Definitions(
-    assets=[*INGEST_ASSETS, *MART_ASSETS],
+    assets=[*INGEST_ASSETS, *MART_ASSETS, *PUBLISH_ASSETS],
     asset_checks=[*INGEST_CHECKS, *MART_CHECKS],
-    jobs=[*INGEST_JOBS, *HISTORY_JOBS, *MART_JOBS],
+    jobs=[*INGEST_JOBS, *HISTORY_JOBS, *MART_JOBS, *PUBLISH_JOBS],
     schedules=[*INGEST_SCHEDULES, *MART_SCHEDULES],
     sensors=[*INGEST_SENSORS],
     resources=resources_for(),

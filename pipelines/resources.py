@@ -42,6 +42,18 @@ class LakeResource(dg.ConfigurableResource):
         return GlueCatalog(settings=get_settings(), database=self.glue_database)
 
 
+class QuickSightResource(dg.ConfigurableResource):
+    """The QuickSight API of the environment (the moto server with the local extension, or AWS)."""
+
+    account_id: str
+
+    def open(self):  # noqa: ANN201 - pipelines.publish.api.QuickSight, imported lazily
+        from gitgoods import aws
+        from pipelines.publish.api import QuickSight
+
+        return QuickSight(aws.client("quicksight", get_settings()), self.account_id)
+
+
 class MissingSetting(RuntimeError):
     pass
 
@@ -53,4 +65,5 @@ def resources_for(settings: Settings | None = None) -> dict[str, dg.Configurable
     return {
         "dynamo": DynamoResource(table_prefix=settings.table_prefix),
         "lake": LakeResource(uri=settings.lake, glue_database=settings.glue_database),
+        "quicksight": QuickSightResource(account_id=settings.quicksight_account_id),
     }
