@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     quicksight_namespace: str = "default"
     # Prefix of every QuickSight resource id this project owns (data source, data sets, dashboard).
     quicksight_prefix: str = "gitgoods-"
+    # How sellers and analysts become QuickSight users. With a role ARN (the portal's embedding role,
+    # AWS) they are registered as IAM identities of that role with their user name as session
+    # name; without, as QuickSight identities with an address under this domain (QuickSight wants an
+    # e-mail; the project keeps no plaintext contact address, so it is a non-routable one).
+    quicksight_embed_role_arn: str | None = None
+    quicksight_user_email_domain: str = "users.gitgoods.invalid"
     # Seconds the publish step waits for one SPICE ingestion before it reports a timeout.
     spice_ingestion_timeout_s: float = 600.0
 
