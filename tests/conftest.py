@@ -75,15 +75,18 @@ def stack_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[int]:
-    """An in-process moto server (KMS and the other non-DynamoDB APIs)."""
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """An in-process moto server (KMS and the other non-DynamoDB APIs), with the local QuickSight's
+    asset APIs installed on a temporary state folder (`installed_state_dir()` names it)."""
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
     from gitgoods.local.moto_server import restore_or_create_keys
+    from gitgoods.local.quicksight import install
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     restore_or_create_keys(Path(os.environ.get("TMPDIR", "/tmp")) / f"kms-{uuid.uuid4().hex}.json", "us-east-1")
+    install(tmp_path_factory.mktemp("quicksight-state"))
     server.start()
     yield port
     server.stop()

@@ -6,7 +6,11 @@ platform's keys (id and key material) are stored in the state folder, readable b
 and put back into moto's KMS before it serves its first request. Everything else is still called
 through the real KMS API (GenerateDataKey, Decrypt, GenerateMac), exactly as on AWS.
 
-Run: python -m gitgoods.local.moto_server --port 4566 --state DIR
+QuickSight's asset APIs, which moto lacks (data sets in full, SPICE ingestions, dashboards with
+definitions and versions, permissions), are added to it by `gitgoods.local.quicksight`, whose store
+(`--quicksight-state`, by default the `quicksight` folder next to `--state`) survives restarts.
+
+Run: python -m gitgoods.local.moto_server --port 4566 --state DIR [--quicksight-state DIR]
 """
 
 from __future__ import annotations
@@ -93,11 +97,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=4566)
     parser.add_argument("--state", type=Path, required=True)
     parser.add_argument("--region", default=get_settings().region)
+    parser.add_argument(
+        "--quicksight-state",
+        type=Path,
+        default=None,
+        help="the local QuickSight's store and SPICE snapshots (default: <state>/../quicksight)",
+    )
     args = parser.parse_args(argv)
 
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+    from gitgoods.local.quicksight import install
+
     restore_or_create_keys(args.state / "kms-keys.json", args.region)
+    install(args.quicksight_state or args.state.resolve().parent / "quicksight")
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()
     print(f"moto server on http://{args.host}:{args.port}", flush=True)

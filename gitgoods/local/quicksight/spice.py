@@ -134,6 +134,16 @@ class SpiceStore:
             dataset_id, ingestion_id, created, data.num_rows, table, partitions, last_partition, built_at, data
         )
 
+    def delete(self, dataset_id: str) -> None:
+        """Forget a data set's snapshots (its data set was deleted)."""
+        folder = self._dir(dataset_id)
+        if folder.exists():
+            for path in folder.glob("*"):
+                path.unlink(missing_ok=True)
+            folder.rmdir()
+        with self._lock:
+            self._cache.pop(dataset_id, None)
+
     @staticmethod
     def _prune(folder: Path, keep: str, retain: int = 3) -> None:
         """Keep the current snapshot and the few before it (readers holding an older one may still open it)."""
