@@ -1,0 +1,73 @@
+"""The seller portal's application factory (gunicorn: `portal.app:create_app()`)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from gitgoods.identity import Identities
+from gitgoods.settings import Settings, get_settings
+from portal import auth, health, views
+from portal.context import Portal
+from portal.embed import Embedder
+from portal.errors import register_error_handlers
+from portal.reports import Reports
+from portal.security import register_security_headers
+from portal.tokens import TokenVerifier
+
+
+def default_reports(settings: Settings) -> Reports:
+    """The reports of the environment: rendered from the local QuickSight in the embedded default.
+
+    In `aws` mode the report page embeds QuickSight's own dashboard; the seller list, PDF and CSV
+    downloads there would need a reader of QuickSight's data (not built yet), so `reports=` must be
+    given explicitly."""
+    if settings.env != "local":
+        raise RuntimeError("the portal's downloads in aws mode are not built yet: pass reports= to create_app")
+    from portal.render.local import local_reports
+
+    return local_reports(settings)
+
+
+def create_app(
+    config: dict[str, Any] | None = None, settings: Settings | None = None, reports: Reports | None = None
+) -> Flask:
+    settings = settings or get_settings()
+    app = Flask(__name__)
+    secret_key = settings.resolved_portal_secret_key()
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=secret_key,
+        SESSION_COOKIE_NAME="gitgoods_portal",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.env != "local",
+        MAX_CONTENT_LENGTH=16 * 1024,
+        JWKS_COOLDOWN_S=30.0,
+    )
+    app.config.update(config or {})
+    if not app.config["SECRET_KEY"]:
+        raise RuntimeError(
+            "the portal has no session key: set GITGOODS_PORTAL_SECRET_KEY "
+            "(locally `gitgoods.local.secrets.ensure_local_secrets` generates one)"
+        )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    identities = Identities(settings)
+    app.extensions["portal"] = Portal(
+        settings=settings,
+        identities=identities,
+        verifier=TokenVerifier(identities, jwks_cooldown_s=app.config["JWKS_COOLDOWN_S"]),
+        reports=reports if reports is not None else default_reports(settings),
+        embedder=Embedder(settings) if settings.env == "aws" else None,
+    )
+    CSRFProtect(app)
+    register_error_handlers(app)
+    register_security_headers(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(views.bp)
+    return app
