@@ -52,9 +52,11 @@ class QuickSight:
     def call(self, operation: str, **params: Any) -> dict[str, Any]:
         """`client.<operation>(AwsAccountId=..., **params)`, retried when throttled."""
         method = getattr(self.client, operation)
-        pascal = "".join(p.title() for p in operation.split("_"))
+        pascal = self.client.meta.method_to_api_mapping[operation]
         if not pascal.startswith(READ_PREFIXES):
             self.writes[pascal] += 1
+        if "AwsAccountId" in self.client.meta.service_model.operation_model(pascal).input_shape.members:
+            params = {"AwsAccountId": self.account_id, **params}
         retrying = Retrying(
             retry=retry_if_exception(_retryable),
             wait=wait_random_exponential(multiplier=0.25, max=self.max_wait_s),
@@ -65,7 +67,7 @@ class QuickSight:
             with attempt:
                 if attempt.retry_state.attempt_number > 1:
                     log.info("QuickSight %s: retry %d after throttling", pascal, attempt.retry_state.attempt_number)
-                return method(AwsAccountId=self.account_id, **params)
+                return method(**params)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def describe(self, operation: str, **params: Any) -> dict[str, Any] | None:
@@ -122,14 +124,32 @@ def ingest(
     sleep: Any = time.sleep,
     clock: Any = time.monotonic,
 ) -> IngestionResult:
-    """Start a full SPICE refresh of `dataset_id` and wait for it to end (or `timeout_s`).
+    """Start a full SPICE refresh of `dataset_id` and wait for it to end (or `timeout_s`)."""
+    ingestion_id = ingestion_id or new_ingestion_id()
+    started = clock()
+    qs.call("create_ingestion", DataSetId=dataset_id, IngestionId=ingestion_id, IngestionType="FULL_REFRESH")
+    return wait_ingestion(qs, dataset_id, ingestion_id, timeout_s=timeout_s, poll_s=poll_s, sleep=sleep,
+                          clock=clock, started=started)
+
+
+def wait_ingestion(
+    qs: QuickSight,
+    dataset_id: str,
+    ingestion_id: str,
+    *,
+    timeout_s: float,
+    poll_s: float = 1.0,
+    sleep: Any = time.sleep,
+    clock: Any = time.monotonic,
+    started: float | None = None,
+) -> IngestionResult:
+    """Wait for an ingestion to end (or `timeout_s`): the one a refresh started, or the one
+    QuickSight starts by itself when a SPICE data set is created or its definition updated.
 
     A timeout is reported (status TIMED_OUT) and the ingestion is left running: QuickSight keeps the
     previous SPICE data until a refresh completes, so nothing half-loaded is ever shown.
     """
-    ingestion_id = ingestion_id or new_ingestion_id()
-    started = clock()
-    qs.call("create_ingestion", DataSetId=dataset_id, IngestionId=ingestion_id, IngestionType="FULL_REFRESH")
+    started = clock() if started is None else started
     while True:
         ingestion = qs.call("describe_ingestion", DataSetId=dataset_id, IngestionId=ingestion_id)["Ingestion"]
         status = ingestion.get("IngestionStatus", "UNKNOWN")

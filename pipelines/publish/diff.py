@@ -46,7 +46,7 @@ def _id_of(item: Any) -> str | None:
     if len(item) == 1:  # a one-member union such as {"LineChartVisual": {...}}
         (kind, inner), = item.items()
         inner_id = _id_of(inner)
-        return f"{kind}:{inner_id}" if inner_id else None
+        return f"{kind}:{inner_id}" if inner_id else kind  # e.g. the one ProjectOperation
     return None
 
 

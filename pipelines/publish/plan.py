@@ -202,6 +202,8 @@ def apply(qs: QuickSight, change: Change, *, allow_remove: bool = False) -> dict
         answer = qs.call(spec["create"], **request)
         if change.kind == "dashboard":
             done["version"] = _version_of(answer)
+        if answer.get("IngestionId"):  # a SPICE data set is ingested as soon as it is created
+            done["ingestion_id"] = answer["IngestionId"]
         return done
     if change.action == "update":
         update = {k: wanted.request[k] for k in spec["update_fields"] if k in wanted.request}
@@ -210,6 +212,8 @@ def apply(qs: QuickSight, change: Change, *, allow_remove: bool = False) -> dict
             version = _version_of(answer)
             qs.call("update_dashboard_published_version", DashboardId=change.id, VersionNumber=version)
             done["version"] = version
+        if answer.get("IngestionId"):  # ... and again when its definition changes
+            done["ingestion_id"] = answer["IngestionId"]
         done["fields_changed"] = len(change.fields)
     if change.grant or change.revoke:
         params: dict[str, Any] = dict(id_param)

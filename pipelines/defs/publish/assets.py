@@ -17,9 +17,10 @@ import dagster as dg
 
 from gitgoods.settings import get_settings
 from pipelines.publish import rls
-from pipelines.publish.api import IngestionResult, QuickSight, ingest
+from pipelines.publish.api import PublishError, QuickSight
 from pipelines.publish.definitions import QUICKSIGHT_DIR
 from pipelines.publish.plan import Change, Wanted, apply, plan_one
+from pipelines.publish.refresh import refresh_dataset
 from pipelines.publish.sources import check_state, table_version
 from pipelines.publish.users import quicksight_user_name, sync_users
 from pipelines.publish.wanted import publication
@@ -47,34 +48,19 @@ def _publish(qs: QuickSight, wanted: Wanted) -> tuple[Change, dict[str, Any]]:
     return change, meta
 
 
-def _previous_source(context: dg.AssetExecutionContext) -> str | None:
-    event = context.instance.get_latest_materialization_event(context.asset_key)
-    if event is None or event.asset_materialization is None:
-        return None
-    value = event.asset_materialization.metadata.get("source_version")
-    return getattr(value, "value", None) if value is not None else None
-
-
-def _ingest_if_changed(
-    context: dg.AssetExecutionContext, qs: QuickSight, dataset_id: str, version: str, blockers: list[str]
-) -> dict[str, Any]:
-    """Refresh SPICE when `version` differs from the last ingested one and nothing blocks it."""
-    previous = _previous_source(context)
-    meta: dict[str, Any] = {}
-    if blockers:
-        context.log.warning(f"{dataset_id}: SPICE not refreshed: " + "; ".join(blockers))
-        return {"source_version": previous or "", "ingestion": "blocked: " + "; ".join(blockers)}
-    if version == previous:
-        return {"source_version": version, "ingestion": "skipped: the marts have not changed since the last one"}
-    result: IngestionResult = ingest(qs, dataset_id, timeout_s=get_settings().spice_ingestion_timeout_s)
-    meta.update(result.metadata())
-    if not result.ok:
-        raise dg.Failure(
-            description=f"SPICE ingestion {result.ingestion_id} of {dataset_id}: {result.status} ({result.error})",
-            metadata=meta,
-        )
-    context.log.info(f"{dataset_id}: ingested {result.rows_ingested} rows ({result.rows_dropped} dropped)")
-    return {**meta, "source_version": version, "ingestion": "completed"}
+def _refresh(qs: QuickSight, wanted: Wanted, version: str, blockers: list[str]) -> dict[str, Any]:
+    settings = get_settings()
+    before = sum(qs.writes.values())
+    try:
+        refresh = refresh_dataset(qs, wanted, region=settings.region, version=version, blockers=blockers,
+                                  timeout_s=settings.spice_ingestion_timeout_s)
+    except PublishError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    meta = {"resource": f"data set {wanted.id}", "source_version": version, **refresh.metadata()}
+    if refresh.change.fields:
+        meta["changed_fields"] = dg.MetadataValue.md("\n".join(f"- `{d}`" for d in refresh.change.fields[:50]))
+    meta["write_calls"] = sum(qs.writes.values()) - before
+    return meta
 
 
 @dg.asset(
@@ -139,14 +125,10 @@ def quicksight_data_source(quicksight: QuickSightResource) -> dg.MaterializeResu
     deps=[seller_rls, quicksight_data_source],
     description="The RLS rules data set (UseAs RLS_RULES), refreshed in SPICE when the rules change.",
 )
-def quicksight_seller_rls(context: dg.AssetExecutionContext, lake: LakeResource,
-                          quicksight: QuickSightResource) -> dg.MaterializeResult:
-    qs = quicksight.open()
-    wanted = publication(get_settings()).rls
-    _, meta = _publish(qs, wanted)
+def quicksight_seller_rls(lake: LakeResource, quicksight: QuickSightResource) -> dg.MaterializeResult:
     current = rls.read_rules(lake.open())
     blockers = [] if current is not None else ["the rules table has not been written"]
-    meta |= _ingest_if_changed(context, qs, wanted.id, rls.fingerprint(current or [])[:16], blockers)
+    meta = _refresh(quicksight.open(), publication(get_settings()).rls, rls.fingerprint(current or [])[:16], blockers)
     return dg.MaterializeResult(metadata=meta)
 
 
@@ -162,15 +144,14 @@ def build_dataset_asset(mart: str) -> dg.AssetsDefinition:
     )
     def dataset_asset(context: dg.AssetExecutionContext, lake: LakeResource,
                       quicksight: QuickSightResource) -> dg.MaterializeResult:
-        qs = quicksight.open()
-        wanted = publication(get_settings()).datasets[mart]
-        _, meta = _publish(qs, wanted)
         state = check_state(context.instance, mart)
         blockers = [] if state.passed else [f"{mart}: {state.reason}"]
         version = table_version(lake.open(), "marts", mart)
         if not version:
             blockers.append(f"{mart} has no partition yet")
-        meta |= _ingest_if_changed(context, qs, wanted.id, version, blockers)
+        if blockers:
+            context.log.warning(f"{mart}: SPICE keeps its last checked data: " + "; ".join(blockers))
+        meta = _refresh(quicksight.open(), publication(get_settings()).datasets[mart], version, blockers)
         return dg.MaterializeResult(metadata=meta)
 
     return dataset_asset

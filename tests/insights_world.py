@@ -1,0 +1,103 @@
+"""A published world for the sellers' insight tests: the hand-made story of `tests/marts_data.py`
+built into every mart by Dagster (behind their blocking checks), registered in Glue on the moto
+server, sellers S1-S3 and an analyst in a Cognito pool, and everything published to the local
+QuickSight with SPICE ingested - exactly what `make up` does, at the size of a test.
+
+Use the `world` fixture (session-wide: building it takes a while); tests that change it (disable a
+seller, add a column) undo what they did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from gitgoods.identity import Identities
+from gitgoods.local.quicksight.spice import SpiceStore
+from gitgoods.local.secrets import ensure_local_secrets
+from gitgoods.settings import Settings, get_settings, reset_settings
+from pipelines.lake.fs import LakeFS
+from tests.marts_data import put_dimensions, story_days, write_raw
+
+_this_month = dt.date.today().replace(day=1)
+DAYS = story_days((_this_month - dt.timedelta(days=1)).replace(day=1))
+MONTH = DAYS[0][:7] + "-01"
+
+
+@dataclass
+class World:
+    settings: Settings
+    lake: LakeFS
+    instance: dg.DagsterInstance
+    spice: SpiceStore
+    identities: Identities
+    days: tuple[str, str, str] = DAYS
+
+    def publish(self) -> dg.ExecuteInJobResult:
+        from pipelines.defs.publish.assets import ASSETS
+        from pipelines.resources import resources_for
+
+        return dg.materialize(ASSETS, resources=resources_for(), instance=self.instance, raise_on_error=False)
+
+
+def _build_marts(instance: dg.DagsterInstance) -> None:
+    from pipelines.defs.marts.assets import DAILY_ASSETS, MONTHLY_ASSETS
+    from pipelines.defs.marts.checks import CHECKS
+    from pipelines.resources import resources_for
+
+    for assets, start, end in ((DAILY_ASSETS, DAYS[0], DAYS[2]), (MONTHLY_ASSETS, MONTH, DAYS[2][:7] + "-01")):
+        keys = {a.key for a in assets}
+        checks = [c for c in CHECKS if next(iter(c.check_keys)).asset_key in keys]
+        result = dg.materialize(
+            [*assets, *checks],
+            resources=resources_for(),
+            instance=instance,
+            tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
+            raise_on_error=False,
+        )
+        failed = [e.asset_check_key for e in result.get_asset_check_evaluations() if not e.passed]
+        assert result.success and not failed, f"the story's marts must build and pass their checks: {failed}"
+
+
+@pytest.fixture(scope="session")
+def world(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    tag = uuid.uuid4().hex[:8]
+    home = tmp_path_factory.mktemp("insights-home")
+    lake_uri = f"file://{home / 'lake'}"
+    env = {
+        "GITGOODS_HOME": str(home),
+        "GITGOODS_DYNAMODB_PORT": str(settings.dynamodb_port),
+        "GITGOODS_MOTO_PORT": str(settings.moto_port),
+        "GITGOODS_TABLE_PREFIX": f"w{tag}-",
+        "GITGOODS_LAKE_URI": lake_uri,
+        "GITGOODS_GLUE_DATABASE": f"gg_{tag}",
+        "GITGOODS_QUICKSIGHT_PREFIX": f"w{tag}-",
+        "GITGOODS_COGNITO_POOL_NAME": f"sellers-{tag}",
+    }
+    from gitgoods.local.quicksight.api import installed_state_dir
+
+    with pytest.MonkeyPatch.context() as mp, dg.instance_for_test() as instance:
+        for name, value in env.items():
+            mp.setenv(name, value)
+        reset_settings()
+        s = get_settings()
+        ensure_local_secrets(s)
+        put_dimensions(s)
+        lake = LakeFS.from_uri(lake_uri, s)
+        write_raw(lake, DAYS)
+        _build_marts(instance)
+        identities = Identities(s)
+        identities.rebuild()
+        state = installed_state_dir()
+        assert state is not None, "the moto fixture installs the local QuickSight"
+        w = World(s, lake, instance, SpiceStore(Path(state) / "spice"), identities)
+        result = w.publish()
+        assert result.success, "publishing the story must succeed"
+        yield w
+    reset_settings()
