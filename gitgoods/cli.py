@@ -25,11 +25,18 @@ def cmd_up(args: argparse.Namespace) -> int:
     from pipelines.lake.catalog import GlueCatalog, rebuild_catalog
     from pipelines.lake.fs import open_lake
 
-    rebuild_catalog(open_lake(settings=settings), GlueCatalog(settings=settings))
+    rebuild_catalog(
+        open_lake(settings=settings), GlueCatalog(settings=settings), zones=("raw", "quarantine", "stg", "marts")
+    )
     if args.seed:
         from storefront.simulate.run import seed_and_simulate
 
         seed_and_simulate(settings, seed=args.random_seed, days=args.days)
+    # moto forgets the Cognito pool: rebuild it (same users, same local passwords) at every start.
+    from gitgoods.identity import Identities
+
+    identities = Identities(settings)
+    identities.rebuild()
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     try:
         services.append(stack.start_dagster(settings))
@@ -49,11 +56,48 @@ def cmd_up(args: argparse.Namespace) -> int:
         failed = marts["failed_checks"]
         print(f"models: {'built and checked' if marts['success'] else 'FAILED'}"
               + (f"; failing checks: {', '.join(failed)}" if failed else ""))
+        from pipelines.defs.publish.run import publish_all
+
+        published = publish_all()
+        refreshed = sum(1 for v in published["ingestions"].values() if v == "completed")
+        print(f"publish: {'done' if published['success'] else 'FAILED'} ({refreshed} SPICE data sets refreshed)")
+    try:
+        services.append(stack.start_portal(settings))
+    except processes.StartError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"\nReady in {time.monotonic() - started:.0f}s:")
     for service in services:
         print(f"  {service.name:<40} {service.url}")
     print(f"  {'logs':<40} {settings.log_dir}")
+    _print_sign_ins(identities)
     print("Stop everything with `make down`.")
+    return 0
+
+
+def _print_sign_ins(identities) -> None:  # noqa: ANN001 - gitgoods.identity.Identities
+    """One seller's and the analyst's local sign-in for the portal. Passwords are shown only on a
+    terminal, so they never end up in a captured log; elsewhere the command that shows them."""
+    sellers = sorted(s.username for s in identities.sellers() if s.enabled)
+    users = [("seller", sellers[0])] if sellers else []
+    users += [("analyst", name) for name in sorted(identities.analysts())[:1]]
+    for role, name in users:
+        if sys.stdout.isatty():
+            secret = identities.local_password(name)
+        else:
+            secret = f"(run `.venv/bin/gitgoods password {name}`)"
+        print(f"  portal sign-in ({role}):{'':<22} {name} / {secret}")
+
+
+def cmd_password(args: argparse.Namespace) -> int:
+    """Print a local portal user's password (kept owner-only in the local secrets folder)."""
+    from gitgoods.identity import Identities
+
+    password = Identities(get_settings()).local_password(args.user)
+    if password is None:
+        print(f"error: no local password for {args.user!r}", file=sys.stderr)
+        return 1
+    print(password)
     return 0
 
 
@@ -89,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop everything `up` started").set_defaults(func=cmd_down)
     sub.add_parser("status", help="what is running").set_defaults(func=cmd_status)
     sub.add_parser("tables", help="create the missing DynamoDB tables").set_defaults(func=cmd_tables)
+    password = sub.add_parser("password", help="show a local portal user's password")
+    password.add_argument("user")
+    password.set_defaults(func=cmd_password)
     args = parser.parse_args(argv)
     return args.func(args)
 

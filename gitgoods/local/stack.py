@@ -134,6 +134,15 @@ def start_services(settings: Settings) -> list[Service]:
     return started
 
 
+def start_portal(settings: Settings) -> Service:
+    """The seller portal (gunicorn, threaded workers) on its port."""
+    env = _service_env(settings) | {"GITGOODS_PORTAL_URL": f"http://127.0.0.1:{settings.portal_port}"}
+    processes.start(settings, "portal", _gunicorn(settings, "portal.app:create_app()", settings.portal_port), env=env)
+    url = f"http://127.0.0.1:{settings.portal_port}"
+    processes.wait_until(processes.http_ok(f"{url}/health"), "seller portal", 60, settings.log_dir / "portal.log")
+    return Service("seller portal", url)
+
+
 def start_dagster(settings: Settings) -> Service:
     """`dagster dev` (webserver and daemon) on the repository's workspace, SQLite instance in the
     state folder."""
@@ -165,7 +174,7 @@ def start_emulators(settings: Settings) -> list[Service]:
     return services
 
 
-ALL = ("dagster", "orders", "catalog", "moto", "dynamodb")
+ALL = ("portal", "dagster", "orders", "catalog", "moto", "dynamodb")
 
 
 def stop_all(settings: Settings) -> list[str]:
