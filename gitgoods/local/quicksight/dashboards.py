@@ -4,7 +4,7 @@ CreateDashboard makes version 1 and publishes it; UpdateDashboard adds a version
 published until UpdateDashboardPublishedVersion. Describe calls without a version number describe
 the published version (the latest one if none is). A version whose definition names a data set
 that does not exist is CREATION_FAILED (Errors: DATA_SET_NOT_FOUND) and cannot be published.
-Mixed into `api.QuickSightAssets` by `install`.
+Mixed into `protocol.QuickSightAssets` by `api.install`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,10 @@ import copy
 import time
 from typing import Any
 
-from gitgoods.local.quicksight.api import QsError, not_found, operation, page, store
+from gitgoods.local.quicksight.errors import QsError, not_found
+from gitgoods.local.quicksight.protocol import operation, page
+from gitgoods.local.quicksight.state import store
+from gitgoods.local.quicksight.store import merge_permissions
 
 VERSION_FIELDS = (
     "Name",
@@ -27,13 +30,25 @@ VERSION_FIELDS = (
 )
 
 
+def _numbered(record: dict[str, Any], number: str, label: str) -> dict[str, Any]:
+    """The version numbered `number` (as given in the request); not found names it `label`."""
+    found = [v for v in record["Versions"] if str(v["VersionNumber"]) == number]
+    if not found:
+        raise not_found("Dashboard version", label)
+    return found[0]
+
+
+def _source_arn(request: dict[str, Any]) -> str | None:
+    return (request.get("SourceEntity") or {}).get("SourceTemplate", {}).get("Arn")
+
+
 def _link(record: dict[str, Any]) -> dict[str, Any]:
     permissions = record["LinkSharingConfiguration"].get("Permissions")
     return {"Permissions": permissions} if permissions else {}
 
 
 class DashboardOperations:
-    # helpers of api.QuickSightAssets, which this class is mixed into
+    # helpers of protocol.QuickSightAssets, which this class is mixed into
     _validated: Any
     _scope: Any
     _arn: Any
@@ -74,10 +89,7 @@ class DashboardOperations:
         """The version asked for (version-number or alias-name), else the published one."""
         number, alias = self._query("version-number"), self._query("alias-name")
         if number is not None:
-            found = [v for v in record["Versions"] if str(v["VersionNumber"]) == number]
-            if not found:
-                raise not_found("Dashboard version", number)
-            return found[0]
+            return _numbered(record, number, number)
         if alias == "$LATEST":
             return record["Versions"][-1]
         if alias not in (None, "$PUBLISHED"):
@@ -139,12 +151,10 @@ class DashboardOperations:
         self._validated("UpdateDashboardPublishedVersion")
         ident, record = self._dashboard()
         number = self._uri("VersionNumber")
-        found = [v for v in record["Versions"] if str(v["VersionNumber"]) == number]
-        if not found:
-            raise not_found("Dashboard version", f"{ident}/{number}")
-        if found[0]["Status"] != "CREATION_SUCCESSFUL":
-            raise QsError("InvalidParameterValueException", f"version {number} is {found[0]['Status']}")
-        record["PublishedVersionNumber"], record["LastPublishedTime"] = found[0]["VersionNumber"], time.time()
+        version = _numbered(record, number, f"{ident}/{number}")
+        if version["Status"] != "CREATION_SUCCESSFUL":
+            raise QsError("InvalidParameterValueException", f"version {number} is {version['Status']}")
+        record["PublishedVersionNumber"], record["LastPublishedTime"] = version["VersionNumber"], time.time()
         store().save()
         return {"DashboardId": ident, "DashboardArn": record["Arn"]}
 
@@ -164,7 +174,7 @@ class DashboardOperations:
             "VersionNumber": version["VersionNumber"],
             "Status": version["Status"],
             "Arn": self._version_arn(record, version),
-            "SourceEntityArn": (request.get("SourceEntity") or {}).get("SourceTemplate", {}).get("Arn"),
+            "SourceEntityArn": _source_arn(request),
             "DataSetArns": [d["DataSetArn"] for d in declared],
             "Description": request.get("VersionDescription"),
             "ThemeArn": request.get("ThemeArn"),
@@ -205,12 +215,10 @@ class DashboardOperations:
             del self._scope()["dashboards"][ident]
             self._backend().tagger.delete_all_tags_for_resource(record["Arn"])
         else:
-            found = [v for v in record["Versions"] if str(v["VersionNumber"]) == number]
-            if not found:
-                raise not_found("Dashboard version", f"{ident}/{number}")
-            if found[0]["VersionNumber"] == record.get("PublishedVersionNumber"):
+            version = _numbered(record, number, f"{ident}/{number}")
+            if version["VersionNumber"] == record.get("PublishedVersionNumber"):
                 raise QsError("ConflictException", f"version {number} is the published version of {ident}")
-            record["Versions"].remove(found[0])
+            record["Versions"].remove(version)
         store().save()
         return {"Arn": record["Arn"], "DashboardId": ident}
 
@@ -241,7 +249,7 @@ class DashboardOperations:
                 "CreatedTime": version["CreatedTime"],
                 "VersionNumber": version["VersionNumber"],
                 "Status": version["Status"],
-                "SourceEntityArn": (version["Request"].get("SourceEntity") or {}).get("SourceTemplate", {}).get("Arn"),
+                "SourceEntityArn": _source_arn(version["Request"]),
                 "Description": version["Request"].get("VersionDescription"),
             }
             summaries.append({k: v for k, v in summary.items() if v is not None})
@@ -260,8 +268,6 @@ class DashboardOperations:
 
     @operation(200)
     def update_dashboard_permissions(self) -> dict[str, Any]:
-        from gitgoods.local.quicksight.store import merge_permissions
-
         body = self._validated("UpdateDashboardPermissions")
         ident, record = self._dashboard()
         record["Permissions"] = merge_permissions(

@@ -1,6 +1,6 @@
 """Data sources' permissions (and their create requests kept on disk, so moto's data sources come
 back after a restart), and tags that persist for the resources of the store. Mixed into
-`api.QuickSightAssets` by `install`; the other QuickSight calls stay moto's.
+`protocol.QuickSightAssets` by `api.install`; the other QuickSight calls stay moto's.
 """
 
 from __future__ import annotations
@@ -9,12 +9,14 @@ from typing import Any
 
 from moto.quicksight.models import quicksight_backends
 
-from gitgoods.local.quicksight.api import QsError, error_response, not_found, operation, store
+from gitgoods.local.quicksight.errors import QsError, not_found
+from gitgoods.local.quicksight.protocol import error_response, operation
+from gitgoods.local.quicksight.state import store
 from gitgoods.local.quicksight.store import merge_permissions
 
 
 class SourceAndTagOperations:
-    # helpers of api.QuickSightAssets, which this class is mixed into
+    # helpers of protocol.QuickSightAssets, which this class is mixed into
     _validated: Any
     _scope: Any
     _uri: Any

@@ -34,7 +34,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
-def _parse(value: str | None) -> datetime | None:
+def parse_iso(value: str | None) -> datetime | None:
+    """An ISO 8601 time (`Z` or an offset) as a datetime; None for None or ""."""
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
@@ -62,6 +63,10 @@ class SpiceStore:
     def _dir(self, dataset_id: str) -> Path:
         return self.root / _check_id(dataset_id, "data set id")
 
+    def file(self, dataset_id: str, ingestion_id: str) -> Path:
+        """The Parquet file of one snapshot (the ingestion that wrote it)."""
+        return self._dir(dataset_id) / f"{ingestion_id}.parquet"
+
     def pointer(self, dataset_id: str) -> dict | None:
         """The current snapshot's description (no data), or None before the first ingestion."""
         try:
@@ -78,16 +83,16 @@ class SpiceStore:
             cached = self._cache.get(dataset_id)
             if cached is not None and cached.ingestion_id == meta["ingestion_id"]:
                 return cached
-        data = pq.read_table(self._dir(dataset_id) / f"{meta['ingestion_id']}.parquet")
+        data = pq.read_table(self.file(dataset_id, meta["ingestion_id"]))
         snapshot = Snapshot(
             dataset_id=dataset_id,
             ingestion_id=meta["ingestion_id"],
-            created_time=_parse(meta["created_time"]) or datetime.now(UTC),
+            created_time=parse_iso(meta["created_time"]) or datetime.now(UTC),
             rows=int(meta["rows"]),
             table=meta.get("table", ""),
             partitions=int(meta.get("partitions", 0)),
             last_partition=meta.get("last_partition"),
-            built_at=_parse(meta.get("built_at")),
+            built_at=parse_iso(meta.get("built_at")),
             data=data,
         )
         with self._lock:
@@ -111,7 +116,7 @@ class SpiceStore:
         folder.mkdir(parents=True, exist_ok=True)
         _check_id(ingestion_id, "ingestion id")
         created = created_time or datetime.now(UTC)
-        data_path = folder / f"{ingestion_id}.parquet"
+        data_path = self.file(dataset_id, ingestion_id)
         tmp = folder / f".{ingestion_id}.parquet.tmp"
         pq.write_table(data, tmp, compression="zstd")
         _fsync(tmp)
