@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from portal.render import expressions as ex
-from portal.render.definition import Dashboard, Dimension, Measure, Sort, Visual, dataset_id_from_arn
-from portal.render.errors import RenderError
+from portal.render.errors import RenderError, visual_error
+from portal.render.model import CHART_KINDS, Dashboard, Dimension, Measure, Sort, Visual, dataset_id_from_arn
 
 SELLER_COLUMN = "seller_id"
 RLS_USER, RLS_GROUP = "UserName", "GroupName"
@@ -82,6 +82,27 @@ class VisualData:
 
     def by_role(self, role: str) -> list[Column]:
         return [c for c in self.columns if c.role == role]
+
+
+def shown_columns(data: VisualData) -> list[Column]:
+    """The columns the visual shows (not its hidden fields): on the page, in the PDF and the CSV."""
+    hidden = data.visual.hidden_fields
+    return [c for c in data.columns if c.field_id not in hidden]
+
+
+def empty_data(visual: Visual) -> VisualData:
+    """The visual's data when its data set has no snapshot yet: its columns, no rows."""
+    columns = _output_columns(visual)
+    return VisualData(visual, tuple(columns), pa.table({c.field_id: pa.array([], pa.null()) for c in columns}))
+
+
+def _chunked(value: Any, num_rows: int) -> pa.ChunkedArray:
+    """An evaluated expression as a column: a scalar repeated on every row, an array chunked."""
+    if isinstance(value, pa.Scalar):
+        value = pa.chunked_array([pa.array([value.as_py()] * num_rows, value.type)])
+    if isinstance(value, pa.Array):
+        value = pa.chunked_array([value])
+    return value
 
 
 def _as_timestamp(values: pa.ChunkedArray | pa.Array, what: str) -> pa.ChunkedArray | pa.Array:
@@ -171,22 +192,15 @@ class _Builder:
         self.aggs: dict[ex.Agg, str] = {}
 
     def error(self, what: str) -> RenderError:
-        return RenderError(f"visual {self.visual.visual_id!r} ({self.visual.type_name}): {what}")
+        return visual_error(self.visual.visual_id, self.visual.type_name, what)
 
     def source(self, name: str) -> pa.ChunkedArray:
         if name not in self.table.column_names:
             raise self.error(f"column {name!r} is not in the data set {self.visual.dataset!r}")
-        if name == SELLER_COLUMN:
-            return self.table[name]
         return self.table[name]
 
     def row_level(self, node: ex.Node) -> pa.ChunkedArray:
-        value = ex.evaluate(node, self.source)
-        if isinstance(value, pa.Scalar):
-            value = pa.chunked_array([pa.array([value.as_py()] * self.table.num_rows, value.type)])
-        if isinstance(value, pa.Array):
-            value = pa.chunked_array([value])
-        return value
+        return _chunked(ex.evaluate(node, self.source), self.table.num_rows)
 
     def dimension(self, index: int, dim: Dimension) -> str:
         name = f"__d{index}"
@@ -229,12 +243,7 @@ def _evaluate_measure(measure: Measure, grouped: pa.Table, builder: _Builder) ->
     def no_column(name: str) -> Any:
         raise builder.error(f"{{{name}}} outside an aggregation in a measure")
 
-    value = ex.evaluate(measure.expression, no_column, aggregated)
-    if isinstance(value, pa.Scalar):
-        value = pa.chunked_array([pa.array([value.as_py()] * grouped.num_rows, value.type)])
-    if isinstance(value, pa.Array):
-        value = pa.chunked_array([value])
-    return value
+    return _chunked(ex.evaluate(measure.expression, no_column, aggregated), grouped.num_rows)
 
 
 def compute(
@@ -245,9 +254,9 @@ def compute(
     """Group the (already filtered) rows by the visual's dimensions and aggregate its measures."""
     columns = _output_columns(visual)
     if visual.kind == "table" and not visual.measures and not visual.dimensions:
-        raise RenderError(f"visual {visual.visual_id!r} (TableVisual): no fields")
+        raise visual_error(visual.visual_id, visual.type_name, "no fields")
     result = _aggregate(dashboard, visual, rows, columns)
-    limit_dims = visual.dimensions if visual.kind in ("line", "bar", "pie") else ()
+    limit_dims = visual.dimensions if visual.kind in CHART_KINDS else ()
     if visual.limit is not None and limit_dims:
         order = result[columns[0].field_id].to_pylist()
         top: list[Any] = []

@@ -15,7 +15,8 @@ from cachetools import TTLCache
 from gitgoods import aws
 from gitgoods.local.quicksight.spice import SpiceStore
 from gitgoods.settings import Settings
-from portal.render.reports import LocalReports, published_definitions
+from portal.render.published import published_definitions
+from portal.render.reports import LocalReports
 
 CHECKS_TAG = "gitgoods:checks"  # written by the publish step (pipelines/publish/refresh.py)
 NAMES_TTL_S = 300.0

@@ -26,9 +26,10 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from portal.render import charts
-from portal.render.data import VisualData
-from portal.render.definition import Measure, Visual
+from portal.render.data import VisualData, shown_columns
+from portal.render.formatting import format_cell
+from portal.render.html_visuals import kpi_context, pivot_context
+from portal.render.model import CHART_KINDS, Measure, Visual
 
 _FONT_LOCK = threading.Lock()
 _FONTS: tuple[str, str] | None = None
@@ -70,7 +71,7 @@ def _csv_value(value: Any) -> Any:
 def visual_csv(data: VisualData) -> bytes:
     """The visual's rows: header = the field names shown; values unformatted (dates ISO, nulls
     empty, numbers as numbers)."""
-    columns = charts.shown_columns(data)
+    columns = shown_columns(data)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([c.label for c in columns])
@@ -141,14 +142,14 @@ def _visual_flowables(item: PdfVisual, styles: dict, width: float) -> list:
     out: list = [_p(visual.title, styles["h3"])]
     if visual.subtitle:
         out.append(_p(visual.subtitle, styles["small"]))
-    if visual.kind in ("line", "bar", "pie") and item.png is not None:
+    if visual.kind in CHART_KINDS and item.png is not None:
         image = Image(io.BytesIO(item.png))
         scale = min(1.0, width / image.imageWidth) if visual.kind != "pie" else min(0.7, width / image.imageWidth)
         image.drawWidth = image.imageWidth * scale
         image.drawHeight = image.imageHeight * scale
         out.append(image)
     elif visual.kind == "kpi":
-        kpi = charts.kpi_context(data)
+        kpi = kpi_context(data)
         out.append(_p(kpi["value"] or "–", styles["kpi"]))
         details = []
         if kpi["period"]:
@@ -159,11 +160,11 @@ def _visual_flowables(item: PdfVisual, styles: dict, width: float) -> list:
         if details:
             out.append(_p(" · ".join(details), styles["body"]))
     elif visual.kind == "table":
-        columns = charts.shown_columns(data)
-        rows = [[charts.format_cell(r[c.field_id], c) for c in columns] for r in data.rows()]
+        columns = shown_columns(data)
+        rows = [[format_cell(r[c.field_id], c) for c in columns] for r in data.rows()]
         out.append(_table([c.label for c in columns], rows, [isinstance(c.field, Measure) for c in columns], styles))
     elif visual.kind == "pivot":
-        pivot = charts.pivot_context(data)
+        pivot = pivot_context(data)
         headers = [*pivot["row_headers"], *pivot["columns"]]
         numeric = [False] * len(pivot["row_headers"]) + [True] * len(pivot["columns"])
         rows = [[*line, *(v[0] for v in values)] for line, values in pivot["body"]]

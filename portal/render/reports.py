@@ -3,14 +3,15 @@
     reports = LocalReports(lambda: published_definitions(quicksight, account_id, dashboard_id), spice)
 
 `definitions()` returns (the dashboard Definition, {data set ARN: DescribeDataSet's DataSet});
-`published_definitions` fetches them from the QuickSight API (the published version, cached by
-its version number). Who may open which seller is decided here by the RLS data set's rules,
-exactly as QuickSight would (the portal's own check comes first): an unknown seller, a seller
+`published.published_definitions` fetches them from the QuickSight API (the published version,
+cached by its version number). Who may open which seller is decided here by the RLS data set's
+rules, exactly as QuickSight would (the portal's own check comes first): an unknown seller, a seller
 the rules do not grant the viewer, or an unknown visual is `ReportNotFound`.
 
 Rendered visuals are cached (bounded, by bytes) under (definition generation, visual, seller,
 range, the ingestion ids of the visual's data set and of its RLS data set), so a new snapshot
-or a new published version is never served stale.
+or a new published version is never served stale. The freshness line, and the last day of data
+(the default end of the range), come from `freshness`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -31,9 +31,14 @@ from cachetools import LRUCache
 from markupsafe import Markup
 
 from gitgoods.local.quicksight.spice import Snapshot, SpiceStore
-from portal.render import charts, data, pdf
-from portal.render.definition import Dashboard, Visual, dataset_id_from_arn, parse_definition
+from portal.render import data, pdf
+from portal.render.definition import parse_definition
 from portal.render.errors import RenderError
+from portal.render.freshness import checks_state, data_freshness, last_day
+from portal.render.html_visuals import env, trusted, visual_html
+from portal.render.images import chart_png
+from portal.render.model import CHART_KINDS, DEFAULT_WINDOW_DAYS, Dashboard, Visual, dataset_id_from_arn
+from portal.render.published import published_definitions
 from portal.reports import ReportNotFound, ReportPage, Viewer
 
 REPORT_TITLE = "Seller insights"
@@ -57,38 +62,6 @@ def _sizeof(value: Any) -> int:
     if isinstance(value, pa.Table):
         return value.nbytes + 256
     return 1024
-
-
-def _day(value: str | None) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        return None
-
-
-def _when(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else ""
-
-
-def checks_state(pointer: dict | None) -> str:
-    """ "passed", "failed" or "unknown" from the snapshot pointer's optional `checks` field: a
-    bool, "passed"/"failed", or an object with `passed`/`checks_passed`/`all_passed` or `status`.
-    Nothing is claimed without it."""
-    value = (pointer or {}).get("checks")
-    if isinstance(value, dict):
-        for key in ("checks_passed", "passed", "all_passed"):
-            if isinstance(value.get(key), bool):
-                value = value[key]
-                break
-        else:
-            value = value.get("status")
-    if isinstance(value, bool):
-        return "passed" if value else "failed"
-    if isinstance(value, str) and value.lower() in ("passed", "failed"):
-        return value.lower()
-    return "unknown"
 
 
 class LocalReports:
@@ -204,58 +177,17 @@ class LocalReports:
 
     def _range(self, parsed: _Parsed, start: date | None, end: date | None) -> tuple[date, date]:
         if end is None:
-            days = [_day(s.last_partition) for s in map(self._snapshot, self._data_ids(parsed)) if s is not None]
+            days = [last_day(s) for s in map(self._snapshot, self._data_ids(parsed)) if s is not None]
             end = max((d for d in days if d is not None), default=datetime.now(UTC).date())
         if start is None:
-            window = parsed.dashboard.date_filter.default_days if parsed.dashboard.date_filter else 90
+            window = parsed.dashboard.date_filter.default_days if parsed.dashboard.date_filter else DEFAULT_WINDOW_DAYS
             start = end - timedelta(days=window - 1)
         if start > end:
             start, end = end, start
         return start, end
 
     def _freshness(self, parsed: _Parsed) -> tuple[str, list[dict[str, Any]]]:
-        items = []
-        ids = self._data_ids(parsed)
-        for dataset_id in ids:
-            pointer = self._spice.pointer(dataset_id)
-            snapshot = self._snapshot(dataset_id) if pointer else None
-            items.append(
-                {
-                    "name": dataset_id,
-                    "ingestion_id": snapshot.ingestion_id if snapshot else None,
-                    "last_partition": snapshot.last_partition if snapshot else None,
-                    "built_at": _when(snapshot.built_at) if snapshot else "",
-                    "ingested": _when(snapshot.created_time) if snapshot else "",
-                    "checks": (self._checks(dataset_id) if self._checks else checks_state(pointer))
-                    if snapshot
-                    else "unknown",
-                }
-            )
-        present = [i for i in items if i["ingestion_id"]]
-        if not present:
-            return "No data has been ingested yet.", items
-        partitions = [i["last_partition"] for i in present if i["last_partition"]]
-        built = [i["built_at"] for i in present if i["built_at"]]
-        ingested = [i["ingested"] for i in present if i["ingested"]]
-        states = {i["checks"] for i in items}
-        if states == {"passed"}:
-            checks = "every blocking check passed"
-        elif "held-back" in states:
-            held = ", ".join(i["name"] for i in items if i["checks"] == "held-back")
-            checks = f"newer data of {held} did not pass its blocking checks and is held back"
-        elif "failed" in states:
-            failed = ", ".join(i["name"] for i in items if i["checks"] == "failed")
-            checks = f"blocking checks failed for {failed}"
-        else:
-            checks = "blocking checks: unknown"
-        parts = [f"Data through {min(partitions)}" if partitions else "Data through an unknown day"]
-        if built:
-            parts.append(f"built {min(built)}")
-        if ingested:
-            parts.append(f"ingested {min(ingested)}")
-        if len(present) < len(items):
-            parts.append(f"{len(items) - len(present)} data set(s) not ingested yet")
-        return "; ".join(parts) + f"; {checks}.", items
+        return data_freshness(self._spice, self._data_ids(parsed), self._checks)
 
     # --- a visual ------------------------------------------------------------------------------
 
@@ -285,13 +217,8 @@ class LocalReports:
             snapshot = self._snapshot(dataset_id)
             grant = self._grant(viewer, parsed.rls[visual.visual_id])
             if snapshot is None:
-                rows = pa.table({data.SELLER_COLUMN: pa.array([], pa.string())})
-                empty = True
-            else:
-                rows = data.filter_rows(parsed.dashboard, visual, snapshot.data, grant, seller_id, start, end)
-                empty = False
-            if empty:
-                return data.VisualData(visual, tuple(data._output_columns(visual)), _empty(visual))
+                return data.empty_data(visual)
+            rows = data.filter_rows(parsed.dashboard, visual, snapshot.data, grant, seller_id, start, end)
             return data.compute(parsed.dashboard, visual, rows)
 
         return self._cached(key, make)
@@ -300,19 +227,15 @@ class LocalReports:
         self, viewer: Viewer, parsed: _Parsed, visual: Visual, seller_id: str, start: date, end: date
     ) -> Markup:
         key = ("html", *self._key(parsed, visual, seller_id, start, end))
-        return self._cached(
-            key, lambda: charts.visual_html(self._visual_data(viewer, parsed, visual, seller_id, start, end))
-        )
+        return self._cached(key, lambda: visual_html(self._visual_data(viewer, parsed, visual, seller_id, start, end)))
 
     def _visual_png(
         self, viewer: Viewer, parsed: _Parsed, visual: Visual, seller_id: str, start: date, end: date
     ) -> bytes | None:
-        if visual.kind not in ("line", "bar", "pie"):
+        if visual.kind not in CHART_KINDS:
             return None
         key = ("png", *self._key(parsed, visual, seller_id, start, end))
-        return self._cached(
-            key, lambda: charts.chart_png(self._visual_data(viewer, parsed, visual, seller_id, start, end))
-        )
+        return self._cached(key, lambda: chart_png(self._visual_data(viewer, parsed, visual, seller_id, start, end)))
 
     # --- the protocol ------------------------------------------------------------------------
 
@@ -334,7 +257,7 @@ class LocalReports:
             ]
             sheets.append({"sheet_id": sheet.sheet_id, "title": sheet.title or sheet.name, "visuals": visuals})
         html = (
-            charts.env()
+            env()
             .get_template("report/report.html")
             .render(
                 seller_id=seller_id,
@@ -347,9 +270,7 @@ class LocalReports:
                 pdf_url=f"{base}/report.pdf?{query}",
             )
         )
-        return ReportPage(
-            title=f"{self._title}: {name}", html=charts.trusted(html), freshness=freshness, start=start, end=end
-        )
+        return ReportPage(title=f"{self._title}: {name}", html=trusted(html), freshness=freshness, start=start, end=end)
 
     def csv(
         self, viewer: Viewer, seller_id: str, visual_id: str, start: date | None, end: date | None
@@ -390,53 +311,6 @@ class LocalReports:
 
 def _safe(value: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", value)[:80] or "_"
-
-
-def _empty(visual: Visual) -> pa.Table:
-    return pa.table({c.field_id: pa.array([], pa.null()) for c in data._output_columns(visual)})
-
-
-# --- the published definition from the QuickSight API ------------------------------------------
-
-_published_lock = threading.Lock()
-_published: dict[tuple[str, str], tuple[int, dict, dict[str, dict], float]] = {}
-
-
-def published_definitions(
-    quicksight_client: Any, account_id: str, dashboard_id: str, *, ttl: float = 5.0
-) -> tuple[dict, dict[str, dict]]:
-    """(Definition, {data set ARN: DataSet}) of the dashboard's published version.
-
-    DescribeDashboard (no version: the published one) gives the version number, checked at most
-    every `ttl` seconds; DescribeDashboardDefinition of that version and DescribeDataSet of its
-    data sets are fetched only when the number changes. The same objects are returned while it
-    does not, so `LocalReports` keeps its parsed definition and its cache.
-    """
-    key = (account_id, dashboard_id)
-    now = time.monotonic()
-    with _published_lock:
-        cached = _published.get(key)
-    if cached is not None and now - cached[3] < ttl:
-        return cached[1], cached[2]
-    described = quicksight_client.describe_dashboard(AwsAccountId=account_id, DashboardId=dashboard_id)
-    version = int(described["Dashboard"]["Version"]["VersionNumber"])
-    if cached is not None and cached[0] == version:
-        with _published_lock:
-            _published[key] = (version, cached[1], cached[2], now)
-        return cached[1], cached[2]
-    definition = quicksight_client.describe_dashboard_definition(
-        AwsAccountId=account_id, DashboardId=dashboard_id, VersionNumber=version
-    )["Definition"]
-    datasets: dict[str, dict] = {}
-    for declaration in definition.get("DataSetIdentifierDeclarations") or []:
-        arn = declaration["DataSetArn"]
-        if arn not in datasets:
-            datasets[arn] = quicksight_client.describe_data_set(
-                AwsAccountId=account_id, DataSetId=dataset_id_from_arn(arn)
-            )["DataSet"]
-    with _published_lock:
-        _published[key] = (version, definition, datasets, now)
-    return definition, datasets
 
 
 __all__ = ["LocalReports", "RenderError", "checks_state", "published_definitions"]
