@@ -9,10 +9,11 @@ seller, add a column) undo what they did.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
@@ -37,13 +38,29 @@ class World:
     instance: dg.DagsterInstance
     spice: SpiceStore
     identities: Identities
+    env: dict[str, str] = field(default_factory=dict)
     days: tuple[str, str, str] = DAYS
 
     def publish(self) -> dg.ExecuteInJobResult:
+        """One run of the `publish` group, with the world's settings in the environment (only then:
+        other tests on the same worker must not see them)."""
         from pipelines.defs.publish.assets import ASSETS
         from pipelines.resources import resources_for
 
-        return dg.materialize(ASSETS, resources=resources_for(), instance=self.instance, raise_on_error=False)
+        with activated(self.env):
+            return dg.materialize(ASSETS, resources=resources_for(), instance=self.instance, raise_on_error=False)
+
+
+@contextlib.contextmanager
+def activated(env: dict[str, str]) -> Iterator[Settings]:
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in env.items():
+            mp.setenv(name, value)
+        reset_settings()
+        try:
+            yield get_settings()
+        finally:
+            reset_settings()
 
 
 def _build_marts(instance: dg.DagsterInstance) -> None:
@@ -82,25 +99,21 @@ def world(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
     }
     from gitgoods.local.quicksight.api import installed_state_dir
 
-    with pytest.MonkeyPatch.context() as mp, dg.instance_for_test() as instance:
-        for name, value in env.items():
-            mp.setenv(name, value)
-        reset_settings()
-        s = get_settings()
-        ensure_local_secrets(s)
-        put_dimensions(s)
-        lake = LakeFS.from_uri(lake_uri, s)
-        write_raw(lake, DAYS)
-        _build_marts(instance)
-        identities = Identities(s)
-        identities.rebuild()
-        state = installed_state_dir()
-        assert state is not None, "the moto fixture installs the local QuickSight"
-        # as `make up` does: the moto server's QuickSight store is the settings' quicksight_state_dir
-        s.state_dir.mkdir(parents=True, exist_ok=True)
-        s.quicksight_state_dir.symlink_to(Path(state), target_is_directory=True)
-        w = World(s, lake, instance, SpiceStore(Path(state) / "spice"), identities)
+    with dg.instance_for_test() as instance:
+        with activated(env) as s:
+            ensure_local_secrets(s)
+            put_dimensions(s)
+            lake = LakeFS.from_uri(lake_uri, s)
+            write_raw(lake, DAYS)
+            _build_marts(instance)
+            identities = Identities(s)
+            identities.rebuild()
+            state = installed_state_dir()
+            assert state is not None, "the moto fixture installs the local QuickSight"
+            # as `make up` does: the moto server's QuickSight store is the settings' quicksight_state_dir
+            s.state_dir.mkdir(parents=True, exist_ok=True)
+            s.quicksight_state_dir.symlink_to(Path(state), target_is_directory=True)
+        w = World(s, lake, instance, SpiceStore(Path(state) / "spice"), identities, env)
         result = w.publish()
         assert result.success, "publishing the story must succeed"
         yield w
-    reset_settings()

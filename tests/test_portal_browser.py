@@ -21,7 +21,8 @@ from tests.helpers import missing_prerequisite
 from tests.insights_world import World, world  # noqa: F401 - the fixture
 from tests.marts_data import B1, B2, B3, P1, P2, P3, P4, PRODUCTS, S1, S2, S3, SELLERS
 
-pytestmark = pytest.mark.stack
+# one published world per test session: these modules run on one xdist worker
+pytestmark = [pytest.mark.stack, pytest.mark.xdist_group("insights_world")]
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

@@ -19,7 +19,8 @@ from pipelines.publish.wanted import publication
 from tests.insights_world import World, world  # noqa: F401 - the fixture
 from tests.marts_data import S1, S2, S3
 
-pytestmark = pytest.mark.stack
+# one published world per test session: these modules run on one xdist worker
+pytestmark = [pytest.mark.stack, pytest.mark.xdist_group("insights_world")]
 
 PUBLISHED_MARTS = ("seller_daily_sales", "seller_daily_segments", "product_performance", "seller_kpis",
                    "buyer_cohorts", "fulfilment", "funnel")
@@ -101,6 +102,23 @@ def test_a_disabled_seller_leaves_the_rules_on_the_next_run(world: World):  # no
         world.identities.enable(S2)
         assert world.publish().success
     assert S2 in [r.seller_id for r in rls.read_rules(world.lake)]
+
+
+def test_a_seller_added_to_the_pool_is_in_the_rules_on_the_next_run(world: World):  # noqa: F811
+    newcomer = "sel_00000000000000000000000S9"
+    world.identities.ensure_sellers([newcomer])
+    pool = world.identities.pool_id()
+    try:
+        assert world.publish().success
+        assert [r.seller_id for r in rls.read_rules(world.lake) if r.user_name] == [S1, S2, S3, newcomer]
+        users = _qs(world).call("list_users", Namespace="default")["UserList"]
+        assert newcomer in {u["UserName"] for u in users}
+    finally:
+        world.identities.cognito.admin_delete_user(UserPoolId=pool, Username=newcomer)
+        assert world.publish().success
+    assert [r.seller_id for r in rls.read_rules(world.lake) if r.user_name] == [S1, S2, S3]
+    users = _qs(world).call("list_users", Namespace="default")["UserList"]
+    assert newcomer not in {u["UserName"] for u in users}  # gone from the pool: gone from QuickSight
 
 
 def test_snapshot_files_hold_no_buyer_identifier(world: World):  # noqa: F811

@@ -59,7 +59,8 @@ def sync_users(
     analysts: Iterable[str],
 ) -> dict[str, list[str]]:
     """Make QuickSight's users and group members match (user name, enabled) of the sellers and the
-    analysts. Returns what was registered, added to a group and deleted."""
+    analysts: a member of the sellers group that is disabled or no longer in the pool loses its
+    QuickSight user. Returns what was registered, added to a group and deleted."""
     namespace = settings.quicksight_namespace
     done: dict[str, list[str]] = {"registered": [], "added": [], "deleted": []}
     wanted_groups = {settings.sellers_group: [], settings.analysts_group: []}
@@ -68,6 +69,7 @@ def sync_users(
         (wanted_groups[settings.sellers_group] if enabled else disabled).append(username)
     wanted_groups[settings.analysts_group] = list(analysts)
     users = {u["UserName"] for u in _all(qs, "list_users", "UserList", Namespace=namespace)}
+    leaving: set[str] = set()
     for group, members in wanted_groups.items():
         if qs.describe("describe_group", GroupName=group, Namespace=namespace) is None:
             qs.call("create_group", GroupName=group, Namespace=namespace, Description=f"Git Goods {group}")
@@ -75,18 +77,19 @@ def sync_users(
             m["MemberName"]
             for m in _all(qs, "list_group_memberships", "GroupMemberList", GroupName=group, Namespace=namespace)
         }
-        for username in sorted(members):
-            name = quicksight_user_name(settings, username)
+        names = {quicksight_user_name(settings, u) for u in members}
+        if group == settings.sellers_group:  # sellers disabled or gone from the pool
+            leaving |= current - names
+        for name in sorted(names):
             if name not in users:
-                _register(qs, settings, username)
+                _register(qs, settings, name.rsplit("/", 1)[-1])
                 users.add(name)
                 done["registered"].append(name)
             if name not in current:
                 qs.call("create_group_membership", GroupName=group, MemberName=name, Namespace=namespace)
                 done["added"].append(f"{group}/{name}")
-    for username in sorted(disabled):
-        name = quicksight_user_name(settings, username)
-        if name in users:
-            qs.call("delete_user", UserName=name, Namespace=namespace)
-            done["deleted"].append(name)
+    leaving |= {quicksight_user_name(settings, u) for u in disabled}
+    for name in sorted(leaving & users):
+        qs.call("delete_user", UserName=name, Namespace=namespace)
+        done["deleted"].append(name)
     return done
