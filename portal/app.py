@@ -20,13 +20,12 @@ from portal.tokens import TokenVerifier
 
 
 def default_reports(settings: Settings) -> Reports:
-    """The reports of the environment: rendered from the local QuickSight in the embedded default.
-
-    In `aws` mode the report page embeds QuickSight's own dashboard; the seller list, PDF and CSV
-    downloads there would need a reader of QuickSight's data (not built yet), so `reports=` must be
-    given explicitly."""
+    """The reports of the environment: rendered from the local QuickSight in the embedded default;
+    in `aws` mode QuickSight's own dashboard is embedded and the portal only lists sellers."""
     if settings.env != "local":
-        raise RuntimeError("the portal's downloads in aws mode are not built yet: pass reports= to create_app")
+        from portal.embedded import EmbeddedReports
+
+        return EmbeddedReports(settings)
     from portal.render.local import local_reports
 
     return local_reports(settings)

@@ -52,6 +52,11 @@ class ReportNotFound(LookupError):
     """An unknown seller or visual; the routes answer 404."""
 
 
+class ReportUnavailable(RuntimeError):
+    """What was asked for does not exist in this mode (a download beside an embedded dashboard);
+    the routes answer 501 with the reason."""
+
+
 class Reports(Protocol):
     def sellers(self, viewer: Viewer) -> list[tuple[str, str]]:
         """(seller_id, display name) of every seller the viewer may open."""

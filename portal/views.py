@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, g, redirect, render_template, requ
 from portal.auth import LogoutForm, require_viewer
 from portal.context import portal
 from portal.embed import origin
-from portal.reports import ReportNotFound, Viewer
+from portal.reports import ReportNotFound, ReportUnavailable, Viewer
 
 bp = Blueprint("reports", __name__)
 
@@ -95,6 +95,8 @@ def report_pdf(seller_id: str) -> Response:
         body = portal().reports.pdf(viewer, seller_id, start, end)
     except ReportNotFound:
         abort(404, NOT_FOUND)
+    except ReportUnavailable as exc:
+        abort(501, str(exc))
     response = Response(body, mimetype="application/pdf")
     response.headers.set("Content-Disposition", "attachment", filename=f"{seller_id}-report.pdf")
     return response
@@ -108,6 +110,8 @@ def visual_csv(seller_id: str, visual_id: str) -> Response:
         filename, body = portal().reports.csv(viewer, seller_id, visual_id, start, end)
     except ReportNotFound:
         abort(404, NOT_FOUND)
+    except ReportUnavailable as exc:
+        abort(501, str(exc))
     response = Response(body, mimetype="text/csv")
     response.headers.set("Content-Disposition", "attachment", filename=filename)
     return response

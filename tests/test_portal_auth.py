@@ -734,3 +734,22 @@ def test_aws_logout_ends_the_hosted_ui_session(aws_app: Flask, auth_server: Auth
         f"{auth_server.url}/logout?client_id=portal-client&logout_uri=https%3A%2F%2Fportal.example.com%2F"
     )
     assert client.get("/", **HTTPS).status_code == 401
+
+
+def test_aws_mode_lists_only_openable_sellers_and_says_downloads_are_not_there(
+    auth_server: AuthServer, psettings: Settings
+) -> None:
+    from portal.embedded import EmbeddedReports
+
+    names = {"s-1": "Seller One", "s-2": "Seller Two"}
+    reports = EmbeddedReports(psettings, names=lambda: names)
+    app = create_app({"TESTING": True}, settings=auth_server.settings(psettings), reports=reports)
+    seller = Viewer(username="s-1", groups=frozenset({"sellers"}), seller_id="s-1")
+    analyst = Viewer(username="a", groups=frozenset({"analysts"}), seller_id=None)
+    assert reports.sellers(seller) == [("s-1", "Seller One")]
+    assert reports.sellers(analyst) == [("s-1", "Seller One"), ("s-2", "Seller Two")]
+    client = app.test_client()
+    for path in ("/sellers/s-1/report.pdf", "/sellers/s-1/visuals/revenue-over-time.csv"):
+        r = client.get(path, headers=bearer(auth_server.id_token()), **HTTPS)
+        assert r.status_code == 501 and "not available" in r.get_json()["error"]["message"]
+    assert client.get("/sellers/s-2/report.pdf", headers=bearer(auth_server.id_token()), **HTTPS).status_code == 404

@@ -17,32 +17,10 @@ from gitgoods.local.quicksight.spice import SpiceStore
 from gitgoods.settings import Settings
 from portal.render.published import published_definitions
 from portal.render.reports import LocalReports
+from portal.sellers import SellerNames
 
 CHECKS_TAG = "gitgoods:checks"  # written by the publish step (pipelines/publish/refresh.py)
-NAMES_TTL_S = 300.0
 CHECKS_TTL_S = 30.0
-
-
-class SellerNames:
-    """seller_id -> display name from the sellers table (not PII), read at most every 5 minutes."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._cache: TTLCache = TTLCache(maxsize=1, ttl=NAMES_TTL_S)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> dict[str, str]:
-        with self._lock:
-            if "names" not in self._cache:
-                ddb = aws.client("dynamodb", self._settings)
-                names = {}
-                for page in ddb.get_paginator("scan").paginate(
-                    TableName=self._settings.table("sellers"), ProjectionExpression="seller_id, display_name"
-                ):
-                    for item in page["Items"]:
-                        names[item["seller_id"]["S"]] = item.get("display_name", {}).get("S") or item["seller_id"]["S"]
-                self._cache["names"] = names
-            return self._cache["names"]
 
 
 class DataSetChecks:
