@@ -128,3 +128,31 @@ def test_snapshot_files_hold_no_buyer_identifier(world: World):  # noqa: F811
         path = world.spice.root / f"{world.settings.quicksight_prefix}{mart}" / f"{pointer['ingestion_id']}.parquet"
         names = [n.lower() for n in pq.read_schema(path).names]
         assert not [n for n in names if "buyer_id" in n or "customer" in n or "pseudonym" in n or "email" in n]
+
+
+def test_the_plan_command_prints_changes_and_changes_nothing(world: World, capsys, monkeypatch):  # noqa: F811
+    from pipelines.publish import __main__ as cli
+    from pipelines.publish import wanted
+    from tests.insights_world import activated
+
+    with activated(world.env):
+        assert cli.main(["plan"]) == 0
+        out = capsys.readouterr().out
+        assert "0 to change, 10 unchanged." in out
+        assert f"data set {world.settings.quicksight_prefix}seller_daily_sales: unchanged" in out
+        models = discover()
+        sales = models["seller_daily_sales"]
+        extra = Column(name="gift_card_units", type="bigint", description="Units of gift cards sold that day.")
+        grown = {**models, "seller_daily_sales": dataclasses.replace(sales, columns=(*sales.columns, extra))}
+        monkeypatch.setattr(wanted, "discover", lambda: grown)
+        listed_before = _qs(world).call("list_data_sets")["DataSetSummaries"]
+        assert cli.main(["plan"]) == 2
+        out = capsys.readouterr().out
+        assert f"data set {world.settings.quicksight_prefix}seller_daily_sales: update" in out
+        assert "InputColumns[Name=gift_card_units]" in out and "1 to change, 9 unchanged." in out
+        # nothing was changed: the published data set does not have the column
+        dataset_id = f"{world.settings.quicksight_prefix}seller_daily_sales"
+        table = _qs(world).call("describe_data_set", DataSetId=dataset_id)["DataSet"]["PhysicalTableMap"]
+        names = [c["Name"] for c in table["seller_daily_sales"]["RelationalTable"]["InputColumns"]]
+        assert "gift_card_units" not in names
+        assert _qs(world).call("list_data_sets")["DataSetSummaries"] == listed_before
