@@ -17,13 +17,14 @@ from pipelines.defs.marts.schedules import JOBS as MART_JOBS
 from pipelines.defs.marts.schedules import SCHEDULES as MART_SCHEDULES
 from pipelines.defs.publish.assets import ASSETS as PUBLISH_ASSETS
 from pipelines.defs.publish.assets import JOBS as PUBLISH_JOBS
+from pipelines.defs.publish.schedules import SCHEDULES as PUBLISH_SCHEDULES
 from pipelines.resources import resources_for
 
 defs = dg.Definitions(
     assets=[*INGEST_ASSETS, *MART_ASSETS, *PUBLISH_ASSETS],
     asset_checks=[*INGEST_CHECKS, *MART_CHECKS],
     jobs=[*INGEST_JOBS, *HISTORY_JOBS, *MART_JOBS, *PUBLISH_JOBS],
-    schedules=[*INGEST_SCHEDULES, *MART_SCHEDULES],
+    schedules=[*INGEST_SCHEDULES, *MART_SCHEDULES, *PUBLISH_SCHEDULES],
     sensors=[*INGEST_SENSORS],
     resources=resources_for(),
 )

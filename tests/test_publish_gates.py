@@ -87,3 +87,21 @@ def test_rls_rules_one_per_enabled_seller_and_analysts_see_all(tmp_path):
 @pytest.mark.parametrize("bad", ["", None])
 def test_rls_rule_without_seller_is_not_a_seller_rule(bad):
     assert rls.rules([("u", bad, True)], "analysts") == [rls.Rule(None, "analysts", None)]
+
+
+def test_publishing_is_scheduled_every_hour_with_one_run_key_per_hour():
+    import datetime as dt
+
+    from pipelines.definitions import defs
+
+    schedule = defs.get_schedule_def("hourly_publish")
+    assert schedule.cron_schedule == "15 * * * *" and schedule.job_name == "publish_job"
+    keys = []
+    for tick in (dt.datetime(2026, 12, 31, 23, 15, tzinfo=dt.UTC), dt.datetime(2027, 1, 1, 0, 15, tzinfo=dt.UTC)):
+        with dg.build_schedule_context(scheduled_execution_time=tick) as context:
+            request = schedule.evaluate_tick(context).run_requests[0]
+        keys.append(request.run_key)
+    assert keys == ["publish-2026-12-31T23", "publish-2027-01-01T00"]
+    job = defs.resolve_job_def("publish_job")
+    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} >= {
+        "seller_rls", "quicksight_seller_rls", "quicksight_seller_daily_sales", "seller_insights_dashboard"}
