@@ -86,7 +86,7 @@ def _print_sign_ins(identities) -> None:  # noqa: ANN001 - gitgoods.identity.Ide
             secret = identities.local_password(name)
         else:
             secret = f"(run `.venv/bin/gitgoods password {name}`)"
-        print(f"  portal sign-in ({role}):{'':<22} {name} / {secret}")
+        print(f"  {'portal sign-in (' + role + ')':<40} {name} / {secret}")
 
 
 def cmd_password(args: argparse.Namespace) -> int:

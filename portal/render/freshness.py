@@ -69,7 +69,7 @@ def data_freshness(
 
 
 def summary(items: list[dict[str, Any]]) -> str:
-    """One line over the data sets' items (the oldest day, build and ingestion; the checks)."""
+    """One line over the data sets' items (the newest day, the oldest build and ingestion; the checks)."""
     present = [i for i in items if i["ingestion_id"]]
     if not present:
         return "No data has been ingested yet."
@@ -87,7 +87,9 @@ def summary(items: list[dict[str, Any]]) -> str:
         checks = f"blocking checks failed for {failed}"
     else:
         checks = "blocking checks: unknown"
-    parts = [f"Data through {min(partitions)}" if partitions else "Data through an unknown day"]
+    # The newest partition: monthly data sets name the first day of their (current) month, so the
+    # oldest one would understate a daily report; each data set's own day is in the details.
+    parts = [f"Data through {max(partitions)}" if partitions else "Data through an unknown day"]
     if built:
         parts.append(f"built {min(built)}")
     if ingested:
