@@ -65,6 +65,9 @@ def test_field_diff_matches_lists_by_id():
         "~ Visuals[KPIVisual:VisualId=b].KPIVisual.T: 2 -> 3",
     ]
     assert diff({"a": {"b": [1, 2]}}, {"a": {"b": [1, 2]}}) == []
+    cols = sorted(str(d) for d in diff({"P": ["a", "b", "c"]}, {"P": ["a", "c", "d"]}))
+    assert cols == ['+ P["d"] = "d"', '- P["b"] (was "b")']
+    assert [str(d) for d in diff({"P": ["a", "b"]}, {"P": ["b", "a"]})] == ['~ P (order): ["a", "b"] -> ["b", "a"]']
     assert [str(d) for d in diff({"x": 1, "y": 2}, {"x": 1})] == ["- y (was 2)"]
 
 

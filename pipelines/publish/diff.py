@@ -76,6 +76,13 @@ def _diff_lists(before: list, after: list, path: str) -> list[FieldDiff]:
     keyed = all(before_ids) and all(after_ids) and len(set(before_ids)) == len(before) and len(set(after_ids)) == len(
         after
     )
+    if not keyed and not any(isinstance(x, dict | list) for x in [*before, *after]):
+        # a list of plain values (projected columns, principals): what came and what went
+        out = [FieldDiff(f"{path}[{json.dumps(x)}]", "+", after=x) for x in after if x not in before]
+        out += [FieldDiff(f"{path}[{json.dumps(x)}]", "-", before=x) for x in before if x not in after]
+        if not out and before != after:
+            out.append(FieldDiff(f"{path} (order)", "~", before, after))
+        return out
     if not keyed:
         if len(before) == len(after):
             out: list[FieldDiff] = []
