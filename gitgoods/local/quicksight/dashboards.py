@@ -55,13 +55,10 @@ class DashboardOperations:
     _uri: Any
     _query: Any
     _backend: Any
+    _record: Any
 
     def _dashboard(self) -> tuple[str, dict[str, Any]]:
-        ident = self._uri("DashboardId")
-        record = self._scope()["dashboards"].get(ident)
-        if record is None:
-            raise not_found("Dashboard", ident)
-        return ident, record
+        return self._record("dashboards", "DashboardId", "Dashboard")
 
     def _new_version(self, record: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         if not body.get("Definition") and not body.get("SourceEntity"):

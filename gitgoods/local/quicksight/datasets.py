@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from gitgoods.local.quicksight import dataprep
-from gitgoods.local.quicksight.errors import QsError, not_found
+from gitgoods.local.quicksight.errors import QsError
 from gitgoods.local.quicksight.protocol import MODEL, operation, page
 from gitgoods.local.quicksight.state import spice, store
 from gitgoods.local.quicksight.store import merge_permissions
@@ -30,13 +30,10 @@ class DataSetOperations:
     _query: Any
     _backend: Any
     _start_ingestion: Any
+    _record: Any
 
     def _data_set(self) -> tuple[str, dict[str, Any]]:
-        ident = self._uri("DataSetId")
-        record = self._scope()["data_sets"].get(ident)
-        if record is None:
-            raise not_found("Data set", ident, "DATA_SET")
-        return ident, record
+        return self._record("data_sets", "DataSetId", "Data set", "DATA_SET")
 
     def _check_definition(self, definition: dict[str, Any]) -> None:
         physical = definition.get("PhysicalTableMap") or {}

@@ -19,7 +19,7 @@ from botocore.validate import ParamValidator
 from moto.quicksight.models import quicksight_backends
 from moto.quicksight.responses import QuickSightResponse
 
-from gitgoods.local.quicksight.errors import QsError
+from gitgoods.local.quicksight.errors import QsError, not_found
 from gitgoods.local.quicksight.state import store
 
 MODEL = botocore.session.get_session().get_service_model("quicksight")
@@ -118,6 +118,16 @@ class QuickSightAssets(QuickSightResponse):
 
     def _scope(self) -> dict[str, dict[str, Any]]:
         return store().scope(self._account, self.region)
+
+    def _record(
+        self, collection: str, id_param: str, label: str, resource_type: str | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """The stored resource the request's URI names (`ResourceNotFoundException` without one)."""
+        ident = self._uri(id_param)
+        record = self._scope()[collection].get(ident)
+        if record is None:
+            raise not_found(label, ident, resource_type)
+        return ident, record
 
     def _arn(self, kind: str, ident: str) -> str:
         return f"arn:{self.partition}:quicksight:{self.region}:{self._account}:{kind}/{ident}"
