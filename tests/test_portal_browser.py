@@ -120,6 +120,12 @@ def test_a_seller_sees_exactly_its_own_report(browser, portal, world: World):  #
     top = context.request.get(f"{portal.url}/sellers/{S1}/visuals/top-products.csv").text()
     assert PRODUCTS[P1]["title"] in top and PRODUCTS[P2]["title"] in top  # its own products, and only those
 
+    # the charts are drawn in the browser (static/charts.js with Chart.js) before the screenshot
+    page.wait_for_function(
+        "() => { const c = document.querySelectorAll('canvas[data-chart]');"
+        " return c.length > 0 && [...c].every(e => e.hasAttribute('data-drawn')); }",
+        timeout=10_000,
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "portal-report.png"), full_page=True)
     assert (ARTIFACTS / "portal-report.png").stat().st_size > 10_000

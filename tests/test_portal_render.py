@@ -11,6 +11,8 @@ import json
 import re
 import time
 from datetime import UTC, date, datetime
+from html import unescape
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pyarrow as pa
@@ -390,36 +392,71 @@ def test_division_by_zero_is_null() -> None:
 # --- the hand-written definition ----------------------------------------------------------------
 
 
-def chart_svg(html: str) -> str:
-    """The SVG of a chart: an <img> with a base64 `data:` URI (the page's CSP forbids inline styles)."""
-    import base64
-    import re
-
-    match = re.search(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', html)
-    assert match, "the chart is an SVG image"
-    return base64.b64decode(match.group(1)).decode()
+def chart_spec(html: str) -> dict:
+    """The spec of a chart: the JSON in its canvas's `data-chart` attribute (escaped there)."""
+    match = re.search(r'<canvas [^>]*data-chart="([^"]*)"', html)
+    assert match, "the chart is a canvas holding its spec"
+    return json.loads(unescape(match.group(1)))
 
 
 def with_charts(html: str) -> str:
-    """The page with the SVG of every chart image decoded into it (what a viewer sees)."""
-    import base64
-    import re
-
-    svgs = [base64.b64decode(m).decode() for m in re.findall(r'data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)', html)]
-    return html + "\n".join(svgs)
+    """The page with the spec of every chart unescaped into it (what the browser draws)."""
+    return html + "\n".join(unescape(m) for m in re.findall(r'data-chart="([^"]*)"', html))
 
 
 def test_line_chart_holds_the_sellers_daily_figures_only(store: SpiceStore) -> None:
     page = make_reports(store).page(ALPHA, "s-alpha", *NOV)
-    line = chart_svg(visual_html(page.html, "daily-orders"))
-    assert "<svg" in line and "Orders per day" in visual_html(page.html, "daily-orders")
-    # alpha's orders per day, as text (tooltips): Nov 1: 3, Nov 2: 5, Nov 3: 0
-    for day, orders in (("2026-11-01", "3"), ("2026-11-02", "5"), ("2026-11-03", "0")):
-        assert f"{day} · Orders: {orders}<" in line
-    assert "2026-10-31" not in line  # outside the range
-    for other in ("Orders: 7<", "Orders: 11<", "Orders: 13<", "s-beta", "Beta"):
+    html = visual_html(page.html, "daily-orders")
+    assert "Orders per day: chart; its figures are in the CSV" in html
+    line = chart_spec(html)
+    assert line["kind"] == "line" and line["categoryTitle"] == "Day" and line["valueTitle"] == "Orders"
+    # alpha's orders per day: Nov 1: 3, Nov 2: 5, Nov 3: 0 (Oct 31 is outside the range)
+    assert line["dates"] == line["labels"] == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    assert [(d["label"], d["data"]) for d in line["datasets"]] == [("Orders", [3, 5, 0])]
+    assert line["datasets"][0]["format"]["decimals"] == 0
+    for other in ("s-beta", "Beta"):  # beta's orders (7, 11, 13) are not in the one dataset above
         assert other not in with_charts(page.html)
     assert "Beta Secret Title" not in page.html
+
+
+def test_chart_spec_cannot_break_out_of_its_attribute(store: SpiceStore) -> None:
+    evil = 'Evil" onmouseover="alert(1)"><script>alert(2)</script> & \'x\''
+    rows = [*PRODUCT_ROWS, ("s-alpha", evil, "2026-11-02", 50, '"><script>alert(3)</script>')]
+    table = pa.table(
+        {
+            "seller_id": [r[0] for r in rows],
+            "Product": [r[1] for r in rows],
+            "Day": [r[2] for r in rows],
+            "Units": pa.array([r[3] for r in rows], pa.int64()),
+            "Platform": [r[4] for r in rows],
+        }
+    )
+    write(store, PRODUCTS, "ing-2", table)
+    html = make_reports(store).page(ALPHA, "s-alpha", *NOV).html
+    assert "<script>" not in html and 'onmouseover="' not in html
+
+    class Canvases(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.found: list[dict[str, str | None]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "canvas":
+                self.found.append(dict(attrs))
+
+    parser = Canvases()
+    parser.feed(html)
+    charts = {c["aria-label"]: c for c in parser.found}
+    top, pie = (
+        charts["Top products: chart; its figures are in the CSV"],
+        charts["Units by platform: chart; its figures are in the CSV"],
+    )
+    for canvas in (top, pie):
+        assert set(canvas) == {"class", "role", "aria-label", "data-chart"}
+    # the titles come back whole from the attribute: top products by units, 50 > 7 (=Evil)
+    bar = json.loads(top["data-chart"] or "")
+    assert bar["labels"] == [evil, "=Evil"] and bar["datasets"][0]["data"] == [50, 7]
+    assert '"><script>alert(3)</script>' in json.loads(pie["data-chart"] or "")["labels"]
 
 
 def test_kpis_sum_and_calculated_aov(store: SpiceStore) -> None:
@@ -722,12 +759,21 @@ def test_real_dashboard_renders_every_visual(real) -> None:
     assert '<p class="kpi-value">44</p>' in kpi and '<span class="kpi-target">40</span>' in kpi and "(+4)" in kpi
     # Net 28d on Nov 3: 123456 / 100 = 1,234.56
     assert '<p class="kpi-value">1,234.56</p>' in visual_html(page.html, "net-28d")
-    # gross per day 15.00, 25.00, 0.00 in the revenue line
-    line = chart_svg(visual_html(page.html, "revenue-over-time"))
-    for day, gross in (("2026-11-01", "15.00"), ("2026-11-02", "25.00"), ("2026-11-03", "0.00")):
-        assert f"{day} · Gross: {gross}<" in line
-    for other in ("Beta Secret Title", ": 910.00<", ">902<", ": 902<", "s-beta"):
+    # gross per day 15.00, 25.00, 0.00 and units 4, 6, 0 in the revenue line (beta's: 910.00, 920.00, 930.00)
+    line = chart_spec(visual_html(page.html, "revenue-over-time"))
+    assert line["dates"] == DAYS
+    assert [(d["label"], d["data"]) for d in line["datasets"]] == [("Gross", [15.0, 25.0, 0.0]), ("Units", [4, 6, 0])]
+    assert line["datasets"][0]["format"]["decimals"] == 2
+    for other in ("Beta Secret Title", "910", "920", "930", "902", "s-beta"):
         assert other not in with_charts(page.html)
+    # the funnel: one bar per measure, each with its own format
+    funnel = chart_spec(visual_html(page.html, "funnel"))
+    assert funnel["labels"] == ["Views", "View sessions", "Cart sessions", "Orders"]
+    assert len(funnel["datasets"]) == 1 and len(funnel["datasets"][0]["formats"]) == 4
+    assert funnel["datasets"][0]["data"] == [3, 3, 3, 3]  # each column is 1 on each of the 3 days
+    top = chart_spec(visual_html(page.html, "top-products"))
+    assert top["kind"] == "bar" and top["horizontal"] and top["labels"][:2] == ["Space Quest", "Cave Diver"]
+    assert chart_spec(visual_html(page.html, "country-breakdown"))["kind"] == "pie"
     # refund rate: (1 + 0 + 0) / (2 + 1 + 3) = 1/6 = 16.7%
     assert '<p class="kpi-value">16.7%</p>' in visual_html(page.html, "refund-rate")
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(reports.pdf(ALPHA, "s-alpha", *NOV))).pages)
@@ -762,6 +808,10 @@ def test_real_dashboard_timings(real) -> None:
     warm = time.perf_counter() - t0
     print(f"cold {cold * 1000:.0f} ms, warm {warm * 1000:.1f} ms")
     assert warm < 0.3
+    page = reports.page(ALPHA, "s-alpha", None, None)
+    assert "data:image" not in page.html  # the charts are drawn by the browser, from their spec
+    daily = chart_spec(visual_html(page.html, "revenue-over-time"))
+    assert len(daily["labels"]) == 90 and daily["dates"][-1] == "2026-11-03"
 
 
 def test_published_definitions_caches_by_version() -> None:
@@ -792,3 +842,14 @@ def test_published_definitions_caches_by_version() -> None:
     qs.version = 2
     third = published_definitions(qs, "123456789012", "dash-cache-test", ttl=0)
     assert third[0] is not first[0] and qs.calls[-3:] == ["definition 2", f"dataset {SALES}", f"dataset {PRODUCTS}"]
+
+
+def test_pages_carry_no_inline_style_or_script(real) -> None:
+    """The portal's CSP allows neither inline styles nor inline scripts: a page that needed them
+    would show unstyled (or broken) in the browser. Pivot shades are classes."""
+    reports, _dashboard, _store = real
+    html = reports.page(ALPHA, "s-alpha", *NOV).html
+    assert ' style="' not in html and "<style" not in html
+    assert "<script>" not in html and "javascript:" not in html
+    pivot = visual_html(html, "cohort-retention")
+    assert 'class="num heat-' in pivot

@@ -59,11 +59,15 @@ def format_number(value: Any, fmt: NumberFormat | None = None) -> str:
     text = f"{number:,.{decimals}f}" if fmt.thousands else f"{number:.{decimals}f}"
     if text.startswith("-") and float(text.replace(",", "")) == 0:
         text = text[1:]
-    symbol = ""
-    if fmt.kind == "currency":
-        symbol = CURRENCY_SYMBOLS.get(fmt.symbol, f"{fmt.symbol} " if fmt.symbol else "")
     percent = "%" if fmt.kind == "percent" else ""
-    return f"{fmt.prefix}{symbol}{text}{scale_suffix}{percent}{fmt.suffix}"
+    return f"{fmt.prefix}{currency_symbol(fmt)}{text}{scale_suffix}{percent}{fmt.suffix}"
+
+
+def currency_symbol(fmt: NumberFormat) -> str:
+    """What a currency format writes before the figure (`$`, or the code and a space)."""
+    if fmt.kind != "currency":
+        return ""
+    return CURRENCY_SYMBOLS.get(fmt.symbol, f"{fmt.symbol} " if fmt.symbol else "")
 
 
 def format_dimension(value: Any, dim: Dimension) -> str:

@@ -1,6 +1,8 @@
 """A visual's body on the page as HTML: KPI (value, target or previous period, difference,
-sparkline), table and pivot (with a heat shade per measure), or the chart's SVG, through the
-autoescaping Jinja templates of portal/templates/report."""
+sparkline), table and pivot (with a heat shade per measure), or a chart's canvas, through the
+autoescaping Jinja templates of portal/templates/report. A chart (and a sparkline) is a
+`<canvas data-chart="…">` holding its `chart_specs` JSON, escaped in the attribute by the
+template; portal/static/charts.js draws it with Chart.js."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from portal.render import images
+from portal.render import chart_specs
 from portal.render.data import Column, VisualData, shown_columns
 from portal.render.formatting import format_cell, format_number, is_null
 from portal.render.model import CHART_KINDS, Measure, NumberFormat
@@ -31,7 +33,7 @@ def env() -> jinja2.Environment:
 
 def trusted(html: str) -> Markup:
     """Mark as safe HTML that only this package produced: the output of the autoescaping
-    templates, or an SVG re-serialised by ElementTree (which escapes every text and attribute)."""
+    templates."""
     return Markup(html)  # noqa: S704 - see the docstring
 
 
@@ -82,8 +84,7 @@ def kpi_context(data: VisualData) -> dict[str, Any]:
                 ) + format_number(ratio, NumberFormat(kind="percent", decimals=1))
             ctx["direction"] = "up" if diff > 0 else "down" if diff < 0 else "flat"
     if visual.sparkline and len(rows) > 1:
-        values = [r.get(measure.field_id) for r in rows]
-        ctx["sparkline"] = images.data_uri(images.sparkline_svg(values, images.svg_prefix(visual.visual_id)))
+        ctx["sparkline"] = chart_specs.to_json(chart_specs.sparkline_spec(data))
     return ctx
 
 
@@ -97,12 +98,15 @@ def table_context(data: VisualData) -> dict[str, Any]:
     }
 
 
-def _heat(value: Any, low: float, high: float) -> tuple[str, str]:
+HEAT_LEVELS = 10  # classes heat-0 .. heat-9 in portal.css (the CSP allows no inline style)
+
+
+def _heat(value: Any, low: float, high: float) -> str:
+    """The shade class of a pivot cell: its place between the measure's lowest and highest value."""
     if is_null(value):
-        return "", ""
+        return ""
     share = 0.5 if high == low else (float(value) - low) / (high - low)
-    alpha = 0.08 + 0.8 * share
-    return f"background-color: rgba(31, 119, 180, {alpha:.2f})", ("#ffffff" if alpha > 0.55 else "")
+    return f"heat-{min(HEAT_LEVELS - 1, int(share * HEAT_LEVELS))}"
 
 
 def pivot_context(data: VisualData) -> dict[str, Any]:
@@ -139,8 +143,8 @@ def pivot_context(data: VisualData) -> dict[str, Any]:
             row = cells.get((rk, ck))
             for m in measures:
                 value = row[m.field_id] if row else None
-                style, color = _heat(value, *ranges[m.field_id])
-                values.append((format_number(value, m.field.number_format), style, color))  # type: ignore[union-attr]
+                shade = _heat(value, *ranges[m.field_id])
+                values.append((format_number(value, m.field.number_format), shade))  # type: ignore[union-attr]
         body.append((line, values))
     return {
         "row_headers": [d.label for d in rows_dims],
@@ -154,8 +158,9 @@ def visual_html(data: VisualData) -> Markup:
     """The body of a visual on the page (without its title, which the report template adds)."""
     kind = data.visual.kind
     if kind in CHART_KINDS:
-        uri = images.data_uri(images.chart_svg(data))
-        return trusted(_env.get_template("report/chart.html").render(uri=uri, visual=data.visual))
+        spec = chart_specs.chart_spec(data)
+        chart = chart_specs.to_json(spec) if spec is not None else None
+        return trusted(_env.get_template("report/chart.html").render(chart=chart, visual=data.visual))
     if kind == "kpi":
         return trusted(_env.get_template("report/kpi.html").render(kpi=kpi_context(data), visual=data.visual))
     if kind == "table":

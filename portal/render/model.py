@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from portal.render import expressions as ex
 from portal.render.errors import RenderError
 
-CHART_KINDS = ("line", "bar", "pie")  # the kinds drawn as a matplotlib figure
+CHART_KINDS = ("line", "bar", "pie")  # the kinds drawn as charts (Chart.js on the page, matplotlib in the PDF)
 DEFAULT_WINDOW_DAYS = 90
 
 
