@@ -5,7 +5,7 @@
 (function () {
   "use strict";
 
-  var ASPECT = { line: 2.4, bar: 2.4, pie: 1.6, sparkline: 6 };
+  var ASPECT = { line: 3.6, bar: 2.4, pie: 1.6, sparkline: 6 };
   var MAX_TICK_LABEL = 32;
   var INK = "#1d2430";
   var GRID = "#e5e5e5";
