@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 from typing import Any
 
 from flask import Flask
@@ -9,11 +11,14 @@ from flask import Flask
 from gitgoods import aws
 from gitgoods.settings import Settings
 from storefront.catalog import schemas
+from storefront.catalog.cursors import CursorCodec
 from storefront.catalog.repo import CatalogRepo
 from storefront.catalog.routes import bp
 from storefront.common.cache import DaxLikeCache
 from storefront.common.openapi import OpenApiBuilder, query_parameters
 from storefront.common.service import base_app, serve_openapi
+
+log = logging.getLogger(__name__)
 
 
 def openapi_document() -> dict[str, Any]:
@@ -105,6 +110,14 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         settings.table("sellers"),
         cache,
     )
+    cursor_key = settings.resolved_cursor_key()
+    if cursor_key is None:
+        log.warning(
+            "no cursor key and no internal token: cursors are signed with a key of this process "
+            "only and will not work across instances or restarts"
+        )
+        cursor_key = secrets.token_bytes(32)
+    app.extensions["cursor_codec"] = CursorCodec(cursor_key)
     limiter = app.extensions["limiter_obj"]
     limiter.limit(settings.rate_limit_reads)(bp)
     app.register_blueprint(bp)

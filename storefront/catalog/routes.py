@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import re
@@ -11,8 +9,9 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify
 
+from storefront.catalog.cursors import CursorCodec
 from storefront.catalog.repo import CatalogRepo
-from storefront.catalog.schemas import ID_PATTERN, ProductQuery, StockNotice
+from storefront.catalog.schemas import ProductQuery, StockNotice, id_pattern
 from storefront.common.errors import ApiError
 from storefront.common.web import json_body, query_args, require_internal_token
 
@@ -28,21 +27,8 @@ def _filter_hash(query: ProductQuery) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _encode_cursor(after: str, fhash: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"a": after, "h": fhash}).encode()).decode()
-
-
-def _decode_cursor(cursor: str, fhash: str) -> str:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        after, given_hash = data["a"], data["h"]
-        if not isinstance(after, str) or not isinstance(given_hash, str):
-            raise ValueError
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_cursor", "the cursor is not one this service gave", "cursor") from exc
-    if given_hash != fhash:
-        raise ApiError(400, "invalid_cursor", "the cursor belongs to other filters", "cursor")
-    return after
+def cursors() -> CursorCodec:
+    return current_app.extensions["cursor_codec"]
 
 
 def _matches(p: dict[str, Any], q: ProductQuery, words: list[str]) -> bool:
@@ -74,7 +60,7 @@ def list_products():  # type: ignore[no-untyped-def]
     ):
         raise ApiError(400, "invalid_range", "min_price_cents is above max_price_cents", "min_price_cents")
     fhash = _filter_hash(query)
-    after = _decode_cursor(query.cursor, fhash) if query.cursor else ""
+    after = cursors().decode(query.cursor, fhash) if query.cursor else ""
     # A seller filter is a key Query on the seller index; everything else is served from the
     # cached full listing (a few thousand products), filtered in memory.
     products = repo().products_of_seller(query.seller_id) if query.seller_id else repo().all_products()
@@ -92,7 +78,7 @@ def list_products():  # type: ignore[no-untyped-def]
                 more = True
                 break
             page.append(product)
-    next_cursor = _encode_cursor(page[-1]["product_id"], fhash) if more else None
+    next_cursor = cursors().encode(page[-1]["product_id"], fhash) if more else None
     return jsonify({"items": page, "next_cursor": next_cursor})
 
 
@@ -126,4 +112,4 @@ def stock_changed():  # type: ignore[no-untyped-def]
 
 
 def _is_id(value: str, prefix: str) -> bool:
-    return value.startswith(prefix + "_") and re.fullmatch(ID_PATTERN, value) is not None
+    return re.fullmatch(id_pattern(prefix), value) is not None

@@ -79,6 +79,7 @@ class OpenApiBuilder:
             404: "Not found",
             405: "Method not allowed",
             409: "Conflict",
+            413: "Body larger than the service accepts",
             415: "Unsupported media type",
             429: "Too many requests",
         }

@@ -37,7 +37,9 @@ def openapi_document() -> dict[str, Any]:
                 "Prices come from the catalog. 400 for products that do not exist or are not on "
                 "sale, a product on two lines, or a `currency` other than the products'; 409 for "
                 "stock that ran out and for an Idempotency-Key already used with another body. "
-                "The same key with the same body answers the first order again."
+                "The same key with the same body answers the first order again. The body is strict "
+                "UTF-8 JSON (no byte order mark, no duplicate keys, no NaN, at most 32 levels "
+                "deep; 400 `invalid_json` otherwise) of at most 64 KiB (413)."
             ),
             "parameters": [
                 {
@@ -65,7 +67,7 @@ def openapi_document() -> dict[str, Any]:
                     },
                     "content": {json_: {"schema": doc.model(schemas.OrderCreated, "serialization")}},
                 },
-                **doc.error_responses(400, 409, 415, 429),
+                **doc.error_responses(400, 409, 413, 415, 429),
             },
         },
     )
