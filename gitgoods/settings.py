@@ -7,12 +7,14 @@ endpoints and a few names differ.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +53,9 @@ class Settings(BaseSettings):
     internal_token: str | None = None
     # Key that signs the simulator's backdated clock; only ever present locally.
     sim_clock_key: str | None = None
+    # Signs the catalog's pagination cursors (HMAC-SHA256). When unset, a key derived from the
+    # internal token (which every catalog instance shares) is used.
+    cursor_key: str | None = None
 
     rate_limit_orders: str = "200 per second"
     rate_limit_reads: str = "1000 per second"
@@ -110,6 +115,18 @@ class Settings(BaseSettings):
     # Signs the portal's session cookie; generated into the local secrets folder when unset.
     portal_secret_key: str | None = None
 
+    # Order events over a message broker (storefront.events). With an AMQP URL (`AMQP_URL`, as
+    # the broker's own tools name it) the relay publishes to RabbitMQ; without one the relay and
+    # the notification consumer run in one process over an in-memory transport.
+    amqp_url: str | None = Field(default=None, validation_alias=AliasChoices("AMQP_URL", "GITGOODS_AMQP_URL"))
+    events_exchange: str = "gitgoods.orders"
+    notifications_queue: str = "gitgoods.notifications"
+    # Deliveries of one message the notification queue allows before it dead-letters it.
+    notifications_delivery_limit: int = 5
+    relay_batch: int = 100
+    # Where the notification consumer writes its notices (None: `<state>/mailbox`).
+    mailbox_dir: Path | None = None
+
     cache_item_ttl_s: float = 300.0
     cache_query_ttl_s: float = 30.0
 
@@ -166,6 +183,15 @@ class Settings(BaseSettings):
 
     def resolved_internal_token(self) -> str | None:
         return self.internal_token or (self.local_secret("internal-token") if self.env == "local" else None)
+
+    def resolved_cursor_key(self) -> bytes | None:
+        if self.cursor_key:
+            return self.cursor_key.encode()
+        token = self.resolved_internal_token()
+        if not token:
+            return None
+        # Derived, not the token itself: a cursor's MAC must never help anyone guess the token.
+        return hmac.new(token.encode(), b"gitgoods:catalog-cursor:v1", hashlib.sha256).digest()
 
     def resolved_portal_secret_key(self) -> str | None:
         return self.portal_secret_key or (self.local_secret("portal-session-key") if self.env == "local" else None)

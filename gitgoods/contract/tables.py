@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 # read by this many parallel Queries and no single key gets hot on a busy day.
 DAY_SHARDS = 8
 
+# Number of shards of the order-event outbox (`pending#n`, see `order_outbox` below): the relay
+# reads each with one strongly consistent Query, and no single key takes every order's write.
+OUTBOX_SHARDS = 8
+
 
 @dataclass(frozen=True)
 class Index:
@@ -92,6 +96,13 @@ TABLES: dict[str, Table] = {
         "event_id",
         indexes=(Index("by_day", "day_shard", "event_id"),),
     ),
+    # The transactional outbox of `order_events`: one small item per event not yet confirmed by
+    # the message broker, written in the same transaction as the event and deleted by the relay
+    # (`storefront.events.relay`) once the broker has confirmed it. The marker cannot live on the
+    # event item itself: the event schema has `additionalProperties: false` and the ingest
+    # quarantines an event with any attribute beyond it. Keyed by shard so pending events are
+    # found with a Query on the table's own key (strongly consistent, no index to backfill).
+    "order_outbox": Table("order_outbox", "relay", "event_id"),
 }
 
 

@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from gitgoods.settings import Settings
 from storefront.common.ddb import from_item, to_attr, to_item
+from storefront.events.outbox import outbox_entry
 
 
 @dataclass
@@ -32,7 +33,8 @@ class OrdersRepo:
         # the order is acknowledged. DynamoDB itself needs none of this.
         self.commit_barrier = settings.env == "local"
         self.t = {
-            n: settings.table(n) for n in ("catalog", "customers", "orders", "idempotency", "sales", "order_events")
+            n: settings.table(n)
+            for n in ("catalog", "customers", "orders", "idempotency", "sales", "order_events", "order_outbox")
         }
 
     # -- reads -----------------------------------------------------------------------------
@@ -82,6 +84,14 @@ class OrdersRepo:
             action["ConditionExpression"] = "attribute_not_exists(#k)"
             action["ExpressionAttributeNames"] = {"#k": must_be_new}
         return {"Put": action}
+
+    def event(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """An order event and its outbox entry: in the same transaction, so an event is never
+        written without being queued for the broker, nor queued without being written."""
+        return [
+            self.put("order_events", event, must_be_new="event_id"),
+            self.put("order_outbox", outbox_entry(event), must_be_new="event_id"),
+        ]
 
     def take_stock(self, product_id: str, qty: int, price_cents: int) -> dict[str, Any]:
         """Decrement stock only if enough is left and the price is still the one charged."""

@@ -1,9 +1,9 @@
 """Order rules, free of HTTP: placing an order exactly once, reading it back, and its lifecycle.
 
 Prices and totals come from the catalog, never from the request. An order, its stock
-decrements, its sales lines, the customer record and its `order_placed` event are one
-transaction; the idempotency record is part of it, so a retry finds either the whole first
-order or nothing.
+decrements, its sales lines, the customer record and its `order_placed` event (with the event's
+outbox entry, see `storefront.events`) are one transaction; the idempotency record is part of it,
+so a retry finds either the whole first order or nothing.
 """
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ class OrderService:
             ),
             *[self.repo.take_stock(line["product_id"], line["qty"], line["unit_cents"]) for line in lines],
             *[self.repo.put("sales", self._sale(order_item, line, now)) for line in lines],
-            self.repo.put("order_events", event, must_be_new="event_id"),
+            *self.repo.event(event),
         ]
         self.repo.transact(actions)
         return {**self.view(order_item), "receipt_token": receipt_token}
@@ -357,7 +357,7 @@ class OrderService:
             if change.type == "order_cancelled":
                 actions += [self.repo.return_stock(line["product_id"], line["qty"]) for line in affected]
             event = self._event(change.type, order, affected, amount, now)
-            actions.append(self.repo.put("order_events", event, must_be_new="event_id"))
+            actions += self.repo.event(event)
             try:
                 self.repo.transact(actions)
             except TransactionCancelled as cancelled:
