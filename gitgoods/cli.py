@@ -18,6 +18,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         services = stack.start_emulators(settings)
         services += stack.start_services(settings)
+        services.append(stack.start_events(settings))
     except processes.StartError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

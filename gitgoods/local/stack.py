@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,6 +144,18 @@ def start_portal(settings: Settings) -> Service:
     return Service("seller portal", url)
 
 
+def start_events(settings: Settings) -> Service:
+    """The order events' relay and notification consumer (`python -m storefront.events both`):
+    on RabbitMQ when AMQP_URL is set, in-process otherwise; notices go to the state folder's
+    mailbox."""
+    processes.start(settings, "events", [_python(), "-m", "storefront.events", "both"], env=_service_env(settings))
+    time.sleep(1.0)
+    if processes.pid_of(settings, "events") is None:
+        raise processes.StartError(f"the order events relay stopped at start; see {settings.log_dir / 'events.log'}")
+    where = "RabbitMQ" if settings.amqp_url else "in-process"
+    return Service(f"order events relay ({where})", str(settings.state_dir / "mailbox"))
+
+
 def start_dagster(settings: Settings) -> Service:
     """`dagster dev` (webserver and daemon) on the repository's workspace, SQLite instance in the
     state folder."""
@@ -174,7 +187,7 @@ def start_emulators(settings: Settings) -> list[Service]:
     return services
 
 
-ALL = ("portal", "dagster", "orders", "catalog", "moto", "dynamodb")
+ALL = ("portal", "events", "dagster", "orders", "catalog", "moto", "dynamodb")
 
 
 def stop_all(settings: Settings) -> list[str]:
