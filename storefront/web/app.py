@@ -1,0 +1,51 @@
+"""The shop's application factory (port 8080; served as `storefront.web.app:create_app()`, see docs/serving.md)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from gitgoods.settings import Settings, get_settings
+from storefront.web import cart
+from storefront.web.config import ensure_secret_key, web_config
+from storefront.web.errors import register_error_handlers
+from storefront.web.security import register_security_headers
+from storefront.web.services import CatalogClient, OrdersClient
+from storefront.web.shopfront import KINDS, money
+from storefront.web.views import basket, browse, checkout, health, images
+
+
+def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
+    settings = settings or get_settings()
+    app = Flask(__name__)
+    app.config.update(
+        SETTINGS=settings,
+        SESSION_COOKIE_NAME="gitgoods_shop",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.env != "local",
+        MAX_CONTENT_LENGTH=16 * 1024,
+        # The checkout form is good for a shopping session, not only an hour.
+        WTF_CSRF_TIME_LIMIT=4 * 3600,
+        **web_config(settings),
+    )
+    app.config.update(config or {})
+    ensure_secret_key(app.config, settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    timeout = app.config["SERVICE_TIMEOUT_S"]
+    app.extensions["web_catalog"] = CatalogClient(app.config["CATALOG_URL"], timeout)
+    app.extensions["web_orders"] = OrdersClient(app.config["ORDERS_URL"], timeout)
+
+    CSRFProtect(app)
+    register_error_handlers(app)
+    register_security_headers(app, https=settings.env != "local")
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.globals.update(cart_count=cart.count, kind_labels=KINDS)
+    for blueprint in (health.bp, browse.bp, images.bp, basket.bp, checkout.bp):
+        app.register_blueprint(blueprint)
+    return app
