@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     dagster_port: int = 3000
     catalog_port: int = 5001
     orders_port: int = 5002
+    web_port: int = 8080
     catalog_url: str = "http://127.0.0.1:5001"
 
     # KMS: the key that wraps PII data keys and the HMAC keys for look-up and pseudonyms.
@@ -126,6 +127,12 @@ class Settings(BaseSettings):
     relay_batch: int = 100
     # Where the notification consumer writes its notices (None: `<state>/mailbox`).
     mailbox_dir: Path | None = None
+
+    # The storefront's request paths: AWS calls time out after `request_read_timeout_s` (3 attempts
+    # at most), and all the AWS work of one request must fit in `request_budget_s`, past which the
+    # client gets a JSON 503 with Retry-After (storefront/common/deadline.py).
+    request_read_timeout_s: float = 1.0
+    request_budget_s: float = 2.0
 
     cache_item_ttl_s: float = 300.0
     cache_query_ttl_s: float = 30.0

@@ -1,4 +1,10 @@
-"""Races over real HTTP against DynamoDB Local: duplicate submissions and the last units."""
+"""Races over real HTTP against DynamoDB Local: duplicate submissions and the last units.
+
+These check correctness under contention, not latency: 50-100 transactions at once queue up in
+DynamoDB Local on 2 cores (shared with the rest of the suite), longer than the services' 2 s
+request budget, which would answer some of them 503 (tests/test_storefront_faults.py tests that).
+So this server has a patient budget.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,17 @@ import requests
 from tests.helpers import count_where, order_body, pick, reserved, set_stock, stock_of
 
 pytestmark = pytest.mark.stack
+
+
+@pytest.fixture()
+def orders_server(settings, catalog_data):  # type: ignore[no-untyped-def]
+    from storefront.orders.app import create_app
+    from tests.conftest import LiveServer
+
+    patient = settings.model_copy(update={"request_budget_s": 60.0, "request_read_timeout_s": 30.0})
+    server = LiveServer(create_app({"TESTING": True}, settings=patient))
+    yield server
+    server.stop()
 
 
 def test_fifty_concurrent_duplicates_make_exactly_one_order(orders_server, catalog_data, settings):

@@ -7,6 +7,7 @@ from typing import Any
 
 from storefront.common.cache import DaxLikeCache
 from storefront.common.ddb import from_item
+from storefront.common.deadline import carry
 
 PRODUCT_FIELDS = (
     "product_id",
@@ -57,7 +58,8 @@ class CatalogRepo:
                 kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
         with ThreadPoolExecutor(SCAN_SEGMENTS) as pool:
-            return [item for part in pool.map(segment, range(SCAN_SEGMENTS)) for item in part]
+            # `carry`: the segments run under the request's deadline too.
+            return [item for part in pool.map(carry(segment), range(SCAN_SEGMENTS)) for item in part]
 
     def all_products(self) -> dict[str, dict[str, Any]]:
         """Every product by id, sorted by id (the order of the cursor pagination)."""

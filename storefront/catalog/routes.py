@@ -8,14 +8,24 @@ import re
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify
+from flask.blueprints import BlueprintSetupState
 
 from storefront.catalog.cursors import CursorCodec
 from storefront.catalog.repo import CatalogRepo
 from storefront.catalog.schemas import ProductQuery, StockNotice, id_pattern
+from storefront.common import deadline
 from storefront.common.errors import ApiError
 from storefront.common.web import json_body, query_args, require_internal_token
 
 bp = Blueprint("catalog", __name__)
+
+
+@bp.record_once
+def _serve_requests(state: BlueprintSetupState) -> None:
+    """Serving HTTP: DynamoDB calls bounded by the request's deadline."""
+    catalog_repo: CatalogRepo = state.app.extensions["catalog_repo"]
+    timeout = state.app.config["SETTINGS"].request_read_timeout_s
+    catalog_repo.ddb = deadline.bounded(catalog_repo.ddb, timeout)
 
 
 def repo() -> CatalogRepo:

@@ -1,5 +1,5 @@
 """JSON errors everywhere: `{"error": {"code", "message", "field"}}` with a 4xx for anything a
-client sent, never a 500."""
+client sent, never a 500; a 503 with `Retry-After` when DynamoDB or KMS cannot serve in time."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 from flask import Flask, jsonify
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
+
+from storefront.common.deadline import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +22,18 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.field = field
+
+
+# Seconds a client is asked to wait after a 503: long enough for throttling to ease, short
+# enough that a shopper retries soon.
+RETRY_AFTER_S = 3
+
+
+class Unavailable(ApiError):
+    """A backend (DynamoDB, KMS) is down, slow or throttling: 503 with Retry-After."""
+
+    def __init__(self, message: str = "the service is briefly unavailable, try again shortly"):
+        super().__init__(503, "unavailable", message)
 
 
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
@@ -55,7 +69,10 @@ _HTTP_CODES = {
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
-        return jsonify(error_body(exc.code, exc.message, exc.field)), exc.status
+        response = jsonify(error_body(exc.code, exc.message, exc.field))
+        if isinstance(exc, Unavailable):
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response, exc.status
 
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError):  # type: ignore[no-untyped-def]
@@ -76,5 +93,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
+        if is_outage(exc):
+            # Expected in an outage and not a bug: one line, no traceback.
+            log.warning("backend unavailable: %s: %s", type(exc).__name__, exc)
+            return _api_error(Unavailable())
         log.exception("unhandled error: %s", type(exc).__name__)
         return jsonify(error_body("internal", "internal error")), 500

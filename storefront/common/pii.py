@@ -70,6 +70,14 @@ class PiiProtector:
         self._unwrapped: TTLCache[bytes, bytes] = TTLCache(maxsize=4096, ttl=data_key_max_age_s)
         self._pseudonyms: LRUCache[str, str] = LRUCache(maxsize=100_000)
 
+    @property
+    def kms(self) -> Any:
+        return self._kms
+
+    def use_kms(self, kms: Any) -> None:
+        """Talk to KMS through another client (the request path's bounded one); keys and caches stay."""
+        self._kms = kms
+
     # -- data keys -------------------------------------------------------------------------
     def _data_key(self) -> _DataKey:
         with self._lock:

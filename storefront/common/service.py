@@ -6,9 +6,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify
 
 from gitgoods.settings import Settings, get_settings
+from storefront.common import deadline
 from storefront.common.errors import register_error_handlers
 from storefront.common.ratelimit import make_limiter
 
@@ -22,12 +23,25 @@ def base_app(name: str, settings: Settings | None, config: dict[str, Any] | None
         MAX_CONTENT_LENGTH=64 * 1024,
         JSON_SORT_KEYS=False,
         RATELIMIT_ENABLED=True,
+        AWS_BUDGET_S=settings.request_budget_s,
     )
     app.config.update(config or {})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     register_error_handlers(app)
     limiter = make_limiter(app, settings.ratelimit_storage_uri)
     app.extensions["limiter_obj"] = limiter
+
+    # Every request's AWS calls share one deadline (see `storefront.common.deadline`).
+    @app.before_request
+    def _start_deadline() -> None:
+        g.aws_deadline = deadline.budget(app.config["AWS_BUDGET_S"])
+        g.aws_deadline.__enter__()
+
+    @app.teardown_request
+    def _end_deadline(_exc: BaseException | None) -> None:
+        budget = g.pop("aws_deadline", None)
+        if budget is not None:
+            budget.__exit__(None, None, None)
 
     @app.get("/health")
     @limiter.exempt

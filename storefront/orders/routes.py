@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from flask import Blueprint, current_app, jsonify, request
+from flask.blueprints import BlueprintSetupState
 
+from storefront.common import deadline
 from storefront.common.clock import request_time
 from storefront.common.errors import ApiError
+from storefront.common.replay import ReplaySeal, replay_key
 from storefront.common.web import json_body, require_internal_token
 from storefront.orders.schemas import LifecycleIn, OrderIn
 from storefront.orders.service import OrderService
 
+log = logging.getLogger(__name__)
 bp = Blueprint("orders", __name__)
 internal = Blueprint("orders_internal", __name__)
 
 ORDER_ID = re.compile(r"^ord_[0-9A-HJKMNP-TV-Z]{26}$")
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+@bp.record_once
+def _serve_requests(state: BlueprintSetupState) -> None:
+    """Serving HTTP: AWS calls bounded by the request's deadline, and replays answered without KMS
+    (the replay key derived from the internal token, which every instance shares)."""
+    order_service: OrderService = state.app.extensions["order_service"]
+    timeout = state.app.config["SETTINGS"].request_read_timeout_s
+    order_service.use_request_clients(lambda client: deadline.bounded(client, timeout))
+    token = state.app.config["INTERNAL_TOKEN"]
+    if token:
+        order_service.replay = ReplaySeal(replay_key(token))
+    else:
+        log.warning("no internal token: replays of orders need KMS")
 
 
 def service() -> OrderService:

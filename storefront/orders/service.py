@@ -4,6 +4,10 @@ Prices and totals come from the catalog, never from the request. An order, its s
 decrements, its sales lines, the customer record and its `order_placed` event (with the event's
 outbox entry, see `storefront.events`) are one transaction; the idempotency record is part of it,
 so a retry finds either the whole first order or nothing.
+
+A replay is answered without KMS when the service has a replay key (`storefront.common.replay`):
+the body is checked against a fingerprint and the receipt token opened with keys derived from the
+Idempotency-Key and that server key, and the answer is built from the order's non-PII fields.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from typing import Any
 
 from gitgoods.contract.events import SCHEMA_VERSION
 from gitgoods.contract.ids import day_shard, new_id, parse_utc, utc_iso
-from storefront.common.errors import ApiError
+from storefront.common.errors import ApiError, Unavailable
 from storefront.common.pii import PiiProtector
+from storefront.common.replay import ReplaySeal
 from storefront.orders.repo import OrdersRepo, TransactionCancelled
 from storefront.orders.schemas import LifecycleIn, OrderIn
 
@@ -29,6 +34,8 @@ log = logging.getLogger(__name__)
 
 IDEMPOTENCY_TTL = timedelta(days=7)
 MAX_CONFLICT_RETRIES = 8
+# Cancellation reasons that mean DynamoDB is throttling, not that the order is wrong.
+THROTTLED = {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
 CUSTOMER_PII = ("email", "name", "address", "phone")
 
 # status -> {event: new status}
@@ -57,25 +64,39 @@ def _key_hash(idempotency_key: str) -> str:
     return hashlib.sha256(("idem:" + idempotency_key).encode()).hexdigest()
 
 
+def _canonical(order: OrderIn) -> str:
+    return json.dumps(order.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
 class OrderService:
     def __init__(
         self,
         repo: OrdersRepo,
         pii: PiiProtector,
         on_stock_change: Callable[[list[str]], None] = lambda ids: None,
+        replay: ReplaySeal | None = None,
     ):
         self.repo = repo
         self.pii = pii
         self.on_stock_change = on_stock_change
+        # Without it (batch users) replays take the KMS path; the HTTP service sets it.
+        self.replay = replay
+
+    def use_request_clients(self, bound: Callable[[Any], Any]) -> None:
+        """Serve requests: DynamoDB and KMS through clients bounded by `bound` (the deadline)."""
+        self.repo.ddb = bound(self.repo.ddb)
+        self.pii.use_kms(bound(self.pii.kms))
 
     # -- placing -----------------------------------------------------------------------------
-    def _body_mac(self, order: OrderIn) -> str:
+    def _body_mac(self, canonical: str) -> str:
         # Keyed (KMS HMAC) so that the stored fingerprint of a body full of PII reveals nothing.
-        canonical = json.dumps(order.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return self.pii.email_lookup("body:" + hashlib.sha256(canonical.encode()).hexdigest())
 
-    def _replay(self, record: dict[str, Any], body_mac: str) -> dict[str, Any]:
-        if not hmac.compare_digest(record["body_mac"], body_mac):
+    def _replay(
+        self, record: dict[str, Any], canonical: str, idempotency_key: str, body_mac: str | None = None
+    ) -> dict[str, Any]:
+        token = self._replay_token(record, canonical, idempotency_key, body_mac)
+        if token is None:
             raise ApiError(
                 409,
                 "idempotency_key_reused",
@@ -85,16 +106,31 @@ class OrderService:
         order = self.repo.order(record["order_id"])
         if order is None:  # cannot happen: both were written in one transaction
             raise RuntimeError("idempotency record without its order")
-        token = self.pii.open("idempotency", record["key_hash"], record, ["receipt_token"])["receipt_token"]
+        # The answer is the order's non-PII fields: nothing to decrypt.
         return {**self.view(order), "receipt_token": token}
+
+    def _replay_token(
+        self, record: dict[str, Any], canonical: str, idempotency_key: str, body_mac: str | None
+    ) -> str | None:
+        """The first answer's receipt token if the body is the first one's, else None."""
+        seal = self.replay
+        if seal is not None and record.get("replay_kid") == seal.kid:
+            # No KMS: fingerprint and token are keyed by the Idempotency-Key and the replay key.
+            if not hmac.compare_digest(record["replay_fp"], seal.fingerprint(idempotency_key, canonical)):
+                return None
+            return seal.open_token(idempotency_key, record["key_hash"], bytes(record["replay_token"]))
+        # Written before replay keys existed, or under another one: the KMS way.
+        if not hmac.compare_digest(record["body_mac"], body_mac or self._body_mac(canonical)):
+            return None
+        return self.pii.open("idempotency", record["key_hash"], record, ["receipt_token"])["receipt_token"]
 
     def place(self, order: OrderIn, idempotency_key: str, now: datetime) -> tuple[dict[str, Any], bool]:
         """Returns (the order as created, whether this was a replay of an earlier request)."""
         key_hash = _key_hash(idempotency_key)
-        body_mac = self._body_mac(order)
+        canonical = _canonical(order)
         existing = self.repo.idempotency_record(key_hash)
         if existing:
-            return self._replay(existing, body_mac), True
+            return self._replay(existing, canonical, idempotency_key), True
 
         ids = [line.product_id for line in order.lines]
         if len(set(ids)) != len(ids):
@@ -103,11 +139,12 @@ class OrderService:
                 400, "duplicate_line", "each product may appear on one line only", f"lines.{index}.product_id"
             )
 
+        body_mac = self._body_mac(canonical)
         for attempt in range(MAX_CONFLICT_RETRIES):
             products = self.repo.products(ids)
             lines = self._priced_lines(order, products)
             try:
-                created = self._write_order(order, lines, key_hash, body_mac, now)
+                created = self._write_order(order, lines, idempotency_key, key_hash, canonical, body_mac, now)
                 self.on_stock_change(ids)
                 return created, False
             except TransactionCancelled as cancelled:
@@ -116,7 +153,7 @@ class OrderService:
                     # Another request with the same key won the race: answer as it did.
                     record = self.repo.idempotency_record(key_hash)
                     if record:
-                        return self._replay(record, body_mac), True
+                        return self._replay(record, canonical, idempotency_key, body_mac), True
                 stock_fail = [i for i, r in enumerate(reasons[3 : 3 + len(lines)]) if r == "ConditionalCheckFailed"]
                 if stock_fail:
                     # Stock, price or availability moved since the read: re-read and re-check,
@@ -125,6 +162,8 @@ class OrderService:
                 if "TransactionConflict" in reasons or not reasons:
                     time.sleep(min(0.01 * 2**attempt, 0.3) * (0.5 + secrets.randbelow(100) / 100))
                     continue
+                if THROTTLED & set(reasons):
+                    raise Unavailable() from cancelled
                 raise
         raise ApiError(409, "conflict", "the order could not be placed now, try again")
 
@@ -162,7 +201,14 @@ class OrderService:
         return lines
 
     def _write_order(
-        self, order: OrderIn, lines: list[dict[str, Any]], key_hash: str, body_mac: str, now: datetime
+        self,
+        order: OrderIn,
+        lines: list[dict[str, Any]],
+        idempotency_key: str,
+        key_hash: str,
+        canonical: str,
+        body_mac: str,
+        now: datetime,
     ) -> dict[str, Any]:
         at = utc_iso(now)
         order_id = new_id("ord", now)
@@ -178,6 +224,13 @@ class OrderService:
             "orders", order_id, {"shipping_address": customer.address, "shipping_name": customer.name}
         )
         idem_pii = self.pii.seal("idempotency", key_hash, {"receipt_token": receipt_token})
+        replay_fields: dict[str, Any] = {}
+        if self.replay is not None:
+            replay_fields = {
+                "replay_kid": self.replay.kid,
+                "replay_fp": self.replay.fingerprint(idempotency_key, canonical),
+                "replay_token": self.replay.seal_token(idempotency_key, key_hash, receipt_token),
+            }
 
         order_item = {
             "order_id": order_id,
@@ -206,6 +259,7 @@ class OrderService:
                     "created_at": at,
                     "expires_at": int(time.time() + IDEMPOTENCY_TTL.total_seconds()),
                     **idem_pii,
+                    **replay_fields,
                 },
                 must_be_new="key_hash",
             ),
@@ -364,6 +418,8 @@ class OrderService:
                 if "TransactionConflict" in cancelled.reasons or cancelled.reasons[:1] == ["ConditionalCheckFailed"]:
                     time.sleep(min(0.01 * 2**attempt, 0.3))
                     continue  # someone else changed the order: re-read and re-decide
+                if THROTTLED & set(cancelled.reasons):
+                    raise Unavailable() from cancelled
                 raise
             if change.type == "order_cancelled":
                 self.on_stock_change([line["product_id"] for line in affected])
