@@ -1,4 +1,4 @@
-# The catalog service, as `make up` runs it: gunicorn with threaded workers on port 5001.
+# The catalog service, as `make up` runs it: waitress (gitgoods.local.serve; docs/serving.md) on port 5001.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 GITGOODS_ENV=aws
 WORKDIR /app
@@ -10,6 +10,5 @@ RUN pip install --no-cache-dir . && useradd --system --uid 10001 app
 USER app
 EXPOSE 5001
 HEALTHCHECK --interval=10s --timeout=2s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:5001/health')"
-CMD ["gunicorn", "--worker-class", "gthread", "--workers", "2", "--threads", "16", \
-     "--bind", "0.0.0.0:5001", "--access-logfile", "-", "--graceful-timeout", "5", \
-     "storefront.catalog.app:create_app()"]
+# waitress reads whole requests before its threads see them: slow clients hold no thread.
+CMD ["python", "-m", "gitgoods.local.serve", "--bind", "0.0.0.0:5001", "storefront.catalog.app:create_app()"]

@@ -6,7 +6,7 @@ always runs a competing approach in the same run, so every figure comes with a r
 
 - `GET /products/<id>` and `GET /products` (a fixed mix of first pages, filters, searches, seller
   listings and later pages): the catalog service with its DAX-like cache, against a second
-  catalog started here with the *same* gunicorn command line as `make up` but both cache TTLs at
+  catalog started here with the *same* server command line as `make up` but both cache TTLs at
   0 (`GITGOODS_CACHE_ITEM_TTL_S=0 GITGOODS_CACHE_QUERY_TTL_S=0`), i.e. every request reads
   DynamoDB. Both get the same requests in the same order.
 - `POST /orders`: real products on sale (listed through `GET /products`), quantity 1, a unique
@@ -399,7 +399,7 @@ class UncachedCatalog:
     """The catalog app with both cache TTLs at 0, served exactly as `make up` serves it."""
 
     def __init__(self, settings: Settings, log_dir: Path):
-        from gitgoods.local.stack import _gunicorn  # the same command line as `make up`
+        from gitgoods.local.stack import _server  # the same command line as `make up`
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -413,7 +413,7 @@ class UncachedCatalog:
             "GITGOODS_CACHE_ITEM_TTL_S": "0",
             "GITGOODS_CACHE_QUERY_TTL_S": "0",
         }
-        self.cmd = _gunicorn(settings, "storefront.catalog.app:create_app()", self.port)
+        self.cmd = _server(settings, "storefront.catalog.app:create_app()", self.port)
         self.log = log_dir / "uncached-catalog.log"
         self.proc = subprocess.Popen(  # noqa: S603
             self.cmd,

@@ -7,7 +7,7 @@ import secrets
 
 from gitgoods.settings import Settings
 
-LOCAL_SECRETS = ("internal-token", "sim-clock-key", "portal-session-key")
+LOCAL_SECRETS = ("internal-token", "sim-clock-key", "portal-session-key", "web-session-key")
 
 
 def ensure_local_secrets(settings: Settings) -> None:

@@ -86,25 +86,10 @@ def start_moto(settings: Settings) -> Service:
     return Service("AWS APIs (moto: KMS, S3, Glue, ...)", url)
 
 
-def _gunicorn(settings: Settings, app: str, port: int) -> list[str]:
-    return [
-        _python(),
-        "-m",
-        "gunicorn",
-        "--worker-class",
-        "gthread",
-        "--workers",
-        "2",
-        "--threads",
-        "16",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--access-logfile",
-        "-",
-        "--graceful-timeout",
-        "5",
-        app,
-    ]
+def _server(settings: Settings, app: str, port: int) -> list[str]:
+    """The command that serves a WSGI app: waitress, whose I/O loop buffers each request whole
+    before a worker thread sees it, so slow or stalled clients hold no thread (docs/serving.md)."""
+    return [_python(), "-m", "gitgoods.local.serve", "--bind", f"127.0.0.1:{port}", app]
 
 
 def _service_env(settings: Settings) -> dict[str, str]:
@@ -115,6 +100,7 @@ def _service_env(settings: Settings) -> dict[str, str]:
         "GITGOODS_DYNAMODB_PORT": str(settings.dynamodb_port),
         "GITGOODS_MOTO_PORT": str(settings.moto_port),
         "GITGOODS_CATALOG_URL": f"http://127.0.0.1:{settings.catalog_port}",
+        "GITGOODS_ORDERS_URL": f"http://127.0.0.1:{settings.orders_port}",
         "DAGSTER_HOME": str(settings.dagster_home),
     }
 
@@ -125,8 +111,9 @@ def start_services(settings: Settings) -> list[Service]:
     for name, app, port in (
         ("catalog", "storefront.catalog.app:create_app()", settings.catalog_port),
         ("orders", "storefront.orders.app:create_app()", settings.orders_port),
+        ("web", "storefront.web.app:create_app()", settings.web_port),
     ):
-        processes.start(settings, name, _gunicorn(settings, app, port), env=env)
+        processes.start(settings, name, _server(settings, app, port), env=env)
         url = f"http://127.0.0.1:{port}"
         processes.wait_until(
             processes.http_ok(f"{url}/health"), f"{name} service", 60, settings.log_dir / f"{name}.log"
@@ -136,9 +123,9 @@ def start_services(settings: Settings) -> list[Service]:
 
 
 def start_portal(settings: Settings) -> Service:
-    """The seller portal (gunicorn, threaded workers) on its port."""
+    """The seller portal (waitress, as the services) on its port."""
     env = _service_env(settings) | {"GITGOODS_PORTAL_URL": f"http://127.0.0.1:{settings.portal_port}"}
-    processes.start(settings, "portal", _gunicorn(settings, "portal.app:create_app()", settings.portal_port), env=env)
+    processes.start(settings, "portal", _server(settings, "portal.app:create_app()", settings.portal_port), env=env)
     url = f"http://127.0.0.1:{settings.portal_port}"
     processes.wait_until(processes.http_ok(f"{url}/health"), "seller portal", 60, settings.log_dir / "portal.log")
     return Service("seller portal", url)
@@ -187,7 +174,7 @@ def start_emulators(settings: Settings) -> list[Service]:
     return services
 
 
-ALL = ("portal", "events", "dagster", "orders", "catalog", "moto", "dynamodb")
+ALL = ("portal", "events", "dagster", "web", "orders", "catalog", "moto", "dynamodb")
 
 
 def stop_all(settings: Settings) -> list[str]:
