@@ -1,4 +1,4 @@
-"""The seller portal's application factory (gunicorn: `portal.app:create_app()`)."""
+"""The seller portal's application factory (served as `portal.app:create_app()`, see docs/serving.md)."""
 
 from __future__ import annotations
 
