@@ -234,7 +234,7 @@ def _line_wire(line: dict[str, Any]) -> dict[str, Any]:
 
 
 def event_item(event_type: str, order: dict[str, Any], ms: int, rng: random.Random) -> tuple[str, int, dict]:
-    """(event_id, shard, DynamoDB JSON item) of one event, as `OrderService._event` writes it."""
+    """(event_id, shard, DynamoDB JSON item) of one event, as `storefront.orders.items.order_event` writes it."""
     event_id = ulid("evt", ms, rng)
     lines = order["lines"]
     if event_type in ("order_cancelled", "order_refunded") and len(lines) > 1 and rng.random() < 0.5:

@@ -22,11 +22,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from gitgoods.contract.events import SCHEMA_VERSION
-from gitgoods.contract.ids import day_shard, new_id, parse_utc, utc_iso
+from gitgoods.contract.ids import new_id, parse_utc, utc_iso
 from storefront.common.errors import ApiError, Unavailable
 from storefront.common.pii import PiiProtector
 from storefront.common.replay import ReplaySeal
+from storefront.orders.items import order_event, sale_line
 from storefront.orders.repo import OrdersRepo, TransactionCancelled
 from storefront.orders.schemas import LifecycleIn, OrderIn
 
@@ -248,7 +248,7 @@ class OrderService:
             "placed_at": at,
             **order_pii,
         }
-        event = self._event("order_placed", order_item, lines, total, now)
+        event = order_event("order_placed", order_item, lines, total, now)
         actions = [
             self.repo.put(
                 "idempotency",
@@ -276,66 +276,11 @@ class OrderService:
                 at,
             ),
             *[self.repo.take_stock(line["product_id"], line["qty"], line["unit_cents"]) for line in lines],
-            *[self.repo.put("sales", self._sale(order_item, line, now)) for line in lines],
+            *[self.repo.put("sales", sale_line(order_item, line, now)) for line in lines],
             *self.repo.event(event),
         ]
         self.repo.transact(actions)
         return {**self.view(order_item), "receipt_token": receipt_token}
-
-    @staticmethod
-    def _sale(order: dict[str, Any], line: dict[str, Any], sold_at: datetime) -> dict[str, Any]:
-        at = utc_iso(sold_at)
-        return {
-            "seller_id": line["seller_id"],
-            "sk": f"{at}#{order['order_id']}#{line['line']:02d}",
-            "day_shard": day_shard(sold_at, order["order_id"]),
-            "sold_at": at,
-            "order_id": order["order_id"],
-            "line": line["line"],
-            "product_id": line["product_id"],
-            "kind": line["kind"],
-            "platform": line["platform"],
-            "genre": line["genre"],
-            "qty": line["qty"],
-            "unit_cents": line["unit_cents"],
-            "amount_cents": line["amount_cents"],
-            "currency": order["currency"],
-            "country": order["country"],
-            "customer": order["customer"],
-            "status": "placed",
-            "updated_at": at,
-        }
-
-    @staticmethod
-    def _event(
-        event_type: str, order: dict[str, Any], lines: list[dict[str, Any]], amount: int, at: datetime
-    ) -> dict[str, Any]:
-        event_id = new_id("evt", at)
-        return {
-            "event_id": event_id,
-            "event_type": event_type,
-            "schema_version": SCHEMA_VERSION,
-            "occurred_at": utc_iso(at),
-            "day_shard": day_shard(at, event_id),
-            "order_id": order["order_id"],
-            "customer": order["customer"],
-            "country": order["country"],
-            "currency": order["currency"],
-            "amount_cents": amount,
-            "lines": [
-                {
-                    "line": line["line"],
-                    "seller_id": line["seller_id"],
-                    "product_id": line["product_id"],
-                    "qty": line["qty"],
-                    "unit_cents": line["unit_cents"],
-                    "amount_cents": line["amount_cents"],
-                    "kind": line["kind"],
-                    "platform": line["platform"],
-                }
-                for line in lines
-            ],
-        }
 
     # -- reading -----------------------------------------------------------------------------
     @staticmethod
@@ -410,7 +355,7 @@ class OrderService:
                     actions.append(self.repo.set_sale_status(line["seller_id"], sk, line_status, at))
             if change.type == "order_cancelled":
                 actions += [self.repo.return_stock(line["product_id"], line["qty"]) for line in affected]
-            event = self._event(change.type, order, affected, amount, now)
+            event = order_event(change.type, order, affected, amount, now)
             actions += self.repo.event(event)
             try:
                 self.repo.transact(actions)
