@@ -14,6 +14,12 @@ from gitgoods.settings import get_settings
 def cmd_up(args: argparse.Namespace) -> int:
     settings = get_settings()
     started = time.monotonic()
+    if settings.env == "aws":
+        print("error: `make up` runs the local stack; GITGOODS_ENV=aws is for the deployed services "
+              "(see docs/storefront.md)", file=sys.stderr)
+        for problem in settings.unsafe_for_aws():
+            print(f"  unsafe here: {problem}", file=sys.stderr)
+        return 1
     print(f"Local state folder: {settings.home}")
     try:
         services = stack.start_emulators(settings)

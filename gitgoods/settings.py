@@ -24,6 +24,10 @@ def default_home() -> Path:
     return REPO_ROOT / ".gitgoods"
 
 
+class UnsafeSettings(RuntimeError):
+    """The `aws` mode with a setting that is only safe on one machine."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GITGOODS_", extra="ignore")
 
@@ -199,6 +203,33 @@ class Settings(BaseSettings):
             return None
         # Derived, not the token itself: a cursor's MAC must never help anyone guess the token.
         return hmac.new(token.encode(), b"gitgoods:catalog-cursor:v1", hashlib.sha256).digest()
+
+    def unsafe_for_aws(self) -> list[str]:
+        """What of this configuration is a local default that must not run in the `aws` mode (empty
+        when none, or when the mode is `local`)."""
+        if self.env != "aws":
+            return []
+        problems = []
+        if self.ratelimit_storage_uri.startswith("memory://"):
+            problems.append(
+                "the rate limits are kept in memory, per process (set GITGOODS_RATELIMIT_STORAGE_URI=redis://...)"
+            )
+        if not self.catalog_url.startswith("https://"):
+            problems.append(f"the internal catalog URL is not HTTPS ({self.catalog_url}; set GITGOODS_CATALOG_URL)")
+        token = self.internal_token or ""
+        if len(token) < 32:
+            problems.append("the internal token is missing or shorter than 32 characters (GITGOODS_INTERNAL_TOKEN)")
+        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
+            value = os.environ.get(name, "")
+            if any(host in value for host in ("127.0.0.1", "localhost", "[::1]")):
+                problems.append(f"{name} points at a local emulator ({value})")
+        return problems
+
+    def require_safe_for_aws(self) -> None:
+        """Refuse to start in the `aws` mode with local defaults, saying each, before anything is touched."""
+        problems = self.unsafe_for_aws()
+        if problems:
+            raise UnsafeSettings("GITGOODS_ENV=aws with local defaults: " + "; ".join(problems))
 
     def resolved_portal_secret_key(self) -> str | None:
         return self.portal_secret_key or (self.local_secret("portal-session-key") if self.env == "local" else None)

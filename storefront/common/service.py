@@ -16,6 +16,7 @@ from storefront.common.ratelimit import make_limiter
 
 def base_app(name: str, settings: Settings | None, config: dict[str, Any] | None) -> Flask:
     settings = settings or get_settings()
+    settings.require_safe_for_aws()  # before anything is created or called
     app = Flask(name)
     app.config.update(
         SETTINGS=settings,
