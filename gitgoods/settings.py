@@ -204,13 +204,21 @@ class Settings(BaseSettings):
         # Derived, not the token itself: a cursor's MAC must never help anyone guess the token.
         return hmac.new(token.encode(), b"gitgoods:catalog-cursor:v1", hashlib.sha256).digest()
 
+    @property
+    def rate_limit_store(self) -> str:
+        """Where the rate limits are counted: the explicit store, else Redis when `REDIS_URL` is set
+        (shared by every worker and instance), else this process's memory."""
+        if self.ratelimit_storage_uri == "memory://" and os.environ.get("REDIS_URL"):
+            return os.environ["REDIS_URL"]
+        return self.ratelimit_storage_uri
+
     def unsafe_for_aws(self) -> list[str]:
         """What of this configuration is a local default that must not run in the `aws` mode (empty
         when none, or when the mode is `local`)."""
         if self.env != "aws":
             return []
         problems = []
-        if self.ratelimit_storage_uri.startswith("memory://"):
+        if self.rate_limit_store.startswith("memory://"):
             problems.append(
                 "the rate limits are kept in memory, per process (set GITGOODS_RATELIMIT_STORAGE_URI=redis://...)"
             )

@@ -29,7 +29,7 @@ def base_app(name: str, settings: Settings | None, config: dict[str, Any] | None
     app.config.update(config or {})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     register_error_handlers(app)
-    limiter = make_limiter(app, settings.ratelimit_storage_uri)
+    limiter = make_limiter(app, settings.rate_limit_store)
     app.extensions["limiter_obj"] = limiter
 
     # Every request's AWS calls share one deadline (see `storefront.common.deadline`).
