@@ -52,8 +52,7 @@ def dimension(raw: dict, ctx: VisualContext, labels: dict[str, str]) -> Dimensio
             date_format = formats.date_format((body.get("FormatConfiguration") or {}).get("DateTimeFormat"))
         except RenderError as err:
             raise ctx.error(str(err)) from None
-    if body.get("HierarchyId") and kind != "DateDimensionField":
-        pass  # drill-down hierarchies only change interaction
+    # A `HierarchyId` (drill-down) only changes interaction: nothing to render for it.
     return Dimension(
         field_id=field_id,
         column=column,
