@@ -25,6 +25,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         services = stack.start_emulators(settings)
         services += stack.start_services(settings)
         services.append(stack.start_events(settings))
+        services.append(stack.start_sweep(settings))
     except processes.StartError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

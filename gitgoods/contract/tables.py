@@ -23,6 +23,10 @@ DAY_SHARDS = 8
 # reads each with one strongly consistent Query, and no single key takes every order's write.
 OUTBOX_SHARDS = 8
 
+# Number of shards of the unpaid-order markers (`unpaid#n`, see `unpaid_orders` below): the sweep
+# reads each with one strongly consistent Query for the markers already due.
+UNPAID_SHARDS = 8
+
 
 @dataclass(frozen=True)
 class Index:
@@ -103,6 +107,11 @@ TABLES: dict[str, Table] = {
     # quarantines an event with any attribute beyond it. Keyed by shard so pending events are
     # found with a Query on the table's own key (strongly consistent, no index to backfill).
     "order_outbox": Table("order_outbox", "relay", "event_id"),
+    # One marker per order not yet paid, `due` = `<pay-by time>#<order_id>`: written with the order,
+    # deleted by the transaction that pays or cancels it. The sweep that cancels unpaid orders
+    # (`storefront.orders.sweep`) finds the overdue ones with a key Query per shard (`due < now`):
+    # no Scan of `orders`, no index to backfill, and the table holds only unpaid orders.
+    "unpaid_orders": Table("unpaid_orders", "shard", "due"),
 }
 
 

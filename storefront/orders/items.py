@@ -34,6 +34,23 @@ def sale_line(order: dict[str, Any], line: dict[str, Any], sold_at: datetime) ->
         "updated_at": at,
     }
 
+
+LINE_FIELDS = ("line", "product_id", "seller_id", "title", "qty", "unit_cents", "amount_cents", "status")
+
+
+def order_view(order: dict[str, Any]) -> dict[str, Any]:
+    """The order as the API answers it: its non-PII fields only (`OrderOut`)."""
+    return {
+        "order_id": order["order_id"],
+        "status": order["status"],
+        "currency": order["currency"],
+        "total_cents": order["total_cents"],
+        "lines": [{k: line[k] for k in LINE_FIELDS} for line in order["lines"]],
+        "created_at": order["created_at"],
+        "updated_at": order["updated_at"],
+    }
+
+
 def order_event(
     event_type: str, order: dict[str, Any], lines: list[dict[str, Any]], amount: int, at: datetime
 ) -> dict[str, Any]:

@@ -46,13 +46,21 @@ def _now():  # type: ignore[no-untyped-def]
     return request_time(current_app.config["SETTINGS"].resolved_sim_clock_key())
 
 
-@bp.post("/orders")
-def place_order():  # type: ignore[no-untyped-def]
+def _idempotency_key(required: bool) -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        raise ApiError(400, "missing_field", "the Idempotency-Key header is required", "Idempotency-Key")
+        if required:
+            raise ApiError(400, "missing_field", "the Idempotency-Key header is required", "Idempotency-Key")
+        return None
     if not IDEMPOTENCY_KEY.match(key):
         raise ApiError(400, "invalid_field", "1 to 128 visible ASCII characters", "Idempotency-Key")
+    return key
+
+
+@bp.post("/orders")
+def place_order():  # type: ignore[no-untyped-def]
+    key = _idempotency_key(required=True)
+    assert key is not None
     order = json_body(OrderIn)
     now = _now()
     created, replayed = service().place(order, key, now)
@@ -77,5 +85,11 @@ def lifecycle(order_id: str):  # type: ignore[no-untyped-def]
     require_internal_token(current_app.config["INTERNAL_TOKEN"])
     if not ORDER_ID.match(order_id):
         raise ApiError(404, "not_found", "no such order", "order_id")
+    # Optional: with it, a retry of a change that committed (its answer lost) gets the same answer.
+    key = _idempotency_key(required=False)
     change = json_body(LifecycleIn)
-    return jsonify(service().apply(order_id, change, _now()))
+    result, replayed = service().apply(order_id, change, _now(), key)
+    response = jsonify(result)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response

@@ -1,9 +1,15 @@
-"""Order rules, free of HTTP: placing an order exactly once, reading it back, and its lifecycle.
+"""Order rules, free of HTTP: placing an order exactly once, reading it back, and its lifecycle
+(`storefront.orders.lifecycle`).
 
 Prices and totals come from the catalog, never from the request. An order, its stock
 decrements, its sales lines, the customer record and its `order_placed` event (with the event's
 outbox entry, see `storefront.events`) are one transaction; the idempotency record is part of it,
-so a retry finds either the whole first order or nothing.
+so a retry finds either the whole first order or nothing. So is the order's unpaid marker, by which
+the sweep (`storefront.orders.sweep`) finds it if it is not paid in time.
+
+The customer record is created by the first order of an e-mail address and never changed by a
+later one: orders are guest orders, and whoever knows an address must not be able to overwrite its
+owner's name, address or phone. Each order keeps its own sealed shipping name, address and phone.
 
 A replay is answered without KMS when the service has a replay key (`storefront.common.replay`):
 the body is checked against a fingerprint and the receipt token opened with keys derived from the
@@ -19,41 +25,24 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gitgoods.contract.ids import new_id, parse_utc, utc_iso
+from gitgoods.contract.ids import new_id, utc_iso
 from storefront.common.errors import ApiError, Unavailable
 from storefront.common.pii import PiiProtector
 from storefront.common.replay import ReplaySeal
-from storefront.orders.items import order_event, sale_line
-from storefront.orders.repo import OrdersRepo, TransactionCancelled
+from storefront.orders.items import order_event, order_view, sale_line
+from storefront.orders.lifecycle import STATUS_STAMP, TRANSITIONS, Lifecycle
+from storefront.orders.repo import THROTTLED, Conflict, Failed, OrdersRepo, TransactionCancelled, conflict_retries
 from storefront.orders.schemas import LifecycleIn, OrderIn
 
 log = logging.getLogger(__name__)
 
-IDEMPOTENCY_TTL = timedelta(days=7)
-MAX_CONFLICT_RETRIES = 8
-# Cancellation reasons that mean DynamoDB is throttling, not that the order is wrong.
-THROTTLED = {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
-CUSTOMER_PII = ("email", "name", "address", "phone")
+__all__ = ["STATUS_STAMP", "TRANSITIONS", "OrderService"]  # the state machine, as before the move
 
-# status -> {event: new status}
-TRANSITIONS: dict[str, dict[str, str]] = {
-    "placed": {"payment_captured": "paid", "order_cancelled": "cancelled"},
-    "paid": {"order_shipped": "shipped", "order_cancelled": "cancelled"},
-    "shipped": {"order_delivered": "delivered", "order_refunded": "refunded"},
-    "delivered": {"order_refunded": "refunded"},
-    "partially_refunded": {"order_refunded": "refunded"},
-}
-STATUS_STAMP = {
-    "paid": "paid_at",
-    "shipped": "shipped_at",
-    "delivered": "delivered_at",
-    "cancelled": "cancelled_at",
-    "refunded": "refunded_at",
-    "partially_refunded": "refunded_at",
-}
+IDEMPOTENCY_TTL = timedelta(days=7)
+CUSTOMER_PII = ("email", "name", "address", "phone")
 
 
 def _receipt_hash(token: str) -> str:
@@ -79,6 +68,7 @@ class OrderService:
         self.repo = repo
         self.pii = pii
         self.on_stock_change = on_stock_change
+        self.lifecycle = Lifecycle(repo, on_stock_change)
         # Without it (batch users) replays take the KMS path; the HTTP service sets it.
         self.replay = replay
 
@@ -140,32 +130,60 @@ class OrderService:
             )
 
         body_mac = self._body_mac(canonical)
-        for attempt in range(MAX_CONFLICT_RETRIES):
-            products = self.repo.products(ids)
-            lines = self._priced_lines(order, products)
-            try:
-                created = self._write_order(order, lines, idempotency_key, key_hash, canonical, body_mac, now)
-                self.on_stock_change(ids)
-                return created, False
-            except TransactionCancelled as cancelled:
-                reasons = cancelled.reasons
-                if reasons and reasons[0] == "ConditionalCheckFailed":
-                    # Another request with the same key won the race: answer as it did.
-                    record = self.repo.idempotency_record(key_hash)
-                    if record:
-                        return self._replay(record, canonical, idempotency_key, body_mac), True
-                stock_fail = [i for i, r in enumerate(reasons[3 : 3 + len(lines)]) if r == "ConditionalCheckFailed"]
-                if stock_fail:
-                    # Stock, price or availability moved since the read: re-read and re-check,
-                    # which raises the precise error (or succeeds if it was the price).
-                    continue
-                if "TransactionConflict" in reasons or not reasons:
-                    time.sleep(min(0.01 * 2**attempt, 0.3) * (0.5 + secrets.randbelow(100) / 100))
-                    continue
-                if THROTTLED & set(reasons):
-                    raise Unavailable() from cancelled
-                raise
+        try:
+            for attempt in conflict_retries():
+                with attempt:
+                    return self._place_once(order, ids, idempotency_key, key_hash, canonical, body_mac, now)
+        except Conflict:
+            pass
         raise ApiError(409, "conflict", "the order could not be placed now, try again")
+
+    def _place_once(
+        self,
+        order: OrderIn,
+        ids: list[str],
+        idempotency_key: str,
+        key_hash: str,
+        canonical: str,
+        body_mac: str,
+        now: datetime,
+    ) -> tuple[dict[str, Any], bool]:
+        lines = self._priced_lines(order, self.repo.products(ids))
+        try:
+            created = self._write_order(order, lines, idempotency_key, key_hash, canonical, body_mac, now)
+        except TransactionCancelled as cancelled:
+            # What failed is told by the failed actions themselves (table and key), not by where
+            # they happen to stand in the transaction.
+            if cancelled.conditions_failed("idempotency"):
+                # Another request with the same key won the race: answer as it did.
+                record = self.repo.idempotency_record(key_hash)
+                if record:
+                    return self._replay(record, canonical, idempotency_key, body_mac), True
+            stock = cancelled.conditions_failed("catalog")
+            short = self._short_line(lines, stock)
+            if short is not None:
+                raise ApiError(409, "insufficient_stock", "not enough stock left", f"lines.{short}.qty") from None
+            if stock or "TransactionConflict" in cancelled.reasons or not cancelled.reasons:
+                # Price or availability moved since the read, or another transaction was in the way:
+                # read again and check again, which raises the precise error (or succeeds).
+                raise Conflict() from cancelled
+            if THROTTLED & set(cancelled.reasons):
+                raise Unavailable() from cancelled
+            raise
+        self.on_stock_change(ids)
+        return created, False
+
+    @staticmethod
+    def _short_line(lines: list[dict[str, Any]], failed: list[Failed]) -> int | None:
+        """Index of the first order line whose failed stock decrement found too little stock (as
+        DynamoDB returned the product), or None when no failure says so."""
+        wanted = {line["product_id"]: line["qty"] for line in lines}
+        short = {
+            f.key["product_id"]
+            for f in failed
+            if f.item is not None and f.item.get("stock", 0) < wanted.get(f.key["product_id"], 0)
+        }
+        return next((i for i, line in enumerate(lines) if line["product_id"] in short), None)
 
     def _priced_lines(self, order: OrderIn, products: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         lines = []
@@ -221,8 +239,13 @@ class OrderService:
 
         customer_fields = self.pii.seal("customers", customer_id, {f: str(getattr(customer, f)) for f in CUSTOMER_PII})
         order_pii = self.pii.seal(
-            "orders", order_id, {"shipping_address": customer.address, "shipping_name": customer.name}
+            "orders",
+            order_id,
+            {"shipping_address": customer.address, "shipping_name": customer.name, "shipping_phone": customer.phone},
         )
+        # Unpaid orders are cancelled after the TTL by the service's own clock: a backdated order
+        # (the simulator's) gets the same time to be paid as any other, from when it was placed.
+        pay_by = utc_iso(max(now, datetime.now(UTC)) + self.repo.unpaid_ttl)
         idem_pii = self.pii.seal("idempotency", key_hash, {"receipt_token": receipt_token})
         replay_fields: dict[str, Any] = {}
         if self.replay is not None:
@@ -246,6 +269,7 @@ class OrderService:
             "created_at": at,
             "updated_at": at,
             "placed_at": at,
+            "pay_by": pay_by,
             **order_pii,
         }
         event = order_event("order_placed", order_item, lines, total, now)
@@ -264,7 +288,7 @@ class OrderService:
                 must_be_new="key_hash",
             ),
             self.repo.put("orders", order_item, must_be_new="order_id"),
-            self.repo.upsert_customer(
+            self.repo.record_customer(
                 customer_id,
                 {
                     **{f: customer_fields[f] for f in CUSTOMER_PII},
@@ -278,28 +302,13 @@ class OrderService:
             *[self.repo.take_stock(line["product_id"], line["qty"], line["unit_cents"]) for line in lines],
             *[self.repo.put("sales", sale_line(order_item, line, now)) for line in lines],
             *self.repo.event(event),
+            self.repo.mark_unpaid(order_id, pay_by),
         ]
         self.repo.transact(actions)
         return {**self.view(order_item), "receipt_token": receipt_token}
 
     # -- reading -----------------------------------------------------------------------------
-    @staticmethod
-    def view(order: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "order_id": order["order_id"],
-            "status": order["status"],
-            "currency": order["currency"],
-            "total_cents": order["total_cents"],
-            "lines": [
-                {
-                    k: line[k]
-                    for k in ("line", "product_id", "seller_id", "title", "qty", "unit_cents", "amount_cents", "status")
-                }
-                for line in order["lines"]
-            ],
-            "created_at": order["created_at"],
-            "updated_at": order["updated_at"],
-        }
+    view = staticmethod(order_view)
 
     def get(self, order_id: str, receipt_token: str | None) -> dict[str, Any]:
         order = self.repo.order(order_id, consistent=False) if receipt_token else None
@@ -309,65 +318,9 @@ class OrderService:
         return self.view(order)
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def apply(self, order_id: str, change: LifecycleIn, now: datetime) -> dict[str, Any]:
-        """The one internal path for order lifecycle changes and the events they write."""
-        for attempt in range(MAX_CONFLICT_RETRIES):
-            order = self.repo.order(order_id)
-            if order is None:
-                raise ApiError(404, "not_found", "no such order", "order_id")
-            status = order["status"]
-            new_status = TRANSITIONS.get(status, {}).get(change.type)
-            if new_status is None:
-                raise ApiError(
-                    409, "invalid_transition", f"an order that is {status} cannot take {change.type}", "type"
-                )
-            lines = [dict(line) for line in order["lines"]]
-            # A refund without lines refunds what is not refunded yet.
-            affected = [line for line in lines if line["status"] != "refunded"]
-            if change.lines is not None:
-                if change.type != "order_refunded":
-                    raise ApiError(400, "invalid_field", "lines can only be given for a refund", "lines")
-                wanted = set(change.lines)
-                affected = [line for line in lines if line["line"] in wanted and line["status"] != "refunded"]
-                if len(affected) != len(wanted):
-                    raise ApiError(400, "invalid_field", "unknown or already refunded line", "lines")
-            line_status = {"order_cancelled": "cancelled", "order_refunded": "refunded"}.get(change.type)
-            if line_status:
-                for line in affected:
-                    line["status"] = line_status
-                if change.type == "order_refunded" and any(line["status"] != "refunded" for line in lines):
-                    new_status = "partially_refunded"
-            else:
-                for line in lines:
-                    line["status"] = new_status
-            amount = sum(line["amount_cents"] for line in affected) if line_status else order["total_cents"]
-            now = max(now, parse_utc(order["updated_at"]))  # an order's history never goes back in time
-            at = utc_iso(now)
-            actions = [
-                self.repo.set_order_status(
-                    order_id, status, new_status, lines, at, STATUS_STAMP.get(new_status, "updated_at")
-                )
-            ]
-            if line_status:
-                sold_at = order["placed_at"]
-                for line in affected:
-                    sk = f"{sold_at}#{order_id}#{line['line']:02d}"
-                    actions.append(self.repo.set_sale_status(line["seller_id"], sk, line_status, at))
-            if change.type == "order_cancelled":
-                actions += [self.repo.return_stock(line["product_id"], line["qty"]) for line in affected]
-            event = order_event(change.type, order, affected, amount, now)
-            actions += self.repo.event(event)
-            try:
-                self.repo.transact(actions)
-            except TransactionCancelled as cancelled:
-                if "TransactionConflict" in cancelled.reasons or cancelled.reasons[:1] == ["ConditionalCheckFailed"]:
-                    time.sleep(min(0.01 * 2**attempt, 0.3))
-                    continue  # someone else changed the order: re-read and re-decide
-                if THROTTLED & set(cancelled.reasons):
-                    raise Unavailable() from cancelled
-                raise
-            if change.type == "order_cancelled":
-                self.on_stock_change([line["product_id"] for line in affected])
-            order.update(status=new_status, lines=lines, updated_at=at)
-            return {**self.view(order), "event_id": event["event_id"]}
-        raise ApiError(409, "conflict", "the order changed concurrently, try again")
+    def apply(
+        self, order_id: str, change: LifecycleIn, now: datetime, idempotency_key: str | None = None
+    ) -> tuple[dict[str, Any], bool]:
+        """The one internal path for order lifecycle changes and the events they write:
+        (the order after the change with the event's id, whether this replays an earlier request)."""
+        return self.lifecycle.apply(order_id, change, now, idempotency_key)
