@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     orders_port: int = 5002
     web_port: int = 8080
     catalog_url: str = "http://127.0.0.1:5001"
+    # Worker processes per service (gitgoods/local/workers.py): the pages and the order service
+    # are CPU-bound and hold no shared state in memory, so they get one per core; the catalog
+    # keeps one, since the stock notices that keep its read cache fresh reach a single process.
+    web_workers: int = 2
+    orders_workers: int = 2
+    catalog_workers: int = 1
 
     # KMS: the key that wraps PII data keys and the HMAC keys for look-up and pseudonyms.
     pii_key_alias: str = "alias/gitgoods-pii"
@@ -140,6 +146,21 @@ class Settings(BaseSettings):
 
     cache_item_ttl_s: float = 300.0
     cache_query_ttl_s: float = 30.0
+
+    # The shop's funnel events (storefront/web/funnel.py): queued in the web process, at most
+    # this many waiting (more are dropped and counted), sent to the order service in batches of
+    # at most `web_funnel_batch_max` events, at least every `web_funnel_flush_ms`.
+    web_funnel_queue_max: int = 10_000
+    web_funnel_batch_max: int = 50
+    web_funnel_flush_ms: int = 500
+
+    # Orders not paid this many seconds after they were placed (by the service's own clock, not
+    # a simulated one) are cancelled and their stock returned by the sweep
+    # (`python -m storefront.orders.sweep`), which runs every `unpaid_sweep_interval_s` and
+    # cancels at most `unpaid_sweep_batch` orders a run.
+    unpaid_order_ttl_s: float = 1800.0
+    unpaid_sweep_interval_s: float = 60.0
+    unpaid_sweep_batch: int = 100
 
     @property
     def state_dir(self) -> Path:

@@ -21,6 +21,7 @@ import contextlib
 import importlib
 import logging
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -130,6 +131,7 @@ def serve(
     host: str,
     port: int,
     *,
+    sock: socket.socket | None = None,
     threads: int = THREADS,
     connection_limit: int = CONNECTION_LIMIT,
     channel_timeout: int = CHANNEL_TIMEOUT,
@@ -137,10 +139,10 @@ def serve(
     graceful_timeout: float = GRACEFUL_TIMEOUT,
     ready: Callable[[Any], None] | None = None,
 ) -> None:
+    where: dict[str, Any] = {"sockets": [sock]} if sock is not None else {"host": host, "port": port}
     server = create_server(
         app,
-        host=host,
-        port=port,
+        **where,
         threads=threads,
         connection_limit=connection_limit,
         channel_timeout=channel_timeout,
@@ -188,22 +190,36 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-request-body-size", type=int, default=MAX_REQUEST_BODY)
     parser.add_argument("--graceful-timeout", type=float, default=GRACEFUL_TIMEOUT)
     parser.add_argument("--no-access-log", action="store_true")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="processes serving the one socket (gitgoods/local/workers.py)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     host, _, port = args.bind.rpartition(":")
-    app = load_app(args.app)
-    if not args.no_access_log:
-        app = AccessLog(app)
-    serve(
-        app,
-        host.strip("[]") or "0.0.0.0",
-        int(port),
-        threads=args.threads,
-        connection_limit=args.connection_limit,
-        channel_timeout=args.channel_timeout,
-        max_request_body_size=args.max_request_body_size,
-        graceful_timeout=args.graceful_timeout,
-    )
+    host = host.strip("[]") or "0.0.0.0"
+    options: dict[str, Any] = {
+        "threads": args.threads,
+        "connection_limit": args.connection_limit,
+        "channel_timeout": args.channel_timeout,
+        "max_request_body_size": args.max_request_body_size,
+        "graceful_timeout": args.graceful_timeout,
+    }
+
+    def app() -> Callable[..., Any]:
+        loaded = load_app(args.app)
+        return loaded if args.no_access_log else AccessLog(loaded)
+
+    if args.workers <= 1:
+        serve(app(), host, int(port), **options)
+        return
+    from gitgoods.local.workers import Supervisor, listening_socket
+
+    sock = listening_socket(host, int(port))
+    log.info("serving on http://%s:%d with %d workers", host, int(port), args.workers)
+    code = Supervisor(args.workers, lambda: serve(app(), host, int(port), sock=sock, **options),
+                      args.graceful_timeout).run()
+    sock.close()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

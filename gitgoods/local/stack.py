@@ -86,10 +86,11 @@ def start_moto(settings: Settings) -> Service:
     return Service("AWS APIs (moto: KMS, S3, Glue, ...)", url)
 
 
-def _server(settings: Settings, app: str, port: int) -> list[str]:
+def _server(settings: Settings, app: str, port: int, workers: int = 1) -> list[str]:
     """The command that serves a WSGI app: waitress, whose I/O loop buffers each request whole
-    before a worker thread sees it, so slow or stalled clients hold no thread (docs/serving.md)."""
-    return [_python(), "-m", "gitgoods.local.serve", "--bind", f"127.0.0.1:{port}", app]
+    before a worker thread sees it, so slow or stalled clients hold no thread (docs/serving.md),
+    in `workers` processes sharing the port (gitgoods/local/workers.py)."""
+    return [_python(), "-m", "gitgoods.local.serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), app]
 
 
 def _service_env(settings: Settings) -> dict[str, str]:
@@ -108,12 +109,12 @@ def _service_env(settings: Settings) -> dict[str, str]:
 def start_services(settings: Settings) -> list[Service]:
     env = _service_env(settings)
     started = []
-    for name, app, port in (
-        ("catalog", "storefront.catalog.app:create_app()", settings.catalog_port),
-        ("orders", "storefront.orders.app:create_app()", settings.orders_port),
-        ("web", "storefront.web.app:create_app()", settings.web_port),
+    for name, app, port, workers in (
+        ("catalog", "storefront.catalog.app:create_app()", settings.catalog_port, settings.catalog_workers),
+        ("orders", "storefront.orders.app:create_app()", settings.orders_port, settings.orders_workers),
+        ("web", "storefront.web.app:create_app()", settings.web_port, settings.web_workers),
     ):
-        processes.start(settings, name, _server(settings, app, port), env=env)
+        processes.start(settings, name, _server(settings, app, port, workers), env=env)
         url = f"http://127.0.0.1:{port}"
         processes.wait_until(
             processes.http_ok(f"{url}/health"), f"{name} service", 60, settings.log_dir / f"{name}.log"
@@ -141,6 +142,17 @@ def start_events(settings: Settings) -> Service:
         raise processes.StartError(f"the order events relay stopped at start; see {settings.log_dir / 'events.log'}")
     where = "RabbitMQ" if settings.amqp_url else "in-process"
     return Service(f"order events relay ({where})", str(settings.state_dir / "mailbox"))
+
+
+def start_sweep(settings: Settings) -> Service:
+    """The sweep that cancels orders left unpaid past `unpaid_order_ttl_s` and returns their stock
+    (`python -m storefront.orders.sweep`, one run every `unpaid_sweep_interval_s`)."""
+    processes.start(settings, "sweep", [_python(), "-m", "storefront.orders.sweep"], env=_service_env(settings))
+    time.sleep(1.0)
+    if processes.pid_of(settings, "sweep") is None:
+        raise processes.StartError(f"the unpaid-order sweep stopped at start; see {settings.log_dir / 'sweep.log'}")
+    every = f"every {settings.unpaid_sweep_interval_s:.0f} s"
+    return Service(f"unpaid-order sweep ({every})", str(settings.log_dir / "sweep.log"))
 
 
 def start_dagster(settings: Settings) -> Service:
@@ -174,7 +186,7 @@ def start_emulators(settings: Settings) -> list[Service]:
     return services
 
 
-ALL = ("portal", "events", "dagster", "web", "orders", "catalog", "moto", "dynamodb")
+ALL = ("portal", "sweep", "events", "dagster", "web", "orders", "catalog", "moto", "dynamodb")
 
 
 def stop_all(settings: Settings) -> list[str]:
