@@ -14,6 +14,7 @@ Buyers B1 (DE), B2 (FR), B3 (US).
             O1 delivered 10:00; O1 line 2 (P2, 500) refunded 15:00 (the event is in the lake twice)
 2030-02-01  O7 B2: P1 1 x 1000
             P1 viewed by sessions s1 (twice), s2, s3; added to a cart by s1 and s4
+            s1 starts a checkout with P1 twice (a reload), s4 once with P1 and P2
 """
 
 from __future__ import annotations
@@ -145,6 +146,9 @@ def event_rows(days: tuple[str, str, str] = DAYS) -> dict[str, list[dict[str, An
     for i, session in enumerate(["s1", "s4"]):
         events.append(_event(210 + i, "cart_added", ts(D3, f"12:1{i}"), [(1, P1, 1, 1000)], 0, buyer=B2,
                              session=session))
+    for i, (session, lines) in enumerate([("s1", [(1, P1, 1, 1000)]), ("s1", [(1, P1, 1, 1000)]),
+                                          ("s4", [(1, P1, 1, 1000), (2, P2, 1, 500)])]):
+        events.append(_event(220 + i, "checkout_started", ts(D3, f"12:2{i}"), lines, 0, buyer=B2, session=session))
     by_day: dict[str, list[dict[str, Any]]] = {}
     for e in events:
         by_day.setdefault(e["occurred_at"].date().isoformat(), []).append(e)

@@ -250,6 +250,15 @@ def test_funnel_by_hand(built) -> None:
     assert read_partition(lake, "funnel", D1, zone="marts").num_rows == 0  # orders but no views
 
 
+def test_funnel_counts_checkout_sessions(built) -> None:
+    lake, _ = built
+    d3 = rows(lake, "funnel", D3, ("product_id",))
+    # checkouts with P1: s1 twice (one session) and s4; P2 was in s4's checkout but never viewed,
+    # so it has no funnel row
+    assert d3[P1]["checkout_sessions"] == 2
+    assert set(d3) == {P1}
+
+
 def test_buyers_are_pseudonyms_only(built) -> None:
     lake, _ = built
     table = read_partition(lake, "stg_sales", D1, zone="stg")

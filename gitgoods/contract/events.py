@@ -19,7 +19,8 @@ ORDER_EVENT_TYPES = (
     "order_cancelled",
     "order_refunded",
 )
-FUNNEL_EVENT_TYPES = ("product_viewed", "cart_added")
+# Shop pages (storefront/web/funnel.py): carry a session_id, no order.
+FUNNEL_EVENT_TYPES = ("product_viewed", "cart_added", "checkout_started")
 
 
 @lru_cache(maxsize=1)

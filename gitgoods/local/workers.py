@@ -21,6 +21,7 @@ is why the catalog, whose cache is kept fresh by stock notices that reach one pr
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -63,6 +64,9 @@ class Supervisor:
                 log.exception("worker %d failed", os.getpid())
                 code = 1
             finally:
+                # The app's exit handlers (the shop's funnel emitter flushes its queue) run
+                # here; os._exit then skips what the fork copied from the supervisor.
+                atexit._run_exitfuncs()
                 os._exit(code)
         self.children[pid] = time.monotonic()
         log.info("worker %d started", pid)

@@ -1,5 +1,6 @@
 -- Per product and day where product views exist: sessions that viewed it, sessions that added it
--- to a cart (and how many of those had viewed it that day), and orders placed for it that day.
+-- to a cart (and how many of those had viewed it that day), sessions that started a checkout with
+-- it, and orders placed for it that day.
 WITH views AS (
     SELECT product_id, dt, arbitrary(seller_id) AS seller_id,
            count(*) AS views, count(DISTINCT session_id) AS view_sessions
@@ -24,6 +25,12 @@ carts AS (
     WHERE c.dt BETWEEN :start AND :end AND c.event_type = 'cart_added'
     GROUP BY c.product_id, c.dt
 ),
+checkouts AS (
+    SELECT product_id, dt, count(DISTINCT session_id) AS checkout_sessions
+    FROM stg_event_lines
+    WHERE dt BETWEEN :start AND :end AND event_type = 'checkout_started'
+    GROUP BY product_id, dt
+),
 ordered AS (
     SELECT product_id, dt, count(DISTINCT order_id) AS orders, sum(qty) AS units
     FROM stg_event_lines
@@ -38,6 +45,7 @@ SELECT
     coalesce(c.cart_sessions, 0) AS cart_sessions,
     coalesce(c.viewed_cart_sessions, 0) AS viewed_cart_sessions,
     coalesce(c.cart_units, 0) AS cart_units,
+    coalesce(k.checkout_sessions, 0) AS checkout_sessions,
     coalesce(o.orders, 0) AS orders,
     coalesce(o.units, 0) AS units,
     CAST(coalesce(c.viewed_cart_sessions, 0) AS double) / v.view_sessions AS view_to_cart_rate,
@@ -45,4 +53,5 @@ SELECT
     v.dt
 FROM views AS v
 LEFT JOIN carts AS c ON c.product_id = v.product_id AND c.dt = v.dt
+LEFT JOIN checkouts AS k ON k.product_id = v.product_id AND k.dt = v.dt
 LEFT JOIN ordered AS o ON o.product_id = v.product_id AND o.dt = v.dt

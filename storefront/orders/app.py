@@ -12,7 +12,7 @@ from gitgoods.settings import Settings
 from storefront.common.openapi import OpenApiBuilder
 from storefront.common.pii import PiiProtector
 from storefront.common.service import base_app, serve_openapi
-from storefront.orders import schemas
+from storefront.orders import funnel, schemas
 from storefront.orders.notify import StockNotifier
 from storefront.orders.repo import OrdersRepo
 from storefront.orders.routes import bp, internal
@@ -112,5 +112,6 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     limiter.limit(settings.rate_limit_reads, methods=["GET"])(bp)
     app.register_blueprint(bp)
     app.register_blueprint(internal)
+    app.register_blueprint(funnel.bp)  # the shop's funnel events, internal token
     serve_openapi(app, openapi_document())
     return app

@@ -20,6 +20,7 @@ class StockNotifier:
         self.token = token
         self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="stock-notify")
         self.session = requests.Session()
+        self.session.trust_env = False  # an internal address: no proxy or .netrc look-ups per call
 
     def __call__(self, product_ids: list[str]) -> None:
         if self.token:

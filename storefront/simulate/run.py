@@ -45,6 +45,7 @@ from storefront.common.clock import signed_headers
 from storefront.common.pii import PiiProtector
 from storefront.orders.service import TRANSITIONS
 from storefront.simulate import seed as seeding
+from storefront.simulate.pages import browse_pages, wait_until_healthy
 from storefront.simulate.shoppers import (
     DEFAULT_ORDERS_PER_DAY,
     LIFECYCLE_EVENTS,
@@ -278,20 +279,6 @@ def execute(plan: Plan, orders_url: str, internal_token: str, clock_key: str,
     return outcome
 
 
-def wait_until_healthy(base_url: str, timeout: float = 30.0) -> None:
-    """Fail at once with a clear message rather than after minutes of retries."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if requests.get(base_url.rstrip("/") + "/health", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the order service does not answer at {base_url}/health")
-        time.sleep(0.5)
-
-
 # -- the once-only, resumable run ------------------------------------------------------------
 def marker_path(settings: Settings, seed: int) -> Path:
     return settings.state_dir / f"simulation-{seed}.json"
@@ -358,25 +345,32 @@ def seed_and_simulate(
     workers: int = DEFAULT_WORKERS,
     progress: bool = True,
     end: datetime | None = None,
+    web_url: str | None = None,
+    browse: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Seed the catalog and simulate `days` of shoppers ending now (or at `end`), once per seed.
 
     Returns the counts (also stored in `state/simulation-<seed>.json`); when that marker says
     the run finished, returns its counts at once, and when it says the run was interrupted,
     resumes it with the parameters it recorded (the arguments given now are ignored).
-    `orders_url` defaults to the local order service on `settings.orders_port`."""
+    `orders_url` defaults to the local order service on `settings.orders_port`. Then shoppers
+    browse the shop's pages (`pages.browse_pages`, options in `browse`) at `web_url`: by default
+    the local shop on `settings.web_port`, unless `orders_url` was given alone (then no browsing)."""
     clock_key = settings.resolved_sim_clock_key()
     token = settings.resolved_internal_token()
     if not clock_key or not token:
         raise RuntimeError("the simulator needs a local stack (its clock key and internal token)")
     path = marker_path(settings, seed)
     marker = json.loads(path.read_text()) if path.exists() else None
-    if marker and marker.get("status") == "done":
+    browse = {"web_workers": 1 if web_url else settings.web_workers, **(browse or {})}
+    web_url = web_url or (None if orders_url else f"http://127.0.0.1:{settings.web_port}")
+    orders_done = bool(marker) and marker.get("status") == "done"
+    if orders_done and (web_url is None or "browsing" in marker["counts"]):
         print(f"Already seeded and simulated (seed {seed}): {path}")
         return marker["counts"]
 
     orders_url = orders_url or f"http://127.0.0.1:{settings.orders_port}"
-    wait_until_healthy(orders_url)
+    wait_until_healthy(orders_url, "the order service")
     started = time.monotonic()
     if marker:
         # Resume exactly the interrupted run: same window, same volumes, so the same plan.
@@ -396,6 +390,9 @@ def seed_and_simulate(
     assert end is not None
 
     plan = build_plan(catalog, seed, days, end, orders_per_day)
+    if orders_done and web_url:  # simulated before the shoppers browsed: add the browsing
+        return browse_pages(plan, catalog, web_url, clock_key, marker, lambda m: _write_marker(path, m),
+                            workers=workers, progress=progress, **browse)
     print(f"Simulating {len(plan.orders)} orders over {days} days with {workers} shoppers at once ...")
     try:
         outcome = execute(plan, orders_url, token, clock_key, workers=workers, progress=progress)
@@ -404,7 +401,8 @@ def seed_and_simulate(
         raise
     counts = _counts(plan, catalog, outcome, time.monotonic() - started)
     complete = outcome.aborted is None and outcome.failed == 0
-    _write_marker(path, {**marker, "status": "done" if complete else "incomplete", "counts": counts})
+    marker = {**marker, "status": "done" if complete else "incomplete", "counts": counts}
+    _write_marker(path, marker)
     print(_summary(counts))
     if not complete:
         print(
@@ -413,4 +411,7 @@ def seed_and_simulate(
             + "); run it again to resume.\n  " + "\n  ".join(outcome.errors[:5]),
             file=sys.stderr,
         )
-    return counts
+    if not complete or web_url is None:
+        return counts
+    return browse_pages(plan, catalog, web_url, clock_key, marker, lambda m: _write_marker(path, m),
+                        workers=workers, progress=progress, **browse)

@@ -27,8 +27,16 @@ def web_config(settings: Settings) -> dict[str, Any]:
         "ORDERS_URL": os.environ.get("GITGOODS_ORDERS_URL", DEFAULT_ORDERS_URL),
         "SERVICE_TIMEOUT_S": SERVICE_TIMEOUT_S,
         "PAGE_BUDGET_S": PAGE_BUDGET_S,
+        "CATALOG_CACHE_TTL_S": settings.web_cache_ttl_s,
         "SECRET_KEY": os.environ.get("GITGOODS_WEB_SECRET_KEY")
         or (settings.local_secret("web-session-key") if settings.env == "local" else None),
+        # Funnel events go to the order service's internal endpoint (storefront/web/funnel.py).
+        "INTERNAL_TOKEN": settings.resolved_internal_token(),
+        "FUNNEL_QUEUE_MAX": settings.web_funnel_queue_max,
+        "FUNNEL_BATCH_MAX": settings.web_funnel_batch_max,
+        "FUNNEL_FLUSH_S": settings.web_funnel_flush_ms / 1000,
+        # Only on a local stack: the simulator's signed clock (storefront/web/visits.py).
+        "SIM_CLOCK_KEY": settings.resolved_sim_clock_key(),
     }
 
 

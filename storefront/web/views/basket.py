@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from storefront.web import cart
+from storefront.web import cart, visits
 from storefront.web.forms import AddToCartForm, RemoveFromCartForm, UpdateCartForm
 from storefront.web.services import catalog
 
@@ -73,8 +73,11 @@ def add():  # type: ignore[no-untyped-def]
     if new_qty < 1:
         flash("Sorry, this item is out of stock.", "error")
         return redirect(url_for("browse.product", product_id=pid), 303)
+    added = new_qty - current.get(pid, 0)
     current[pid] = new_qty
     cart.save(current)
+    if added > 0:
+        visits.record("cart_added", [(product, added)])
     flash(f"Added {product['title']} to your cart.", "success")
     return redirect(url_for("cart.show"), 303)
 

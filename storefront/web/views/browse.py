@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request
 
+from storefront.web import visits
 from storefront.web.forms import AddToCartForm
 from storefront.web.services import catalog
 from storefront.web.shopfront import CONSOLES, GENRES, KINDS, PLATFORMS, PRODUCT_ID, SYMBOLS, to_minor_units
@@ -88,4 +89,5 @@ def product(product_id: str):  # type: ignore[no-untyped-def]
         abort(404)
     seller = catalog().seller(item["seller_id"])
     form = AddToCartForm(product_id=product_id)
+    visits.record("product_viewed", [(item, 0)])
     return render_template("product.html", product=item, seller=seller, form=form, kinds=KINDS)

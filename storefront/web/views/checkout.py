@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 
-from storefront.web import cart
+from storefront.web import cart, visits
 from storefront.web.forms import FIELD_MESSAGES, CheckoutForm
 from storefront.web.services import ServiceError, catalog, orders
 from storefront.web.shopfront import ORDER_ID
@@ -29,7 +29,10 @@ def form():  # type: ignore[no-untyped-def]
     if not lines or currency is None:
         flash("Your cart is empty.", "notice")
         return redirect(url_for("cart.show"), 303)
+    before = cart.checkout_snapshot()
     snap = cart.start_checkout(currency)
+    if before is None or before["key"] != snap["key"]:  # a new checkout, not a reload of the form
+        visits.record("checkout_started", [(line["product"], line["qty"]) for line in lines])
     return _render(CheckoutForm(checkout_key=snap["key"]), lines, currency, total)
 
 
