@@ -147,6 +147,10 @@ class Settings(BaseSettings):
     cache_item_ttl_s: float = 300.0
     cache_query_ttl_s: float = 30.0
 
+    # How long the shop's pages keep what the catalog answered (storefront/web/catalog_cache.py);
+    # 0 asks the catalog on every page.
+    web_cache_ttl_s: float = 5.0
+
     # The shop's funnel events (storefront/web/funnel.py): queued in the web process, at most
     # this many waiting (more are dropped and counted), sent to the order service in batches of
     # at most `web_funnel_batch_max` events, at least every `web_funnel_flush_ms`.
