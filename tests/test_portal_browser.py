@@ -2,7 +2,8 @@
 published world (tests/insights_world.py). The seller signs in with its Cognito user, opens its
 report, and every figure shown equals its own figures in `seller_daily_sales`; nothing of another
 seller (ids, names, products) and no buyer identifier appears on the page, in any CSV or in the
-PDF. A screenshot of the report is saved to `.artifacts/portal-report.png`."""
+PDF. A screenshot of the report is saved to `.artifacts/portal-report.png`. axe-core finds no
+serious or critical accessibility problem on the portal's pages (sign-in, sellers, report, errors)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.conftest import LiveServer
 from tests.helpers import missing_prerequisite
 from tests.insights_world import World, world  # noqa: F401 - the fixture
 from tests.marts_data import B1, B2, B3, P1, P2, P3, P4, PRODUCTS, S1, S2, S3, SELLERS
+from tests.test_web_pages import assert_accessible, axe_source
 
 # one published world per test session: these modules run on one xdist worker
 pytestmark = [pytest.mark.stack, pytest.mark.xdist_group("insights_world")]
@@ -75,6 +77,7 @@ def _money(cents: int) -> str:
 
 
 def test_a_seller_sees_exactly_its_own_report(browser, portal, world: World):  # noqa: F811
+    axe = axe_source()
     context, page = _sign_in(browser, portal, world, S1)
     assert page.url.endswith(f"/sellers/{S1}/report"), page.url
     html = page.content()
@@ -129,20 +132,41 @@ def test_a_seller_sees_exactly_its_own_report(browser, portal, world: World):  #
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "portal-report.png"), full_page=True)
     assert (ARTIFACTS / "portal-report.png").stat().st_size > 10_000
+    assert_accessible(page, axe, "portal-report")
 
     # another seller's report: 404, like a seller that does not exist
     other = page.goto(f"{portal.url}/sellers/{S2}/report")
     assert other.status == 404
     assert S2 not in page.inner_text("body") or "not found" in page.inner_text("body").lower()
+    assert_accessible(page, axe, "portal-not-found")
     context.close()
 
 
 def test_an_analyst_opens_every_seller(browser, portal, world: World):  # noqa: F811
+    axe = axe_source()
     context, page = _sign_in(browser, portal, world, "analyst")
     text = page.inner_text("body")
     for seller in (S1, S2, S3):
         assert SELLERS[seller]["display_name"] in text
+    assert_accessible(page, axe, "portal-sellers")
     response = page.goto(f"{portal.url}/sellers/{S2}/report")
     assert response.status == 200
     assert "60.00" in page.inner_text("body")  # S2's one order: 3 x 20.00, net 60.00
+    context.close()
+
+
+def test_the_sign_in_pages_are_accessible(browser, portal, world: World):  # noqa: F811
+    """The sign-in form, and the same form after a wrong password (its notice), pass axe-core."""
+    axe = axe_source()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{portal.url}/login")
+    assert page.get_by_label("User name").is_visible() and page.get_by_label("Password").is_visible()
+    assert_accessible(page, axe, "portal-login")
+    page.fill("input[name=username]", S1)
+    page.fill("input[name=password]", "not-the-password")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")
+    assert page.get_by_role("alert").is_visible()
+    assert_accessible(page, axe, "portal-login-failed")
     context.close()

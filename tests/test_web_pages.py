@@ -2,17 +2,20 @@
 render real products, filters and cursor pages work, the cart and checkout place exactly one order
 per checkout however often it is submitted, the receipt link opens the order and a wrong token does
 not, CSRF and security headers are on, and a service that is down or slow gives a friendly 503 in
-bounded time. A Playwright walk through the shop in Chromium saves screenshots to `.artifacts/`."""
+bounded time. A Playwright walk through the shop in Chromium saves screenshots to `.artifacts/`, and
+axe-core finds no serious or critical accessibility problem on any page of the walk."""
 
 from __future__ import annotations
 
 import hashlib
 import html
+import json
 import random
 import re
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
         "--disable-component-update", "--disable-sync"]
 ARTIFACTS = REPO_ROOT / ".artifacts"
 PRODUCT_LINK = re.compile(r'href="/products/(prd_[0-9A-Z]{26})"')
+AXE = REPO_ROOT / ".tools" / "axe-core" / "axe.min.js"  # `make tools` fetches it (axe-core, npm)
+AXE_BLOCKING = ("serious", "critical")
 
 
 def web_app(settings: Settings, catalog_url: str, orders_url: str) -> Flask:
@@ -418,7 +423,102 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
+# -- accessibility (axe-core) --------------------------------------------------------------------
+
+
+def axe_source() -> str:
+    if not AXE.exists():
+        missing_prerequisite(f"axe-core is not fetched ({AXE.relative_to(REPO_ROOT)}; `make tools` fetches it)")
+    return AXE.read_text()
+
+
+_AXE_RUN = """axe.run(document, {resultTypes: ['violations', 'incomplete']}).then(r => {
+    const brief = list => list.map(v => ({id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+        nodes: v.nodes.map(n => ({target: n.target.join(' '), summary: n.failureSummary}))}));
+    return {violations: brief(r.violations), incomplete: brief(r.incomplete)};
+})"""
+
+
+def axe_results(page: Any, source: str) -> dict[str, list[dict[str, Any]]]:
+    """axe-core's violations (and the checks it could not decide, `incomplete`) on the page as it
+    is now. axe runs through the DevTools protocol, so no <script> is added to the page and its
+    Content-Security-Policy stays as it is; the page's context must allow JavaScript (see
+    `scripted_copy` for one that does not)."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        for expression, wait in ((source + "\n;typeof axe", False), (_AXE_RUN, True)):
+            reply = cdp.send("Runtime.evaluate", {"expression": expression, "awaitPromise": wait, "returnByValue": True,
+                                                  "timeout": 60_000})
+            assert "exceptionDetails" not in reply, f"axe-core failed on {page.url}: {reply['exceptionDetails']}"
+        return reply["result"]["value"]
+    finally:
+        cdp.detach()
+
+
+def axe_report(violations: list[dict[str, Any]], where: str) -> str:
+    """The violations as a readable list: rule, impact, what to do and where, for the assertion message."""
+    lines = [f"{len(violations)} serious/critical accessibility violation(s) on {where}:"]
+    for v in violations:
+        lines.append(f"- {v['id']} ({v['impact']}): {v['help']} <{v['helpUrl']}>")
+        for node in v["nodes"][:5]:
+            summary = " ".join((node["summary"] or "").split())
+            lines.append(f"    at {node['target']}: {summary}")
+        if len(v["nodes"]) > 5:
+            lines.append(f"    ... and {len(v['nodes']) - 5} more element(s)")
+    return "\n".join(lines)
+
+
+def assert_accessible(page: Any, source: str, name: str) -> None:
+    """No axe violation of impact serious or critical on the page; all its results (minor and
+    moderate violations too, and what axe left for a person to review) go to `.artifacts/axe-<name>.json`."""
+    results = axe_results(page, source)
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / f"axe-{name}.json").write_text(json.dumps({"url": page.url, **results}, indent=2))
+    blocking = [v for v in results["violations"] if v["impact"] in AXE_BLOCKING]
+    assert not blocking, axe_report(blocking, f"{name} ({page.url})")
+
+
+@contextmanager
+def scripted_copy(page: Any) -> Iterator[Any]:
+    """The document a JavaScript-less page shows, in a page of the same browser that allows
+    JavaScript (which axe needs), at the same address, so its stylesheet and images load from the
+    server as usual: axe checks what the shopper without JavaScript sees."""
+    document, url = page.content(), page.url
+    context = page.context.browser.new_context(viewport=page.viewport_size)
+    try:
+        copy = context.new_page()
+        html_type = "text/html; charset=utf-8"
+        copy.route(lambda u: u == url, lambda route: route.fulfill(body=document, content_type=html_type))
+        copy.goto(url)
+        # the stylesheet applies (axe's contrast checks read the computed colours)
+        assert copy.evaluate("() => [...document.styleSheets].some(s => s.cssRules.length > 0)"), url
+        yield copy
+    finally:
+        context.close()
+
+
+def test_the_accessibility_check_finds_serious_problems(chromium):
+    """The check is not blind: a page with an unlabelled field, an image without text and grey on
+    white text fails it, each rule named."""
+    source = axe_source()
+    context = chromium.new_context()
+    page = context.new_page()
+    page.set_content(
+        '<!doctype html><html lang="en"><head><title>t</title><style>p { color: #bbb; background: #fff; }</style>'
+        '</head><body><main><h1>Bad</h1><p>faint text</p><img src="data:," width="9" height="9">'
+        '<form><input type="text" name="q"></form></main></body></html>'
+    )
+    with pytest.raises(AssertionError) as failed:
+        assert_accessible(page, source, "self-test")
+    message = str(failed.value)
+    for rule in ("color-contrast", "image-alt", "label"):
+        assert f"- {rule} (" in message, message
+    assert "at p:" in message and "at img" in message and "at input" in message, message
+    context.close()
+
+
 def test_a_shopper_buys_a_game_in_chromium(shop, chromium, catalog_data):
+    axe = axe_source()
     ARTIFACTS.mkdir(exist_ok=True)
     product = a_product(catalog_data, 9, kind="game")
     context = chromium.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=False)
@@ -426,28 +526,41 @@ def test_a_shopper_buys_a_game_in_chromium(shop, chromium, catalog_data):
     console_errors: list[str] = []
     # A resource the CSP blocks shows up as a console error ("Refused to load ...").
     page.on("console", lambda msg: console_errors.append(msg.text) if "Refused" in msg.text else None)
+    checked: list[str] = []
+
+    def accessible(name: str) -> None:
+        with scripted_copy(page) as copy:
+            assert_accessible(copy, axe, f"shop-{name}")
+        checked.append(name)
 
     page.goto(shop.url + "/")
     assert page.get_by_role("heading", name="Featured games").is_visible()
     page.screenshot(path=str(ARTIFACTS / "shop-home.png"), full_page=True)
+    accessible("home")
 
     page.get_by_label("Search the shop").fill(product["title"])
     page.get_by_role("button", name="Search", exact=True).click()
     assert "/search" in page.url
+    assert page.locator(".product-card").count() > 0
+    accessible("search")
     page.locator(f'a[href="/products/{product["product_id"]}"]').first.click()
     assert page.get_by_role("heading", level=1).inner_text() == product["title"]
     page.screenshot(path=str(ARTIFACTS / "shop-product.png"), full_page=True)
+    accessible("product")
 
     page.get_by_label("Quantity").fill("2")
     page.get_by_role("button", name="Add to cart").click()
     assert page.url.endswith("/cart")
     assert page.get_by_role("link", name=product["title"]).is_visible()
     page.screenshot(path=str(ARTIFACTS / "shop-cart.png"), full_page=True)
+    accessible("cart")
 
     page.get_by_role("link", name="Go to checkout").click()
+    accessible("checkout")
     page.get_by_role("button", name="Place order").click()  # nothing filled in: errors
     assert page.get_by_role("alert").first.is_visible()
     assert page.get_by_label("Full name").get_attribute("aria-invalid") == "true"
+    accessible("checkout-errors")
     shopper = customer(9)
     page.get_by_label("Full name").fill(shopper["name"])
     page.get_by_label("E-mail").fill(shopper["email"])
@@ -459,11 +572,19 @@ def test_a_shopper_buys_a_game_in_chromium(shop, chromium, catalog_data):
     assert page.get_by_role("heading", name="Thank you! Your order is placed.").is_visible()
     assert product["title"] in page.locator(".order-summary").inner_text()
     page.screenshot(path=str(ARTIFACTS / "shop-confirmation.png"), full_page=True)
+    accessible("confirmation")
 
     order_id = page.locator(".order-id").first.inner_text()
     page.locator(".receipt-link a").click()
     assert f"/orders/{order_id}?token=" in page.url
     assert "placed" in page.get_by_role("heading", name=re.compile("Status")).inner_text().lower()
+    accessible("order")
+
+    missing = page.goto(shop.url + "/products/prd_00000000000000000000000000")
+    assert missing.status == 404 and page.get_by_role("heading", level=1).is_visible()
+    accessible("error")
+    assert checked == ["home", "search", "product", "cart", "checkout", "checkout-errors", "confirmation", "order",
+                       "error"]
     assert not console_errors, console_errors
     for name in ("home", "product", "cart", "confirmation"):
         assert (ARTIFACTS / f"shop-{name}.png").stat().st_size > 10_000
