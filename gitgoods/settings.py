@@ -47,12 +47,16 @@ class Settings(BaseSettings):
     orders_port: int = 5002
     web_port: int = 8080
     catalog_url: str = "http://127.0.0.1:5001"
-    # Worker processes per service (gitgoods/local/workers.py): the pages and the order service
-    # are CPU-bound and hold no shared state in memory, so they get one per core; the catalog
-    # keeps one, since the stock notices that keep its read cache fresh reach a single process.
+    # Worker processes per service (gitgoods/local/workers.py). The pages are CPU-bound and hold
+    # no shared state in memory: one worker per core. The order service keeps one: a second one
+    # doubled the transactions DynamoDB Local ran at once, and under load they timed out and
+    # conflicted more than the extra process gained (docs/benchmarks.md). The catalog keeps one,
+    # since the stock notices that keep its read cache fresh reach a single process.
     web_workers: int = 2
-    orders_workers: int = 2
+    orders_workers: int = 1
     catalog_workers: int = 1
+    # waitress threads per worker (docs/serving.md)
+    service_threads: int = 16
 
     # KMS: the key that wraps PII data keys and the HMAC keys for look-up and pseudonyms.
     pii_key_alias: str = "alias/gitgoods-pii"

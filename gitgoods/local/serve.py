@@ -191,7 +191,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--graceful-timeout", type=float, default=GRACEFUL_TIMEOUT)
     parser.add_argument("--no-access-log", action="store_true")
     parser.add_argument(
-        "--workers", type=int, default=1, help="processes serving the one socket (gitgoods/local/workers.py)"
+        "--workers",
+        type=int,
+        default=0,
+        help="N >= 1: N supervised processes serving the one socket (gitgoods/local/workers.py); "
+        "0: serve in this process, unsupervised",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -209,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
         loaded = load_app(args.app)
         return loaded if args.no_access_log else AccessLog(loaded)
 
-    if args.workers <= 1:
+    if args.workers < 1:
         serve(app(), host, int(port), **options)
         return
     from gitgoods.local.workers import Supervisor, listening_socket

@@ -90,7 +90,8 @@ def _server(settings: Settings, app: str, port: int, workers: int = 1) -> list[s
     """The command that serves a WSGI app: waitress, whose I/O loop buffers each request whole
     before a worker thread sees it, so slow or stalled clients hold no thread (docs/serving.md),
     in `workers` processes sharing the port (gitgoods/local/workers.py)."""
-    return [_python(), "-m", "gitgoods.local.serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers), app]
+    return [_python(), "-m", "gitgoods.local.serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+            "--threads", str(settings.service_threads), app]
 
 
 def _service_env(settings: Settings) -> dict[str, str]:
