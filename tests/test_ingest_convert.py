@@ -17,16 +17,10 @@ from hypothesis import strategies as st
 
 from gitgoods.contract import events
 from gitgoods.contract.ids import day_shard, new_id, utc_iso
-from pipelines.ingest.convert import (
-    EVENTS_WIRE,
-    convert_body,
-    convert_items,
-    convert_page,
-    convert_wire_by_day,
-    merge_results,
-    quarantine_batch,
-    readable_amount,
-)
+from pipelines.ingest.convert.integers import readable_amount
+from pipelines.ingest.convert.results import merge_results, quarantine_batch
+from pipelines.ingest.convert.rows import convert_body, convert_items, convert_page, convert_wire_by_day
+from pipelines.ingest.convert.wire import EVENTS_WIRE
 from pipelines.ingest.schemas import QUARANTINE, RAW_ORDER_EVENTS, RAW_SALES
 from storefront.common.ddb import to_attr
 
@@ -625,7 +619,7 @@ def test_converter_never_accepts_what_the_schema_rejects(items):
 
 
 def test_amount_reading_is_the_same_vectorised_and_per_item():
-    from pipelines.ingest.convert import _readable_amounts
+    from pipelines.ingest.convert.integers import _readable_amounts
 
     texts = [
         "0",

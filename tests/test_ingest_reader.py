@@ -19,7 +19,8 @@ import pytest
 from gitgoods import aws
 from gitgoods.contract.tables import ensure_tables
 from gitgoods.settings import Settings
-from pipelines.ingest.convert import convert_items, merge_results
+from pipelines.ingest.convert.results import merge_results
+from pipelines.ingest.convert.rows import convert_items
 from pipelines.ingest.export import read_export, write_export
 from pipelines.ingest.reader import DynamoDBError, DynamoDBHttp, count_and_sum_day, read_day
 from tests.test_ingest_convert import at, event_item, funnel_item, sale_item

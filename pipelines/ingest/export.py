@@ -10,7 +10,7 @@ An export is a folder `<prefix>/AWSDynamoDB/<export-id>/` holding
 - `_started` and `*.checksum` files, not needed to read it.
 
 `read_export` streams the data files (never a whole file in memory), parses each chunk of lines
-with `pyarrow.json` straight into the wire columns of `convert`, routes every item to its day
+with `pyarrow.json` straight into the wire columns of `convert.wire`, routes every item to its day
 (the date of its `day_shard`, as the `by_day` index does; the date of `sold_at` / `occurred_at`
 when the day key is unreadable) and converts it with the same rules as a day read from
 DynamoDB. The emulators have no export API: `write_export` writes the same layout from a list of
@@ -33,16 +33,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
-from pipelines.ingest.convert import (
-    TIME_ATTRIBUTE,
-    PageResult,
-    _parse_day,
-    contract_table,
-    convert_items,
-    convert_wire_by_day,
-    merge_results,
-    read_wire_json,
-)
+from pipelines.ingest.convert.results import PageResult, merge_results
+from pipelines.ingest.convert.rows import _parse_day, convert_items, convert_wire_by_day
+from pipelines.ingest.convert.wire import TIME_ATTRIBUTE, contract_table, read_wire_json
 
 MANIFEST_SUMMARY = "manifest-summary.json"
 MANIFEST_FILES = "manifest-files.json"

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipelines.ingest.convert import quarantine_batch
+from pipelines.ingest.convert.results import quarantine_batch
 from pipelines.ingest.export import read_export
 from pipelines.ingest.schemas import QUARANTINE, RAW_TABLES
 from pipelines.lake.fs import LakeFS

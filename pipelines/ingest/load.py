@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from pipelines.ingest import reader
-from pipelines.ingest.convert import PageResult, quarantine_batch
+from pipelines.ingest.convert.results import PageResult, quarantine_batch
 from pipelines.ingest.schemas import QUARANTINE, RAW_TABLES
 from pipelines.lake.partitions import PartitionInfo, PartitionWriter
 

@@ -4,7 +4,7 @@ The day key is sharded (`YYYY-MM-DD#0..7`), so a day is read by one Query chain 
 parallel threads, each following `LastEvaluatedKey`. The requests bypass botocore's response
 parser (about 4k items/s on this kind of item): `DynamoDBHttp` builds the JSON body, signs it
 with botocore's SigV4 signer (`pipelines.aws_http`, no boto3 session), POSTs it over a pooled
-urllib3 connection and hands back the raw bytes, which `convert.convert_body` parses straight into Arrow
+urllib3 connection and hands back the raw bytes, which `convert.rows.convert_body` parses straight into Arrow
 (pyarrow's JSON reader releases the GIL, so the shard threads convert in parallel too).
 
 Pages go to the consumer through a bounded queue: at most `queue_pages` converted pages wait,
@@ -26,7 +26,10 @@ import orjson
 
 from gitgoods.contract.tables import DAY_SHARDS, TABLES
 from pipelines.aws_http import RETRYABLE_CODES, AwsError, RetryableError, SignedJsonClient, credentials_for
-from pipelines.ingest.convert import AMOUNT_ATTRIBUTE, PageResult, contract_table, convert_body, readable_amount
+from pipelines.ingest.convert.integers import readable_amount
+from pipelines.ingest.convert.results import PageResult
+from pipelines.ingest.convert.rows import convert_body
+from pipelines.ingest.convert.wire import AMOUNT_ATTRIBUTE, contract_table
 
 if TYPE_CHECKING:
     from gitgoods.settings import Settings

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from gitgoods.contract.tables import DAY_SHARDS
 from gitgoods.settings import Settings
 from pipelines.defs.ingest.assets import quarantine_table
-from pipelines.ingest.convert import readable_amount
+from pipelines.ingest.convert.integers import readable_amount
 from pipelines.ingest.reader import DynamoDBHttp
 from pipelines.ingest.schemas import RAW_TABLES
 from pipelines.lake.fs import LakeFS
