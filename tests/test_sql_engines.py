@@ -26,14 +26,9 @@ from pipelines.lake.fs import LakeFS
 from pipelines.lake.partitions import PartitionWriter
 from pipelines.sql import SqlError, engine_for
 from pipelines.sql.athena_engine import AthenaEngine, convert_column
+from pipelines.sql.dialects import TranspileError
 from pipelines.sql.duckdb_engine import DuckDBEngine
-from pipelines.sql.transpile import (
-    TranspileError,
-    bind_params_text,
-    joda_to_strftime,
-    parse_statement,
-    to_duckdb,
-)
+from pipelines.sql.transpile import bind_params_text, joda_to_strftime, parse_statement, to_duckdb
 
 UTC = dt.UTC
 

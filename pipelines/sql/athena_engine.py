@@ -42,10 +42,11 @@ import pyarrow.csv as pcsv
 from gitgoods import aws
 from gitgoods.contract.tables import TABLES
 from gitgoods.settings import Settings, get_settings
+from pipelines.sql.dialects import TranspileError
 from pipelines.sql.engine import ExecuteResult, Params, SqlEngine, SqlError
 from pipelines.sql.federated import CATALOG as FEDERATED_CATALOG
 from pipelines.sql.federated import SCHEMA as FEDERATED_SCHEMA
-from pipelines.sql.transpile import TranspileError, bind_params_text, parse_statement, rename_catalog_tables_text
+from pipelines.sql.transpile import bind_params_text, parse_statement, rename_catalog_tables_text
 
 log = logging.getLogger(__name__)
 

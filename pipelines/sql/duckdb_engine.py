@@ -67,18 +67,10 @@ from pipelines.lake.partitions import (
     run_rel,
     schema_from_b64,
 )
+from pipelines.sql.dialects import TranspileError, quote_identifier
 from pipelines.sql.engine import ExecuteResult, Params, SqlEngine, SqlError
 from pipelines.sql.federated import DynamoDBCatalog, FederatedError, FetchResult
-from pipelines.sql.transpile import (
-    Predicate,
-    Statement,
-    TranspileError,
-    bind_params,
-    parse_statement,
-    quote_identifier,
-    table_predicates,
-    to_duckdb,
-)
+from pipelines.sql.transpile import Predicate, Statement, bind_params, parse_statement, table_predicates, to_duckdb
 
 log = logging.getLogger(__name__)
 

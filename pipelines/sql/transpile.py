@@ -35,29 +35,20 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import sqlglot
 from sqlglot import exp, tokens
-from sqlglot.errors import ParseError, SqlglotError
+from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
+from pipelines.sql.dialects import ATHENA, DUCKDB, TranspileError, parse, parse_number
+
 log = logging.getLogger(__name__)
-
-ATHENA = "athena"
-DUCKDB = "duckdb"
-# Both dialects load now rather than on the first query (sqlglot imports them lazily: ~0.3 s).
-sqlglot.Dialect.get_or_raise(ATHENA)
-sqlglot.Dialect.get_or_raise(DUCKDB)
-
-
-class TranspileError(ValueError):
-    """SQL that cannot be parsed, or that uses something this layer cannot translate."""
 
 
 # -- statements --------------------------------------------------------------------------------
@@ -82,15 +73,6 @@ class Statement:
     properties: dict[str, Any] = field(default_factory=dict)
     if_exists: bool = False  # CREATE ... IF NOT EXISTS / DROP ... IF EXISTS
     replace: bool = False  # CREATE OR REPLACE VIEW
-
-
-def parse(sql: str) -> list[exp.Expr]:
-    """Parse Athena SQL (one or more statements) into sqlglot trees."""
-    try:
-        trees = sqlglot.parse(sql, read=ATHENA)
-    except ParseError as exc:
-        raise TranspileError(f"cannot parse the SQL: {exc}") from exc
-    return [t for t in trees if t is not None]
 
 
 def parse_statement(sql: str) -> Statement:
@@ -157,7 +139,7 @@ def _python_value(node: exp.Expr) -> Any:
     if isinstance(node, exp.Array):
         return [_python_value(e) for e in node.expressions]
     if isinstance(node, exp.Literal):
-        return node.this if node.is_string else _number(node.this)
+        return node.this if node.is_string else parse_number(node.this)
     if isinstance(node, exp.Boolean):
         return bool(node.this)
     if isinstance(node, exp.Neg):
@@ -165,13 +147,6 @@ def _python_value(node: exp.Expr) -> Any:
     if isinstance(node, (exp.Var, exp.Identifier)):
         return node.name
     return node.sql(ATHENA)
-
-
-def _number(text: str) -> int | float:
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
 
 
 def _properties(props: exp.Expr | None) -> dict[str, Any]:
@@ -376,11 +351,11 @@ def _literal(node: exp.Expr) -> tuple[bool, Any]:
     while isinstance(node, exp.Paren):
         node = node.this
     if isinstance(node, exp.Literal):
-        return True, (node.this if node.is_string else _number(node.this))
+        return True, (node.this if node.is_string else parse_number(node.this))
     if isinstance(node, exp.Boolean):
         return True, bool(node.this)
     if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
-        return True, -_number(node.this.this)
+        return True, -parse_number(node.this.this)
     return False, None
 
 
@@ -828,25 +803,14 @@ def transpile(sql: str, schema: Mapping[str, Mapping[str, str]] | None = None, *
     return to_duckdb(sql, schema, pretty=pretty)
 
 
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-
-def quote_identifier(name: str) -> str:
-    """`name` as an identifier, quoted when it needs to be."""
-    return name if _IDENT.match(name) else '"' + name.replace('"', '""') + '"'
-
-
 __all__ = [
     "Predicate",
     "Statement",
-    "TranspileError",
     "bind_params",
     "bind_params_text",
     "ctas_sql",
     "joda_to_strftime",
-    "parse",
     "parse_statement",
-    "quote_identifier",
     "rename_catalog_tables_text",
     "table_columns",
     "table_predicates",
