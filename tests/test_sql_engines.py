@@ -28,7 +28,8 @@ from pipelines.sql import SqlError, engine_for
 from pipelines.sql.athena_engine import AthenaEngine, convert_column
 from pipelines.sql.dialects import TranspileError
 from pipelines.sql.duckdb_engine import DuckDBEngine
-from pipelines.sql.transpile import bind_params_text, joda_to_strftime, parse_statement, to_duckdb
+from pipelines.sql.joda import joda_to_strftime
+from pipelines.sql.transpile import bind_params_text, parse_statement, to_duckdb
 
 UTC = dt.UTC
 
