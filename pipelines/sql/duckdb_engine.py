@@ -70,7 +70,8 @@ from pipelines.lake.partitions import (
 from pipelines.sql.dialects import TranspileError, quote_identifier
 from pipelines.sql.engine import ExecuteResult, Params, SqlEngine, SqlError
 from pipelines.sql.federated import DynamoDBCatalog, FederatedError, FetchResult
-from pipelines.sql.transpile import Predicate, Statement, bind_params, parse_statement, table_predicates, to_duckdb
+from pipelines.sql.pushdown import Predicate, table_predicates
+from pipelines.sql.transpile import Statement, bind_params, parse_statement, to_duckdb
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ Locally the DuckDB engine hands every query to `DynamoDBCatalog.attach` first, w
 1. finds the table references `dynamodb.default.<table>` (`<table>`: a contract table of
    `gitgoods.contract.tables.TABLES`, e.g. `catalog`, `sellers`, `sales`, or its physical name with
    the settings' prefix),
-2. plans each read from the query's own predicates on that reference (`transpile.table_predicates`):
+2. plans each read from the query's own predicates on that reference (`pushdown.table_predicates`):
    - an equality or IN list on the table's hash key: `GetItem` (one key) / `BatchGetItem` (several)
      on a table without a sort key, one `Query` per key value on a table with one (with the sort
      key's condition `=`, `<`, `<=`, `>`, `>=`, `BETWEEN`, `begins_with` when the query has it);
@@ -61,7 +61,7 @@ from sqlglot import exp
 
 from gitgoods.contract.tables import TABLES, Table
 from gitgoods.settings import Settings
-from pipelines.sql.transpile import Predicate, table_columns, table_predicates
+from pipelines.sql.pushdown import Predicate, table_columns, table_predicates
 
 log = logging.getLogger(__name__)
 
