@@ -29,7 +29,8 @@ from pipelines.sql.athena_engine import AthenaEngine, convert_column
 from pipelines.sql.dialects import TranspileError
 from pipelines.sql.duckdb_engine import DuckDBEngine
 from pipelines.sql.joda import joda_to_strftime
-from pipelines.sql.transpile import bind_params_text, parse_statement, to_duckdb
+from pipelines.sql.params import bind_params_text
+from pipelines.sql.transpile import parse_statement, to_duckdb
 
 UTC = dt.UTC
 

@@ -46,7 +46,9 @@ from pipelines.sql.dialects import TranspileError
 from pipelines.sql.engine import ExecuteResult, Params, SqlEngine, SqlError
 from pipelines.sql.federated import CATALOG as FEDERATED_CATALOG
 from pipelines.sql.federated import SCHEMA as FEDERATED_SCHEMA
-from pipelines.sql.transpile import bind_params_text, parse_statement, rename_catalog_tables_text
+from pipelines.sql.params import bind_params_text
+from pipelines.sql.text_edits import rename_catalog_tables_text
+from pipelines.sql.transpile import parse_statement
 
 log = logging.getLogger(__name__)
 

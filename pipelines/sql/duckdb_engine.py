@@ -70,8 +70,9 @@ from pipelines.lake.partitions import (
 from pipelines.sql.dialects import TranspileError, quote_identifier
 from pipelines.sql.engine import ExecuteResult, Params, SqlEngine, SqlError
 from pipelines.sql.federated import DynamoDBCatalog, FederatedError, FetchResult
+from pipelines.sql.params import bind_params
 from pipelines.sql.pushdown import Predicate, table_predicates
-from pipelines.sql.transpile import Statement, bind_params, parse_statement, to_duckdb
+from pipelines.sql.transpile import Statement, parse_statement, to_duckdb
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,6 @@ uses them to skip partitions.
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +46,7 @@ from sqlglot.schema import MappingSchema
 
 from pipelines.sql.dialects import ATHENA, DUCKDB, TranspileError, parse, parse_number
 from pipelines.sql.joda import joda_to_strftime
+from pipelines.sql.params import sql_literal
 
 log = logging.getLogger(__name__)
 
@@ -212,121 +211,14 @@ def ctas_sql(
     properties: Mapping[str, Any] | None = None,
 ) -> str:
     """The Athena CTAS of `select_sql` into table `name` (text; partition columns must come last)."""
-    props: list[str] = [f"format = {_sql_literal(format.upper())}"]
+    props: list[str] = [f"format = {sql_literal(format.upper())}"]
     if location:
-        props.append(f"external_location = {_sql_literal(location)}")
+        props.append(f"external_location = {sql_literal(location)}")
     if partitioned_by:
-        props.append(f"partitioned_by = ARRAY[{', '.join(_sql_literal(c) for c in partitioned_by)}]")
+        props.append(f"partitioned_by = ARRAY[{', '.join(sql_literal(c) for c in partitioned_by)}]")
     for key, value in (properties or {}).items():
-        props.append(f"{key} = {_sql_literal(value)}")
+        props.append(f"{key} = {sql_literal(value)}")
     return f"CREATE TABLE {name} WITH ({', '.join(props)}) AS\n{select_sql.strip().rstrip(';')}"
-
-
-def _sql_literal(value: Any) -> str:
-    return to_literal(value).sql(ATHENA)
-
-
-# -- parameters and token-level rewrites (text kept as written) ---------------------------------
-
-
-def to_literal(value: Any) -> exp.Expr:
-    """A Python value as an Athena literal: str, int, float, Decimal, bool, None, date, datetime."""
-    if value is None:
-        return exp.Null()
-    if isinstance(value, bool):
-        return exp.Boolean(this=value)
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return exp.Cast(this=exp.Literal.string(value.isoformat(sep=" ")), to=exp.DataType.build("TIMESTAMP"))
-    if isinstance(value, dt.date):
-        return exp.Cast(this=exp.Literal.string(value.isoformat()), to=exp.DataType.build("DATE"))
-    if isinstance(value, int | float | decimal.Decimal):
-        return exp.Literal.number(value) if value >= 0 else exp.Neg(this=exp.Literal.number(-value))
-    if isinstance(value, str):
-        return exp.Literal.string(value)
-    if isinstance(value, list | tuple):
-        return exp.Array(expressions=[to_literal(v) for v in value])
-    raise TypeError(f"cannot use a {type(value).__name__} as an SQL parameter")
-
-
-def bind_params(tree: exp.Expr, params: Sequence[Any] | Mapping[str, Any] | None) -> exp.Expr:
-    """Replace `?` (positional `params`) or `:name` (mapping) placeholders by literals, in place."""
-    if params is None:
-        return tree
-    placeholders = list(tree.find_all(exp.Placeholder))
-    if isinstance(params, Mapping):
-        for node in placeholders:
-            key = node.args.get("this")
-            if not key or str(key) not in params:
-                raise TranspileError(f"no value for parameter {node.sql(ATHENA)}")
-            node.replace(to_literal(params[str(key)]))
-        return tree
-    positional = [p for p in placeholders if not p.args.get("this")]
-    if len(positional) != len(params):
-        raise TranspileError(f"the SQL has {len(positional)} '?' placeholders, {len(params)} values given")
-    for node, value in zip(positional, params, strict=True):
-        node.replace(to_literal(value))
-    return tree
-
-
-def bind_params_text(sql: str, params: Sequence[Any] | Mapping[str, Any] | None) -> str:
-    """`bind_params` on the text: only the placeholders change, the rest stays as written."""
-    if params is None:
-        return sql
-    toks = tokens.Tokenizer().tokenize(sql)
-    edits: list[tuple[int, int, str]] = []
-    position = 0
-    for i, token in enumerate(toks):
-        if token.token_type == tokens.TokenType.PLACEHOLDER and token.text == "?":
-            if isinstance(params, Mapping):
-                raise TranspileError("'?' placeholders take a sequence of values")
-            if position >= len(params):
-                raise TranspileError("more '?' placeholders than values")
-            edits.append((token.start, token.end, _sql_literal(params[position])))
-            position += 1
-        elif (
-            token.token_type == tokens.TokenType.COLON
-            and isinstance(params, Mapping)
-            and i + 1 < len(toks)
-            and toks[i + 1].start == token.end + 1
-            and toks[i + 1].text in params
-            and (i == 0 or toks[i - 1].token_type != tokens.TokenType.COLON)
-        ):
-            edits.append((token.start, toks[i + 1].end, _sql_literal(params[toks[i + 1].text])))
-    if not isinstance(params, Mapping) and position != len(params):
-        raise TranspileError(f"the SQL has {position} '?' placeholders, {len(params)} values given")
-    return _apply_edits(sql, edits)
-
-
-def rename_catalog_tables_text(sql: str, catalog: str, schema: str, mapping: Mapping[str, str]) -> str:
-    """Replace `<catalog>.<schema>.<name>` table names by `<catalog>.<schema>."<mapping[name]>"` in
-    the text (e.g. `dynamodb.default.catalog` -> `dynamodb.default."gitgoods-catalog"`)."""
-    toks = tokens.Tokenizer().tokenize(sql)
-    edits = []
-    for i in range(len(toks) - 4):
-        a, d1, b, d2, c = toks[i : i + 5]
-        if (
-            a.text.lower() == catalog.lower()
-            and d1.token_type == tokens.TokenType.DOT
-            and b.text.lower() == schema.lower()
-            and d2.token_type == tokens.TokenType.DOT
-            and c.text.lower() in mapping
-            and (i + 5 >= len(toks) or toks[i + 5].token_type != tokens.TokenType.DOT)
-        ):
-            target = mapping[c.text.lower()].replace('"', '""')
-            edits.append((c.start, c.end, f'"{target}"'))  # a quoted name's span includes its quotes
-    return _apply_edits(sql, edits)
-
-
-def _apply_edits(sql: str, edits: list[tuple[int, int, str]]) -> str:
-    out, last = [], 0
-    for start, end, text in sorted(edits):
-        out.append(sql[last:start])
-        out.append(text)
-        last = end + 1
-    out.append(sql[last:])
-    return "".join(out)
 
 
 # -- Athena -> DuckDB ---------------------------------------------------------------------------
@@ -583,12 +475,8 @@ def transpile(sql: str, schema: Mapping[str, Mapping[str, str]] | None = None, *
 
 __all__ = [
     "Statement",
-    "bind_params",
-    "bind_params_text",
     "ctas_sql",
     "parse_statement",
-    "rename_catalog_tables_text",
     "to_duckdb",
-    "to_literal",
     "transpile",
 ]
