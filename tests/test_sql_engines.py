@@ -30,7 +30,8 @@ from pipelines.sql.dialects import TranspileError
 from pipelines.sql.duckdb_engine import DuckDBEngine
 from pipelines.sql.joda import joda_to_strftime
 from pipelines.sql.params import bind_params_text
-from pipelines.sql.transpile import parse_statement, to_duckdb
+from pipelines.sql.statements import parse_statement
+from pipelines.sql.transpile import to_duckdb
 
 UTC = dt.UTC
 

@@ -47,8 +47,8 @@ from pipelines.sql.engine import ExecuteResult, Params, SqlEngine, SqlError
 from pipelines.sql.federated import CATALOG as FEDERATED_CATALOG
 from pipelines.sql.federated import SCHEMA as FEDERATED_SCHEMA
 from pipelines.sql.params import bind_params_text
+from pipelines.sql.statements import parse_statement
 from pipelines.sql.text_edits import rename_catalog_tables_text
-from pipelines.sql.transpile import parse_statement
 
 log = logging.getLogger(__name__)
 

@@ -72,7 +72,8 @@ from pipelines.sql.engine import ExecuteResult, Params, SqlEngine, SqlError
 from pipelines.sql.federated import DynamoDBCatalog, FederatedError, FetchResult
 from pipelines.sql.params import bind_params
 from pipelines.sql.pushdown import Predicate, table_predicates
-from pipelines.sql.transpile import Statement, parse_statement, to_duckdb
+from pipelines.sql.statements import Statement, parse_statement
+from pipelines.sql.transpile import to_duckdb
 
 log = logging.getLogger(__name__)
 

@@ -106,7 +106,7 @@ class SqlEngine(abc.ABC):
 
         Partition columns must be the last columns of the SELECT, as Athena requires.
         """
-        from pipelines.sql.transpile import ctas_sql
+        from pipelines.sql.statements import ctas_sql
 
         sql = ctas_sql(name, select_sql, location=location, partitioned_by=partitioned_by, format=format)
         return self.execute(sql, params)
