@@ -1,33 +1,20 @@
 """Athena (Trino) SQL in, DuckDB SQL out: sqlglot plus the pieces sqlglot does not do.
 
 The models in `sql/` are written once, in Athena's dialect. On AWS they are sent to Athena as they
-are; locally they are parsed here and generated for DuckDB. `sqlglot.transpile(read="athena",
-write="duckdb")` maps most functions; what it leaves wrong or untouched is rewritten on the
-syntax tree (never with regular expressions), using column types where Trino's result depends on
-them:
+are; locally `to_duckdb` parses them and generates them for DuckDB. `sqlglot.transpile(read=
+"athena", write="duckdb")` maps most functions; what it leaves wrong or untouched is rewritten on
+the syntax tree (never with regular expressions), using column types where Trino's result depends
+on them. The pieces live in modules of their own:
 
-- statements: CTAS with `WITH (format=..., partitioned_by=ARRAY[...], external_location=...)`,
-  `UNLOAD (SELECT ...) TO '...' WITH (...)` and `CREATE VIEW` are recognised by `parse_statement`
-  and carried out by the engine (DuckDB has no such table properties);
-- `x AT TIME ZONE z` / `at_timezone(x, z)` -> the wall-clock time in `z`
-  (`timezone(z, CAST(x AS TIMESTAMPTZ))`, the session zone being UTC as on Athena);
-- `format_datetime(x, 'yyyy-MM-dd')` and `parse_datetime(s, ...)`: Joda patterns -> strftime;
-- `date_diff(unit, a, b)` counts whole units as Trino does (DuckDB's `date_sub`, not its
-  boundary-counting `date_diff`);
-- `date_add`, `date_trunc` and `date +/- INTERVAL` on a DATE stay DATEs (DuckDB makes timestamps);
-- `sum` of integers and `count_if` are BIGINT (DuckDB: HUGEINT), integer `/` integer truncates (sqlglot, typed);
-- `CAST(timestamp AS varchar)` prints milliseconds as Trino's timestamp(3) does;
-- `UNNEST(array_of_rows) AS t(f1, ..., fn)` expands the row fields into columns (Trino semantics;
-  also for maps `AS t(k, v)`), with or without `WITH ORDINALITY`;
-- unnamed output columns are called `_col0`, `_col1`, ... as on Athena.
+- statements (CTAS, UNLOAD, views) are recognised in `pipelines.sql.statements` and carried out by
+  the engine;
+- parameters are bound in `pipelines.sql.params`;
+- the tree rewrites (time zones, Joda patterns, date arithmetic, integer sums, UNNEST of rows,
+  output names) are in `pipelines.sql.rewrites` (Joda patterns: `pipelines.sql.joda`);
+- what a query asks of one table reference (predicates, columns) is in `pipelines.sql.pushdown`.
 
 Types come from a schema mapping (`{"table": {"column": "DuckDB type"}}`) that the DuckDB engine
 builds from the relations a query reads. Without one, the type-dependent rewrites are skipped.
-
-`table_predicates` and `table_columns` analyse a query for the engines: which simple predicates
-(`col = literal`, `IN`, ranges, prefixes) apply to one table reference and which of its columns
-are used - the federated DynamoDB catalog pushes them into key Queries and projections, the lake
-uses them to skip partitions.
 """
 
 from __future__ import annotations
@@ -43,215 +30,9 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
 from pipelines.sql.dialects import ATHENA, DUCKDB, TranspileError, parse
-from pipelines.sql.joda import joda_to_strftime
+from pipelines.sql.rewrites import cast_dates_back, name_outputs, transform_up
 
 log = logging.getLogger(__name__)
-
-
-# -- Athena -> DuckDB ---------------------------------------------------------------------------
-
-_DAY_OR_LONGER = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR", "DAYS", "WEEKS", "MONTHS", "QUARTERS", "YEARS"}
-_INTEGER_TYPES = {
-    exp.DataType.Type.TINYINT,
-    exp.DataType.Type.SMALLINT,
-    exp.DataType.Type.INT,
-    exp.DataType.Type.BIGINT,
-    exp.DataType.Type.UTINYINT,
-    exp.DataType.Type.USMALLINT,
-    exp.DataType.Type.UINT,
-    exp.DataType.Type.UBIGINT,
-}
-_TIMESTAMP_TYPES = {
-    exp.DataType.Type.TIMESTAMP,
-    exp.DataType.Type.TIMESTAMPNTZ,
-    exp.DataType.Type.TIMESTAMP_S,
-    exp.DataType.Type.TIMESTAMP_MS,
-    exp.DataType.Type.TIMESTAMP_NS,
-    exp.DataType.Type.DATETIME,
-}
-
-
-def _is(node: exp.Expr | None, *types: exp.DataType.Type) -> bool:
-    kind = node.to if isinstance(node, exp.Cast) else getattr(node, "type", None)
-    return kind is not None and kind.this in types
-
-
-def _unit(node: exp.Expr) -> str:
-    unit = node.args.get("unit")
-    return unit.name.upper() if unit is not None else "DAY"
-
-
-def _func(name: str, *args: exp.Expr) -> exp.Anonymous:
-    return exp.Anonymous(this=name, expressions=list(args))
-
-
-def _as_date(node: exp.Expr) -> exp.Expr:
-    return exp.Cast(this=node, to=exp.DataType.build("DATE"))
-
-
-def _stays_date(node: exp.Expr) -> bool:
-    """A date function or date +/- interval of a day or longer on a DATE: a DATE in Trino, a
-    TIMESTAMP in DuckDB (unless already cast back)."""
-    parent = node.parent
-    if isinstance(parent, exp.Cast) and parent.to.this == exp.DataType.Type.DATE:
-        return False
-    if isinstance(node, exp.DateAdd | exp.DateSub) and _is(node.this, exp.DataType.Type.DATE):
-        return _unit(node) in _DAY_OR_LONGER
-    if isinstance(node, exp.Add | exp.Sub):
-        left, right = node.this, node.expression
-        for date_side, other in ((left, right), (right, left)):
-            if _is(date_side, exp.DataType.Type.DATE) and isinstance(other, exp.Interval):
-                unit = other.args.get("unit")
-                if unit is not None and unit.name.upper() in _DAY_OR_LONGER:
-                    return True
-        return False
-    return isinstance(node, exp.TimestampTrunc | exp.DateTrunc) and _is(node.this, exp.DataType.Type.DATE)
-
-
-def _date_series(node: exp.Expr) -> bool:
-    """`sequence(date, date[, interval])`: an array of DATE in Trino, of TIMESTAMP in DuckDB."""
-    if not isinstance(node, exp.GenerateSeries) or not _is(node.args.get("start"), exp.DataType.Type.DATE):
-        return False
-    parent = node.parent
-    return not (isinstance(parent, exp.Cast) and parent.to.is_type("array<date>"))
-
-
-def _as_date_array(node: exp.Expr) -> exp.Expr:
-    if node.args.get("step") is None:
-        node.set("step", exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY")))
-    return exp.Cast(this=node, to=exp.DataType.build("ARRAY<DATE>", dialect=DUCKDB))
-
-
-def _cast_dates_back(tree: exp.Expr) -> exp.Expr:
-    """Wrap every expression that `_stays_date` in a CAST to DATE, so that a second typing pass
-    sees DATE wherever it flows (a CTE column of `date_trunc('month', d)` is a DATE to the query
-    that reads it, as in Trino)."""
-    for node in reversed(list(tree.dfs())):
-        if _stays_date(node) or _date_series(node):
-            parent, arg_key, index = node.parent, node.arg_key, node.index
-            new = _as_date(node) if _stays_date(node) else _as_date_array(node)
-            if parent is None:
-                tree = new
-            else:
-                parent.set(arg_key, new, index)
-    return tree
-
-
-def _to_string_literal(node: exp.Expr, what: str) -> str:
-    if isinstance(node, exp.Literal) and node.is_string:
-        return node.this
-    raise TranspileError(f"{what} needs a string literal pattern, got {node.sql(ATHENA)}")
-
-
-def _rewrite(node: exp.Expr) -> exp.Expr:
-    """One node, Athena semantics -> DuckDB (children are already rewritten)."""
-    if isinstance(node, exp.AtTimeZone) or (
-        isinstance(node, exp.Anonymous) and node.name.lower() == "at_timezone" and len(node.expressions) == 2
-    ):
-        this, zone = (node.this, node.args["zone"]) if isinstance(node, exp.AtTimeZone) else node.expressions
-        # Trino: the same instant seen in `zone`, whose fields (date, hour, format) are local there.
-        # DuckDB has no per-value zone: give the wall-clock timestamp in `zone`.
-        return _func("TIMEZONE", zone, exp.Cast(this=this, to=exp.DataType.build("TIMESTAMPTZ")))
-    if isinstance(node, exp.Anonymous) and node.name.lower() == "format_datetime" and len(node.expressions) == 2:
-        value, pattern = node.expressions
-        return _func(
-            "STRFTIME", value, exp.Literal.string(joda_to_strftime(_to_string_literal(pattern, "format_datetime")))
-        )
-    if isinstance(node, exp.ParseDatetime):
-        pattern = _to_string_literal(node.args["format"], "parse_datetime")
-        return _func("STRPTIME", node.this, exp.Literal.string(joda_to_strftime(pattern)))
-    if isinstance(node, exp.DateDiff):
-        # Trino date_diff(unit, a, b) = whole units from a to b (sqlglot: this=b, expression=a).
-        return _func("DATE_SUB", exp.Literal.string(_unit(node).lower()), node.expression, node.this)
-    if _stays_date(node):
-        return _as_date(node)
-    if _date_series(node):
-        return _as_date_array(node)
-    if _integer_sum(node) and not isinstance(node.parent, exp.Window | exp.Filter):
-        return exp.Cast(this=node, to=exp.DataType.build("BIGINT"))
-    if (
-        isinstance(node, exp.Cast)
-        and node.to.this in (exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT)
-        and _is(node.this, *_TIMESTAMP_TYPES)
-    ):
-        fmt = exp.Literal.string("%Y-%m-%d %H:%M:%S.%g")
-        call = _func("STRFTIME", node.this, fmt)
-        return exp.TryCast(this=call, to=node.to) if isinstance(node, exp.TryCast) else call
-    if isinstance(node, exp.Unnest):
-        return _expand_unnest(node)
-    return node
-
-
-def _integer_sum(node: exp.Expr) -> bool:
-    """`sum(<integer>)` or `count_if(...)` (DuckDB: HUGEINT, Trino: bigint), possibly with FILTER
-    and/or OVER around it (cast the outermost)."""
-    while isinstance(node, exp.Window | exp.Filter):
-        node = node.this
-    return isinstance(node, exp.CountIf) or (isinstance(node, exp.Sum) and _is(node.this, *_INTEGER_TYPES))
-
-
-def _expand_unnest(node: exp.Unnest) -> exp.Expr:
-    """`UNNEST(rows) [WITH ORDINALITY] AS t(f1, ..., fn[, ord])` -> one column per row field."""
-    alias = node.args.get("alias")
-    if len(node.expressions) != 1 or alias is None or not alias.columns:
-        return node
-    arg = node.expressions[0]
-    kind = getattr(arg, "type", None)
-    if kind is None:
-        return node
-    element = None
-    if kind.this == exp.DataType.Type.ARRAY and kind.expressions:
-        element = kind.expressions[0]
-        if element.this != exp.DataType.Type.STRUCT:
-            return node
-        width = len(element.expressions)
-    elif kind.this == exp.DataType.Type.MAP:
-        width = 2
-    else:
-        return node
-    if len(alias.columns) != width:
-        return node
-    source = arg.copy() if element is not None else _func("MAP_ENTRIES", arg.copy())
-    ordinality = node.args.get("offset")
-    inner = exp.select(exp.alias_(exp.Unnest(expressions=[source]), "_gg_e"))
-    outer_cols: list[exp.Expr] = [exp.Unnest(expressions=[exp.column("_gg_e", "_gg_u")])]
-    columns = [c.copy() for c in alias.columns]
-    if ordinality:
-        inner = inner.select(exp.alias_(_func("GENERATE_SUBSCRIPTS", arg.copy(), exp.Literal.number(1)), "_gg_o"))
-        outer_cols.append(exp.column("_gg_o", "_gg_u"))
-        columns.append(ordinality.copy() if isinstance(ordinality, exp.Identifier) else exp.to_identifier("ordinality"))
-    subquery = exp.select(*outer_cols).from_(inner.subquery("_gg_u"))
-    new_alias = exp.TableAlias(this=alias.this.copy() if alias.this else exp.to_identifier("_gg_t"), columns=columns)
-    parent = node.parent
-    if isinstance(parent, exp.From):
-        return exp.Subquery(this=subquery, alias=new_alias)
-    return exp.Lateral(this=exp.Subquery(this=subquery), alias=new_alias)
-
-
-def _name_outputs(query: exp.Expr) -> None:
-    """Unnamed output columns get Trino's names: `_col0`, `_col1`, ... (the leftmost SELECT names
-    the output of a UNION)."""
-    while isinstance(query, exp.SetOperation | exp.Subquery):
-        query = query.this
-    if not isinstance(query, exp.Select):
-        return
-    for i, projection in enumerate(query.expressions):
-        if isinstance(projection, exp.Alias | exp.Column | exp.Star | exp.Dot):
-            continue
-        projection.replace(exp.alias_(projection.copy(), f"_col{i}"))
-
-
-def _transform_up(tree: exp.Expr) -> exp.Expr:
-    """Apply `_rewrite` children first, so every rewrite sees rewritten arguments."""
-    for node in reversed(list(tree.dfs())):
-        parent, arg_key, index = node.parent, node.arg_key, node.index
-        new = _rewrite(node)  # may wrap `node`, which re-parents it: put `new` where `node` was
-        if new is not node:
-            if parent is None:
-                tree = new
-            else:
-                parent.set(arg_key, new, index)
-    return tree
 
 
 def to_duckdb(
@@ -273,7 +54,7 @@ def to_duckdb(
     else:
         tree = sql_or_tree.copy()
     if isinstance(tree, exp.Query):
-        _name_outputs(tree)
+        name_outputs(tree)
     if schema is not None:
         mapping = schema if isinstance(schema, MappingSchema) else MappingSchema(dict(schema), dialect=DUCKDB)
         try:
@@ -285,10 +66,10 @@ def to_duckdb(
                 expand_alias_refs=False,
             )
             tree = annotate_types(typed, schema=mapping, dialect=ATHENA)
-            tree = annotate_types(_cast_dates_back(tree), schema=mapping, dialect=ATHENA)
+            tree = annotate_types(cast_dates_back(tree), schema=mapping, dialect=ATHENA)
         except SqlglotError as exc:  # unusual SQL the optimizer does not follow: untyped rewrites only
             log.warning("cannot type the query (%s): type-dependent rewrites skipped", exc)
-    tree = _transform_up(tree)
+    tree = transform_up(tree)
     try:
         return tree.sql(dialect=DUCKDB, pretty=pretty, unsupported_level=sqlglot.ErrorLevel.RAISE)
     except SqlglotError as exc:
@@ -300,7 +81,4 @@ def transpile(sql: str, schema: Mapping[str, Mapping[str, str]] | None = None, *
     return to_duckdb(sql, schema, pretty=pretty)
 
 
-__all__ = [
-    "to_duckdb",
-    "transpile",
-]
+__all__ = ["to_duckdb", "transpile"]
