@@ -105,13 +105,8 @@ def child_upload(cfg: dict[str, Any]) -> dict[str, Any]:
 
     from pipelines.lake.digest import refresh_digest
     from pipelines.lake.fs import LakeFS
-    from pipelines.lake.partitions import (
-        MANIFEST,
-        current_manifest,
-        list_partitions,
-        pointer_rel,
-        run_rel,
-    )
+    from pipelines.lake.partitions.layout import MANIFEST, pointer_rel, run_rel
+    from pipelines.lake.partitions.manifest import current_manifest, list_partitions
 
     src = LakeFS.from_uri(cfg["source"])
     dst = LakeFS.from_uri(cfg["lake"])
@@ -349,7 +344,7 @@ def child_verify(cfg: dict[str, Any]) -> dict[str, Any]:
     import pyarrow.dataset as ds
 
     from pipelines.lake.fs import LakeFS
-    from pipelines.lake.partitions import dataset
+    from pipelines.lake.partitions.reading import dataset
 
     t0 = time.perf_counter()
     lake = LakeFS.from_uri(cfg["lake"])

@@ -385,7 +385,7 @@ def generate(folder: Path, lines: int, days: int, seed: int) -> dict[str, Any]:
 
     from pipelines.ingest.schemas import RAW_ORDER_EVENTS, RAW_SALES
     from pipelines.lake.fs import LakeFS
-    from pipelines.lake.partitions import PartitionWriter
+    from pipelines.lake.partitions.writer import PartitionWriter
 
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)

@@ -27,7 +27,7 @@ from gitgoods.local.quicksight.dataprep import apply_transforms, source_table
 from gitgoods.local.quicksight.spice import Snapshot, SpiceStore
 from gitgoods.settings import get_settings
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import dataset as lake_dataset
+from pipelines.lake.partitions.reading import dataset as lake_dataset
 from pipelines.publish import rls as rls_rules
 from portal.app import create_app
 from portal.render.local import DataSetChecks

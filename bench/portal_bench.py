@@ -108,7 +108,7 @@ def setup(home: Path, moto_port: int, sizes: Sizes) -> tuple[Settings, World, di
 def largest_rows(lake: LakeFS) -> dict[str, int]:
     import pyarrow.dataset as ds
 
-    from pipelines.lake.partitions import dataset
+    from pipelines.lake.partitions.reading import dataset
 
     marts = ("seller_daily_sales", "seller_daily_segments", "product_performance", "funnel", "buyer_cohorts")
     return {m: dataset(lake, m, zone="marts").count_rows(filter=ds.field("seller_id") == seller_id(0))

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from pipelines.lake.catalog import GlueCatalog
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import PartitionWriter
+from pipelines.lake.partitions.writer import PartitionWriter
 from pipelines.marts.models import Model, discover
 
 COUNTRIES = ["DE", "FR", "US", "GB", "ES", "IT", "NL", "PL", "SE", "BR", "JP", "CA", "AU", "MX", "BE"]

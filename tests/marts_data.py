@@ -29,7 +29,7 @@ from gitgoods.contract.tables import ensure_tables
 from gitgoods.settings import Settings
 from pipelines.ingest.schemas import RAW_ORDER_EVENTS, RAW_SALES
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import PartitionWriter
+from pipelines.lake.partitions.writer import PartitionWriter
 
 D1, D2, D3 = "2030-01-01", "2030-01-02", "2030-02-01"
 S1, S2, S3 = "sel_00000000000000000000000S1", "sel_00000000000000000000000S2", "sel_00000000000000000000000S3"

@@ -22,7 +22,7 @@ from gitgoods.settings import Settings
 from pipelines.ingest.reader import DynamoDBHttp
 from pipelines.ingest.schemas import RAW_SALES
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import PartitionWriter
+from pipelines.lake.partitions.writer import PartitionWriter
 from pipelines.sql.duckdb_engine import DuckDBEngine
 from pipelines.sql.engine import SqlError
 from pipelines.sql.federated import DynamoDBCatalog, FederatedError, body_to_arrow, unify

@@ -326,7 +326,7 @@ class Browser:
 def test_pages_browsed_on_a_day_make_that_day_s_funnel(settings, shop, catalog_data, tmp_path) -> None:
     from pipelines.ingest.load import ingest_day
     from pipelines.lake.fs import LakeFS
-    from pipelines.lake.partitions import read_partition
+    from pipelines.lake.partitions.reading import read_partition
     from pipelines.marts.models import discover
     from pipelines.marts.runner import build
     from pipelines.sql.duckdb_engine import DuckDBEngine

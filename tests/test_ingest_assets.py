@@ -20,7 +20,7 @@ from gitgoods.settings import reset_settings
 from pipelines.defs.ingest.assets import ASSETS, raw_order_events, raw_sales
 from pipelines.defs.ingest.checks import CHECKS, lake_count_and_sum, reconcile
 from pipelines.defs.ingest.sensors import changed_partitions
-from pipelines.lake.partitions import read_partition
+from pipelines.lake.partitions.reading import read_partition
 from pipelines.resources import DynamoResource, LakeResource
 from storefront.common.clock import signed_headers
 from tests.helpers import pick

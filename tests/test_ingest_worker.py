@@ -26,7 +26,7 @@ from pipelines.ingest.load import ingest_day, partition_metadata
 from pipelines.ingest.worker import WorkerConfig
 from pipelines.lake.catalog import GlueCatalog
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import read_partition
+from pipelines.lake.partitions.reading import read_partition
 from pipelines.resources import DynamoResource, LakeResource
 from tests.test_ingest_convert import at, event_item, funnel_item, sale_item
 from tests.test_ingest_reader import put_items

@@ -24,9 +24,21 @@ import pytest
 from gitgoods import aws
 from gitgoods.settings import REPO_ROOT, Settings
 from pipelines.ingest.schemas import QUARANTINE, RAW_ORDER_EVENTS, RAW_SALES
-from pipelines.lake import partitions as lp
 from pipelines.lake.catalog import GlueCatalog, glue_columns, glue_type, rebuild_catalog
 from pipelines.lake.fs import LakeFS
+from pipelines.lake.partitions.gc import collect_garbage
+from pipelines.lake.partitions.layout import pointer_rel, run_rel, runs_rel
+from pipelines.lake.partitions.manifest import (
+    current_location,
+    current_run_id,
+    list_partitions,
+    list_tables,
+    partition_info,
+    read_manifest,
+)
+from pipelines.lake.partitions.reading import PartitionNotFound, read_partition
+from pipelines.lake.partitions.reading import dataset as lake_dataset
+from pipelines.lake.partitions.writer import PartitionWriter, write_partition
 
 DAY = "2024-05-01"
 BASE_MS = 1_714_521_600_000  # 2024-05-01T00:00:00Z
@@ -152,7 +164,7 @@ def glue(lake_settings: Settings) -> GlueCatalog:
 
 
 def run_ids(lake: LakeFS, table: str, dt: str, zone: str = "raw") -> list[str]:
-    return sorted(n[4:] for n in lake.list_names(lp.runs_rel(zone, table, dt)) if n.startswith("run="))
+    return sorted(n[4:] for n in lake.list_names(runs_rel(zone, table, dt)) if n.startswith("run="))
 
 
 # -- fs ----------------------------------------------------------------------------------------
@@ -174,7 +186,7 @@ def test_lake_uris(tmp_path: Path, lake_settings: Settings) -> None:
     assert default.uri == f"file://{tmp_path.resolve()}/lake"
     assert GlueCatalog(glue=object(), settings=lake_settings).database == "gitgoods_lake"
     # an empty table is still a dataset when the schema is known
-    assert lp.dataset(plain, "raw_sales", schema=RAW_SALES).to_table().num_rows == 0
+    assert lake_dataset(plain, "raw_sales", schema=RAW_SALES).to_table().num_rows == 0
 
 
 def test_fs_helpers(lake: LakeFS) -> None:
@@ -194,20 +206,20 @@ def test_fs_helpers(lake: LakeFS) -> None:
 
 def test_round_trip(lake: LakeFS) -> None:
     expected = sales_table(5000, batch_rows=700)
-    writer = lp.PartitionWriter(lake, "raw_sales", RAW_SALES, row_group_rows=1000, max_file_rows=2000)
+    writer = PartitionWriter(lake, "raw_sales", RAW_SALES, row_group_rows=1000, max_file_rows=2000)
     info = writer.write(DAY, sales_batches(5000, 700))
 
     assert (info.table, info.dt, info.zone, info.rows) == ("raw_sales", DAY, "raw", 5000)
     assert len(info.files) == 3 and info.row_groups == 5 and info.bytes > 0
     assert info.location == lake.uri_of("raw/raw_sales/_runs", f"dt={DAY}", f"run={info.run_id}") + "/"
     assert info.schema.equals(RAW_SALES)
-    assert lp.current_location(lake, "raw_sales", DAY) == info.location
-    assert lp.list_partitions(lake, "raw_sales") == [DAY]
-    assert lp.list_tables(lake, "raw") == ["raw_sales"]
+    assert current_location(lake, "raw_sales", DAY) == info.location
+    assert list_partitions(lake, "raw_sales") == [DAY]
+    assert list_tables(lake, "raw") == ["raw_sales"]
 
-    got = lp.read_partition(lake, "raw_sales", DAY)
+    got = read_partition(lake, "raw_sales", DAY)
     assert got.schema.equals(RAW_SALES) and got.equals(expected)
-    assert lp.read_partition(lake, "raw_sales", DAY, columns=["order_id"]).num_rows == 5000
+    assert read_partition(lake, "raw_sales", DAY, columns=["order_id"]).num_rows == 5000
 
     # Parquet details: zstd, statistics, row groups as configured, no `dt` column in the files.
     with lake.fs.open_input_file(lake.path(lake.rel_of(info.files[0]))) as fh:
@@ -221,15 +233,15 @@ def test_round_trip(lake: LakeFS) -> None:
         link = lake.local_path("raw/raw_sales", f"dt={DAY}")
         assert link.is_symlink() and os.readlink(link) == f"_runs/dt={DAY}/run={info.run_id}"
     else:
-        pointer = json.loads(lake.read_bytes(lp.pointer_rel("raw", "raw_sales", DAY)))
+        pointer = json.loads(lake.read_bytes(pointer_rel("raw", "raw_sales", DAY)))
         assert pointer["run_id"] == info.run_id and pointer["rows"] == 5000
 
     # a second day, an empty day, and the whole table as one dataset with `dt` as a string column
-    lp.write_partition(lake, "raw_sales", RAW_SALES, "2024-05-02", sales_batches(300, 100))
-    empty = lp.write_partition(lake, "raw_sales", RAW_SALES, "2024-05-03", [])
+    write_partition(lake, "raw_sales", RAW_SALES, "2024-05-02", sales_batches(300, 100))
+    empty = write_partition(lake, "raw_sales", RAW_SALES, "2024-05-03", [])
     assert empty.rows == 0 and len(empty.files) == 1
-    assert lp.read_partition(lake, "raw_sales", "2024-05-03").num_rows == 0
-    dataset = lp.dataset(lake, "raw_sales")
+    assert read_partition(lake, "raw_sales", "2024-05-03").num_rows == 0
+    dataset = lake_dataset(lake, "raw_sales")
     assert dataset.schema.field("dt").type == pa.string()
     counts = dataset.to_table(columns=["dt"]).group_by("dt").aggregate([("dt", "count")])
     assert dict(zip(counts["dt"].to_pylist(), counts["dt_count"].to_pylist(), strict=True)) == {
@@ -247,25 +259,25 @@ def test_round_trip(lake: LakeFS) -> None:
     rows = con.execute("select dt, count(*), sum(amount_cents) from raw_sales group by dt order by dt").fetchall()
     assert rows[0] == (DAY, 5000, pc.sum(expected["amount_cents"]).as_py())
 
-    with pytest.raises(lp.PartitionNotFound):
-        lp.read_partition(lake, "raw_sales", "2024-06-01")
+    with pytest.raises(PartitionNotFound):
+        read_partition(lake, "raw_sales", "2024-06-01")
 
 
 def test_nested_and_quarantine_round_trip(local_lake: LakeFS) -> None:
     events = events_table(500)
-    lp.write_partition(local_lake, "raw_order_events", RAW_ORDER_EVENTS, DAY, [events], row_group_rows=128)
-    assert lp.read_partition(local_lake, "raw_order_events", DAY).equals(events)
+    write_partition(local_lake, "raw_order_events", RAW_ORDER_EVENTS, DAY, [events], row_group_rows=128)
+    assert read_partition(local_lake, "raw_order_events", DAY).equals(events)
     bad = pa.Table.from_pylist(
         [{"source_table": "sales", "item_key": "k", "reasons": ["bad qty"], "amount_cents": 5, "item_json": "{}"}],
         schema=QUARANTINE,
     )
-    info = lp.write_partition(local_lake, "sales", QUARANTINE, DAY, [bad], zone="quarantine")
+    info = write_partition(local_lake, "sales", QUARANTINE, DAY, [bad], zone="quarantine")
     assert info.location.startswith(local_lake.uri + "/quarantine/sales/_runs/")
-    assert lp.read_partition(local_lake, "sales", DAY, zone="quarantine").equals(bad)
+    assert read_partition(local_lake, "sales", DAY, zone="quarantine").equals(bad)
 
 
 def test_input_checks(local_lake: LakeFS) -> None:
-    writer = lp.PartitionWriter(local_lake, "raw_sales", RAW_SALES)
+    writer = PartitionWriter(local_lake, "raw_sales", RAW_SALES)
     with pytest.raises(ValueError, match="required"):
         batch = sales_batch(0, 10)
         writer.write(DAY, [batch.set_column(0, "seller_id", pa.array([None] * 10, pa.string()))])
@@ -276,42 +288,42 @@ def test_input_checks(local_lake: LakeFS) -> None:
     with pytest.raises(ValueError):
         writer.write("2024-02-30", [])
     with pytest.raises(ValueError):
-        lp.PartitionWriter(local_lake, "Raw-Sales", RAW_SALES)
+        PartitionWriter(local_lake, "Raw-Sales", RAW_SALES)
     # nothing was switched in, and the failed runs left nothing behind
-    assert lp.list_partitions(local_lake, "raw_sales") == []
+    assert list_partitions(local_lake, "raw_sales") == []
     assert run_ids(local_lake, "raw_sales", DAY) == []
     # compatible types are cast (int64 qty -> int32), nullable inputs accepted when they hold no nulls
     loose = sales_table(10).cast(pa.schema([pa.field(f.name, f.type) for f in RAW_SALES]))
     loose = loose.set_column(loose.schema.get_field_index("qty"), "qty", pc.cast(loose["qty"], pa.int64()))
     assert writer.write(DAY, [loose]).rows == 10
-    assert lp.read_partition(local_lake, "raw_sales", DAY).equals(sales_table(10))
+    assert read_partition(local_lake, "raw_sales", DAY).equals(sales_table(10))
 
 
 # -- idempotent replace and garbage collection ----------------------------------------------------
 
 
 def test_same_data_twice_gives_same_rows(lake: LakeFS) -> None:
-    writer = lp.PartitionWriter(lake, "raw_sales", RAW_SALES, row_group_rows=512, grace_s=0)
+    writer = PartitionWriter(lake, "raw_sales", RAW_SALES, row_group_rows=512, grace_s=0)
     first = writer.write(DAY, sales_batches(3000, 333))
-    rows1 = lp.read_partition(lake, "raw_sales", DAY)
+    rows1 = read_partition(lake, "raw_sales", DAY)
     second = writer.write(DAY, sales_batches(3000, 333))
-    rows2 = lp.read_partition(lake, "raw_sales", DAY)
+    rows2 = read_partition(lake, "raw_sales", DAY)
     assert first.run_id != second.run_id and first.location != second.location
     assert rows1.equals(rows2) and (first.rows, first.row_groups) == (second.rows, second.row_groups)
     assert run_ids(lake, "raw_sales", DAY) == [first.run_id, second.run_id]  # previous kept (keep_previous=1)
     third = writer.write(DAY, sales_batches(3000, 333))
     assert run_ids(lake, "raw_sales", DAY) == [second.run_id, third.run_id]  # the oldest collected
-    assert lp.read_partition(lake, "raw_sales", DAY).equals(rows1)
+    assert read_partition(lake, "raw_sales", DAY).equals(rows1)
 
 
 def test_gc_grace_period(local_lake: LakeFS) -> None:
-    writer = lp.PartitionWriter(local_lake, "raw_sales", RAW_SALES, grace_s=3600)
+    writer = PartitionWriter(local_lake, "raw_sales", RAW_SALES, grace_s=3600)
     infos = [writer.write(DAY, sales_batches(10, 10, version=v)) for v in range(4)]
     assert run_ids(local_lake, "raw_sales", DAY) == [i.run_id for i in infos]  # all superseded < 1 h ago
-    deleted = lp.collect_garbage(local_lake, "raw_sales", DAY, grace_s=3600, now=time.time() + 7200)
+    deleted = collect_garbage(local_lake, "raw_sales", DAY, grace_s=3600, now=time.time() + 7200)
     assert sorted(deleted) == [infos[0].run_id, infos[1].run_id]
     assert run_ids(local_lake, "raw_sales", DAY) == [infos[2].run_id, infos[3].run_id]
-    assert lp.read_partition(local_lake, "raw_sales", DAY).equals(sales_table(10, version=3))
+    assert read_partition(local_lake, "raw_sales", DAY).equals(sales_table(10, version=3))
 
 
 # -- bounded memory ------------------------------------------------------------------------------
@@ -339,7 +351,7 @@ def test_bounded_memory_2m_rows(local_lake: LakeFS) -> None:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     t0 = time.perf_counter()
-    info = lp.PartitionWriter(local_lake, "raw_sales", RAW_SALES, row_group_rows=group_rows).write(DAY, source())
+    info = PartitionWriter(local_lake, "raw_sales", RAW_SALES, row_group_rows=group_rows).write(DAY, source())
     elapsed = time.perf_counter() - t0
     stop.set()
     sampler.join()
@@ -354,9 +366,9 @@ def test_bounded_memory_2m_rows(local_lake: LakeFS) -> None:
     # Bounded by one row group (plus the writer's encoding buffers and one input batch), not by the day.
     group_bytes = data_bytes / n * group_rows
     assert peak[0] < 2 * group_bytes and peak[0] < data_bytes / 8, (peak[0], group_bytes, data_bytes)
-    meta = lp.partition_info(local_lake, "raw_sales", DAY)
+    meta = partition_info(local_lake, "raw_sales", DAY)
     assert meta is not None and meta.rows == n
-    total = pc.sum(lp.read_partition(local_lake, "raw_sales", DAY, columns=["qty"])["qty"]).as_py()
+    total = pc.sum(read_partition(local_lake, "raw_sales", DAY, columns=["qty"])["qty"]).as_py()
     assert total == int(np.sum(np.arange(n) % 4 + 1))
 
 
@@ -369,7 +381,7 @@ CRASHING_WRITER = textwrap.dedent(
     from gitgoods.settings import Settings
     from pipelines.ingest.schemas import RAW_SALES
     from pipelines.lake.fs import LakeFS
-    from pipelines.lake.partitions import PartitionWriter
+    from pipelines.lake.partitions.writer import PartitionWriter
     from tests.test_lake import sales_batch
 
     uri, home, port, signal_file = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
@@ -388,8 +400,8 @@ CRASHING_WRITER = textwrap.dedent(
 
 
 def test_kill_9_mid_write_leaves_old_partition(lake: LakeFS, tmp_path: Path, lake_settings: Settings) -> None:
-    old = lp.write_partition(lake, "raw_sales", RAW_SALES, DAY, sales_batches(1500, 500, version=1))
-    old_rows = lp.read_partition(lake, "raw_sales", DAY)
+    old = write_partition(lake, "raw_sales", RAW_SALES, DAY, sales_batches(1500, 500, version=1))
+    old_rows = read_partition(lake, "raw_sales", DAY)
 
     script = tmp_path / "crashing_writer.py"
     script.write_text(CRASHING_WRITER)
@@ -410,25 +422,25 @@ def test_kill_9_mid_write_leaves_old_partition(lake: LakeFS, tmp_path: Path, lak
             child.kill()
 
     # The old version is still the partition, complete and readable.
-    assert lp.current_run_id(lake, "raw_sales", DAY) == old.run_id
-    assert lp.read_partition(lake, "raw_sales", DAY).equals(old_rows)
+    assert current_run_id(lake, "raw_sales", DAY) == old.run_id
+    assert read_partition(lake, "raw_sales", DAY).equals(old_rows)
     leftovers = [r for r in run_ids(lake, "raw_sales", DAY) if r != old.run_id]
     if lake.is_local:  # the half-written run is there (on S3 the unfinished upload is not an object)
         assert len(leftovers) == 1
-        part = next(lake.local_path(lp.run_rel("raw", "raw_sales", DAY, leftovers[0])).glob("part-*.parquet"))
+        part = next(lake.local_path(run_rel("raw", "raw_sales", DAY, leftovers[0])).glob("part-*.parquet"))
         assert part.stat().st_size > 0
-        assert lp.read_manifest(lake, "raw_sales", DAY, leftovers[0]) is None
+        assert read_manifest(lake, "raw_sales", DAY, leftovers[0]) is None
 
     # The next write succeeds (the dead writer's lock is gone) and cleans up its leftovers.
-    new = lp.write_partition(
+    new = write_partition(
         lake, "raw_sales", RAW_SALES, DAY, sales_batches(700, 100, version=3), stale_s=0, grace_s=0
     )
-    assert lp.read_partition(lake, "raw_sales", DAY).equals(sales_table(700, version=3))
+    assert read_partition(lake, "raw_sales", DAY).equals(sales_table(700, version=3))
     assert run_ids(lake, "raw_sales", DAY) == [old.run_id, new.run_id]
 
 
 def test_crash_during_switch(local_lake: LakeFS, monkeypatch: pytest.MonkeyPatch) -> None:
-    lp.write_partition(local_lake, "raw_sales", RAW_SALES, DAY, sales_batches(100, 50, version=1))
+    write_partition(local_lake, "raw_sales", RAW_SALES, DAY, sales_batches(100, 50, version=1))
     real_replace = os.replace
 
     def crash(src, dst, *a, **kw):  # type: ignore[no-untyped-def]
@@ -438,30 +450,30 @@ def test_crash_during_switch(local_lake: LakeFS, monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError, match="simulated"):
-        lp.write_partition(local_lake, "raw_sales", RAW_SALES, DAY, sales_batches(100, 50, version=2))
+        write_partition(local_lake, "raw_sales", RAW_SALES, DAY, sales_batches(100, 50, version=2))
     monkeypatch.undo()
     folder = local_lake.local_path("raw/raw_sales")
     assert list(folder.glob(f".dt={DAY}.tmp-*"))  # the stray temp symlink of the crashed switch
-    assert lp.read_partition(local_lake, "raw_sales", DAY).equals(sales_table(100, 50, version=1))
+    assert read_partition(local_lake, "raw_sales", DAY).equals(sales_table(100, 50, version=1))
 
-    lp.write_partition(local_lake, "raw_sales", RAW_SALES, DAY, sales_batches(100, 50, version=3), grace_s=0)
+    write_partition(local_lake, "raw_sales", RAW_SALES, DAY, sales_batches(100, 50, version=3), grace_s=0)
     assert not list(folder.glob(f".dt={DAY}.tmp-*"))
-    assert lp.read_partition(local_lake, "raw_sales", DAY).equals(sales_table(100, 50, version=3))
+    assert read_partition(local_lake, "raw_sales", DAY).equals(sales_table(100, 50, version=3))
     assert len(run_ids(local_lake, "raw_sales", DAY)) == 2
 
 
 def test_failed_write_keeps_old_partition(lake: LakeFS) -> None:
-    old = lp.write_partition(lake, "raw_sales", RAW_SALES, DAY, sales_batches(100, 50, version=1))
+    old = write_partition(lake, "raw_sales", RAW_SALES, DAY, sales_batches(100, 50, version=1))
 
     def broken():
         yield sales_batch(0, 50)
         raise RuntimeError("source failed")
 
     with pytest.raises(RuntimeError, match="source failed"):
-        lp.write_partition(lake, "raw_sales", RAW_SALES, DAY, broken(), row_group_rows=10)
-    assert lp.current_run_id(lake, "raw_sales", DAY) == old.run_id
+        write_partition(lake, "raw_sales", RAW_SALES, DAY, broken(), row_group_rows=10)
+    assert current_run_id(lake, "raw_sales", DAY) == old.run_id
     assert run_ids(lake, "raw_sales", DAY) == [old.run_id]  # the failed run removed itself
-    assert lp.read_partition(lake, "raw_sales", DAY).num_rows == 100
+    assert read_partition(lake, "raw_sales", DAY).num_rows == 100
 
 
 # -- readers never see a mix -------------------------------------------------------------------------
@@ -484,7 +496,7 @@ def test_readers_never_see_a_mix(kind: str, versions: int, tmp_path: Path, lake_
     lake = _make_lake(kind, tmp_path, lake_settings)
     expected = {v: versioned(v) for v in range(versions)}
     # small files so every version spans several: a reader mixing two versions would be caught
-    writer = lp.PartitionWriter(lake, "versions", VERSIONED, row_group_rows=200, max_file_rows=400, grace_s=0)
+    writer = PartitionWriter(lake, "versions", VERSIONED, row_group_rows=200, max_file_rows=400, grace_s=0)
     writer.write(DAY, [expected[0]])
     stop = threading.Event()
     seen: list[int] = []
@@ -493,7 +505,7 @@ def test_readers_never_see_a_mix(kind: str, versions: int, tmp_path: Path, lake_
     def reader() -> None:
         try:
             while not stop.is_set():
-                got = lp.read_partition(lake, "versions", DAY)
+                got = read_partition(lake, "versions", DAY)
                 found = set(got["version"].to_pylist())
                 assert len(found) == 1, f"a read mixed versions {found}"
                 v = found.pop()
@@ -514,7 +526,7 @@ def test_readers_never_see_a_mix(kind: str, versions: int, tmp_path: Path, lake_
         t.join(30)
     assert not errors, errors[0]
     assert len(seen) > versions and len(set(seen)) > 2
-    assert lp.read_partition(lake, "versions", DAY).equals(expected[versions - 1])
+    assert read_partition(lake, "versions", DAY).equals(expected[versions - 1])
 
 
 # -- Glue catalog ----------------------------------------------------------------------------------
@@ -550,7 +562,7 @@ def test_glue_types() -> None:
 
 
 def test_glue_registration_and_switch(s3_lake: LakeFS, glue: GlueCatalog) -> None:
-    writer = lp.PartitionWriter(s3_lake, "raw_order_events", RAW_ORDER_EVENTS, catalog=glue, grace_s=0)
+    writer = PartitionWriter(s3_lake, "raw_order_events", RAW_ORDER_EVENTS, catalog=glue, grace_s=0)
     first = writer.write(DAY, [events_table(50)])
 
     table = glue.get_table("raw_order_events")
@@ -569,7 +581,7 @@ def test_glue_registration_and_switch(s3_lake: LakeFS, glue: GlueCatalog) -> Non
     assert (
         glue.get_partition_location("raw_order_events", DAY)
         == second.location
-        == lp.current_location(s3_lake, "raw_order_events", DAY)
+        == current_location(s3_lake, "raw_order_events", DAY)
     )
     writer.write("2024-05-02", [events_table(5)])
     assert list(glue.list_partitions("raw_order_events")) == [DAY, "2024-05-02"]
@@ -582,14 +594,14 @@ def test_glue_registration_and_switch(s3_lake: LakeFS, glue: GlueCatalog) -> Non
 
 
 def test_rebuild_catalog(lake: LakeFS, glue: GlueCatalog) -> None:
-    lp.write_partition(lake, "raw_sales", RAW_SALES, DAY, sales_batches(100, 50))
-    lp.write_partition(lake, "raw_sales", RAW_SALES, "2024-05-02", sales_batches(10, 5))
-    lp.write_partition(lake, "raw_order_events", RAW_ORDER_EVENTS, DAY, [events_table(20)])
+    write_partition(lake, "raw_sales", RAW_SALES, DAY, sales_batches(100, 50))
+    write_partition(lake, "raw_sales", RAW_SALES, "2024-05-02", sales_batches(10, 5))
+    write_partition(lake, "raw_order_events", RAW_ORDER_EVENTS, DAY, [events_table(20)])
     bad = pa.Table.from_pylist(
         [{"source_table": "sales", "item_key": "k", "reasons": ["x"], "amount_cents": None, "item_json": "{}"}],
         schema=QUARANTINE,
     )
-    lp.write_partition(lake, "sales", QUARANTINE, DAY, [bad], zone="quarantine")
+    write_partition(lake, "sales", QUARANTINE, DAY, [bad], zone="quarantine")
 
     # A fresh (restarted) moto has an empty catalog: rebuild it from the lake's pointers.
     summary = rebuild_catalog(lake, glue)
@@ -599,17 +611,17 @@ def test_rebuild_catalog(lake: LakeFS, glue: GlueCatalog) -> None:
         ("raw_order_events", "raw", "raw_order_events", RAW_ORDER_EVENTS, [DAY]),
         ("quarantine_sales", "quarantine", "sales", QUARANTINE, [DAY]),
     ]:
-        assert glue.list_partitions(name) == {d: lp.current_location(lake, table, d, zone=zone) for d in days}
+        assert glue.list_partitions(name) == {d: current_location(lake, table, d, zone=zone) for d in days}
         got = glue.get_table(name)
         assert got is not None and got["StorageDescriptor"]["Columns"] == glue_columns(schema)
         assert got["StorageDescriptor"]["Location"] == lake.uri_of(zone, table) + "/"
 
     # The lake moved on without the catalog (e.g. written while moto was down): rebuild switches it.
-    newer = lp.write_partition(lake, "raw_sales", RAW_SALES, DAY, sales_batches(30, 10))
+    newer = write_partition(lake, "raw_sales", RAW_SALES, DAY, sales_batches(30, 10))
     glue.set_partition("raw_sales", "2024-04-30", lake.uri_of("raw/raw_sales/gone") + "/", schema=RAW_SALES)
     rebuild_catalog(lake, glue, prune=True)
     assert glue.list_partitions("raw_sales") == {
         DAY: newer.location,
-        "2024-05-02": lp.current_location(lake, "raw_sales", "2024-05-02"),
+        "2024-05-02": current_location(lake, "raw_sales", "2024-05-02"),
     }
     assert rebuild_catalog(lake, glue) == summary  # idempotent

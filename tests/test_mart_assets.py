@@ -15,7 +15,9 @@ from pipelines.defs.marts.assets import DAILY_ASSETS, MODELS, MONTHLY_ASSETS
 from pipelines.defs.marts.checks import CHECKS
 from pipelines.ingest.schemas import RAW_SALES
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import PartitionWriter, current_run_id, read_partition
+from pipelines.lake.partitions.manifest import current_run_id
+from pipelines.lake.partitions.reading import read_partition
+from pipelines.lake.partitions.writer import PartitionWriter
 from pipelines.marts.expectations import Dimensions, band, validate
 from pipelines.resources import LakeResource
 from tests.marts_data import S1, S2, put_dimensions, sale_rows, story_days, write_raw

@@ -16,7 +16,8 @@ import sqlglot
 
 from gitgoods.settings import Settings
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import list_partitions, read_partition
+from pipelines.lake.partitions.manifest import list_partitions
+from pipelines.lake.partitions.reading import read_partition
 from pipelines.marts.models import SQL_DIR, discover, upstream
 from pipelines.marts.runner import build
 from pipelines.sql.duckdb_engine import DuckDBEngine
@@ -362,7 +363,7 @@ def own_lake(mart_settings: Settings, tmp_path: Path) -> tuple[LakeFS, DuckDBEng
 
 
 def test_a_query_dying_mid_stream_leaves_every_partition_whole(own_lake) -> None:
-    from pipelines.lake.partitions import current_run_id
+    from pipelines.lake.partitions.manifest import current_run_id
 
     lake, engine = own_lake
     model = MODELS["stg_sales"]
@@ -412,7 +413,7 @@ def test_a_build_on_s3_registers_every_partition_in_glue_and_the_digest(built, m
     from gitgoods import aws
     from pipelines.lake.catalog import GlueCatalog
     from pipelines.lake.digest import list_pointers, read_digest
-    from pipelines.lake.partitions import current_manifest
+    from pipelines.lake.partitions.manifest import current_manifest
     from pipelines.marts.runner import partition_keys
 
     disk_lake, _ = built

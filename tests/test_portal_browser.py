@@ -16,7 +16,7 @@ import pytest
 from pypdf import PdfReader
 
 from gitgoods.settings import REPO_ROOT
-from pipelines.lake.partitions import dataset
+from pipelines.lake.partitions.reading import dataset
 from tests.conftest import LiveServer
 from tests.helpers import missing_prerequisite
 from tests.insights_world import World, world  # noqa: F401 - the fixture

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from gitgoods import aws
-from pipelines.lake.partitions import dataset
+from pipelines.lake.partitions.reading import dataset
 from pipelines.marts.models import Column, discover
 from pipelines.publish import rls
 from pipelines.publish.api import QuickSight

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import write_partition
+from pipelines.lake.partitions.writer import write_partition
 from pipelines.publish import rls
 from pipelines.publish.sources import check_state, table_version
 

@@ -23,7 +23,7 @@ from botocore.stub import Stubber
 from gitgoods.settings import Settings
 from pipelines.ingest.schemas import RAW_ORDER_EVENTS, RAW_SALES
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import PartitionWriter
+from pipelines.lake.partitions.writer import PartitionWriter
 from pipelines.sql import SqlError, engine_for
 from pipelines.sql.athena_engine import AthenaEngine, convert_column
 from pipelines.sql.dialects import TranspileError
@@ -776,7 +776,7 @@ def _gets(lake: LakeFS) -> list[str]:
 
 def test_the_digest_holds_every_pointer_and_refreshes_what_changed(moto_settings: Settings, tmp_path: Path) -> None:
     from pipelines.lake.digest import list_pointers, read_digest, refresh_digest
-    from pipelines.lake.partitions import current_manifest
+    from pipelines.lake.partitions.manifest import current_manifest
 
     lake = _s3_lake(moto_settings)
     days = [dt.date(2026, 3, d) for d in range(1, 4)]

@@ -30,7 +30,9 @@ from pipelines.ingest.convert.results import quarantine_batch
 from pipelines.ingest.export import read_export
 from pipelines.ingest.schemas import QUARANTINE, RAW_TABLES
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import PartitionInfo, PartitionWriter, read_partition
+from pipelines.lake.partitions.manifest import PartitionInfo
+from pipelines.lake.partitions.reading import read_partition
+from pipelines.lake.partitions.writer import PartitionWriter
 
 # Items whose day cannot be read at all are kept in this quarantine partition.
 UNDATED = date(1970, 1, 1)

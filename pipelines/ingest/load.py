@@ -22,7 +22,8 @@ import pyarrow as pa
 from pipelines.ingest import reader
 from pipelines.ingest.convert.results import PageResult, quarantine_batch
 from pipelines.ingest.schemas import QUARANTINE, RAW_TABLES
-from pipelines.lake.partitions import PartitionInfo, PartitionWriter
+from pipelines.lake.partitions.manifest import PartitionInfo
+from pipelines.lake.partitions.writer import PartitionWriter
 
 if TYPE_CHECKING:
     from pipelines.lake.catalog import GlueCatalog

@@ -21,15 +21,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from pipelines.lake.fs import LakeFS, default_glue_database
-from pipelines.lake.partitions import (
-    current_manifest,
-    glue_table_name,
-    list_partitions,
-    list_tables,
-    run_rel,
-    schema_from_b64,
-    table_rel,
-)
+from pipelines.lake.partitions.layout import glue_table_name, run_rel, table_rel
+from pipelines.lake.partitions.manifest import current_manifest, list_partitions, list_tables, schema_from_b64
 
 PARQUET_INPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT_FORMAT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"

@@ -32,7 +32,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import CURRENT_DIR, PartitionInfo, pointer_rel, table_rel
+from pipelines.lake.partitions.layout import CURRENT_DIR, pointer_rel, table_rel
+from pipelines.lake.partitions.manifest import PartitionInfo
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ import yaml
 from sqlglot import exp
 
 from pipelines.ingest.schemas import RAW_TABLES, UTC_MS
-from pipelines.lake.partitions import glue_table_name
+from pipelines.lake.partitions.layout import glue_table_name
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 LAYERS = {"staging": "stg", "marts": "marts"}  # folder -> lake zone

@@ -25,7 +25,8 @@ import pyarrow.compute as pc
 from pipelines.lake.catalog import GlueCatalog
 from pipelines.lake.digest import DigestRefresh, refresh_digest
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import PartitionInfo, PartitionWriter
+from pipelines.lake.partitions.manifest import PartitionInfo
+from pipelines.lake.partitions.writer import PartitionWriter
 from pipelines.marts.models import Model, ModelError
 from pipelines.sql.engine import SqlEngine
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import current_run_id, list_partitions
+from pipelines.lake.partitions.manifest import current_run_id, list_partitions
 
 CHECK_NAME = "expectations"
 

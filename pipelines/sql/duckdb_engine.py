@@ -55,18 +55,9 @@ from gitgoods.settings import Settings, get_settings
 from pipelines.ingest.reader import DynamoDBError
 from pipelines.lake.digest import fetch_pointer, list_pointers, read_digest
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import (
-    PartitionNotFound,
-    check_dt,
-    check_name,
-    current_manifest,
-    glue_table_name,
-    list_partitions,
-    list_tables,
-    pointer_rel,
-    run_rel,
-    schema_from_b64,
-)
+from pipelines.lake.partitions.layout import check_dt, check_name, glue_table_name, pointer_rel, run_rel
+from pipelines.lake.partitions.manifest import current_manifest, list_partitions, list_tables, schema_from_b64
+from pipelines.lake.partitions.reading import PartitionNotFound
 from pipelines.sql.dialects import TranspileError, quote_identifier
 from pipelines.sql.engine import ExecuteResult, Params, SqlEngine, SqlError
 from pipelines.sql.federated import DynamoDBCatalog, FederatedError, FetchResult

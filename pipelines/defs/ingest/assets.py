@@ -26,7 +26,7 @@ from pipelines.defs.ingest.partitions import daily
 from pipelines.ingest import load
 from pipelines.ingest.load import IngestTally, quarantine_table
 from pipelines.ingest.schemas import RAW_TABLES
-from pipelines.lake.partitions import PartitionInfo
+from pipelines.lake.partitions.manifest import PartitionInfo
 from pipelines.resources import DynamoResource, LakeResource
 
 OWNERS = ["team:data-platform"]

@@ -15,7 +15,7 @@ from pipelines.defs.ingest.partitions import daily
 from pipelines.ingest.reader import count_and_sum_day
 from pipelines.ingest.schemas import RAW_TABLES
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import PartitionNotFound, read_partition
+from pipelines.lake.partitions.reading import PartitionNotFound, read_partition
 from pipelines.resources import DynamoResource, LakeResource
 
 

@@ -24,7 +24,7 @@ from pipelines.ingest.convert.integers import readable_amount
 from pipelines.ingest.reader import DynamoDBHttp
 from pipelines.ingest.schemas import RAW_TABLES
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import PartitionNotFound, read_partition
+from pipelines.lake.partitions.reading import PartitionNotFound, read_partition
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import dagster as dg
 from pipelines.defs.ingest.assets import ASSETS
 from pipelines.defs.ingest.fingerprint import dynamodb_fingerprint, lake_fingerprint
 from pipelines.ingest.schemas import RAW_TABLES
-from pipelines.lake.partitions import PartitionNotFound
+from pipelines.lake.partitions.reading import PartitionNotFound
 from pipelines.resources import DynamoResource, LakeResource
 
 LOOKBACK_DAYS = 35  # refunds come up to about a month after the sale

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from gitgoods.settings import get_settings
 from pipelines.defs.ingest.partitions import daily, first_day
-from pipelines.lake.partitions import PartitionInfo
+from pipelines.lake.partitions.manifest import PartitionInfo
 from pipelines.marts.models import SQL_DIR, Model, discover, upstream
 from pipelines.marts.runner import build
 from pipelines.resources import LakeResource
@@ -62,7 +62,7 @@ def markdown_preview(table: pa.Table) -> str:
 
 
 def _metadata(model: Model, parts: list[PartitionInfo], query_s: float, write_s: float, lake) -> dict:
-    from pipelines.lake.partitions import read_partition
+    from pipelines.lake.partitions.reading import read_partition
 
     last = next((p for p in reversed(parts) if p.rows), parts[-1])
     preview = read_partition(lake, model.name, last.dt, zone=model.zone).slice(0, PREVIEW_ROWS)

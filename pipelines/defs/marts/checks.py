@@ -13,7 +13,8 @@ import pyarrow as pa
 from gitgoods.settings import get_settings
 from pipelines.defs.marts.assets import ASSETS, MODELS, run_keys
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions import dataset, list_partitions, partition_info
+from pipelines.lake.partitions.manifest import list_partitions, partition_info
+from pipelines.lake.partitions.reading import dataset
 from pipelines.marts.expectations import Dimensions, needs, validate
 from pipelines.marts.models import Model
 from pipelines.marts.runner import partition_keys

@@ -1,0 +1,21 @@
+"""Daily partitions of the lake: streamed Parquet writes and an atomic switch.
+
+Layout (relative to the lake root; `<zone>` is `raw` or `quarantine`, see docs/lake.md):
+
+    <zone>/<table>/_runs/dt=YYYY-MM-DD/run=<run_id>/part-00000-<rand>.parquet  data, one folder a run
+    <zone>/<table>/_runs/dt=YYYY-MM-DD/run=<run_id>/_manifest.json                written last: run complete
+    <zone>/<table>/dt=YYYY-MM-DD -> _runs/dt=YYYY-MM-DD/run=<run_id>              disk: the switch (symlink)
+    <zone>/<table>/_current/dt=YYYY-MM-DD.json                                     S3: the switch (pointer)
+
+A write streams record batches into row groups of a fixed size (memory stays bounded whatever the
+day's size), rolls to a new file past `max_file_rows`, writes the manifest, and only then switches
+the partition to the new run: on disk by replacing the symlink with `os.replace` (a rename), on S3
+by setting the Glue partition's location and then PUTting the pointer object. Before the switch
+the old partition is untouched; after it, old runs are garbage-collected (the previous one is kept).
+
+Readers resolve the partition once (symlink or pointer -> run -> manifest) and read exactly the
+files that manifest names, so they see one whole version, never a mix and never a half-written run.
+
+Modules: `layout` (names and paths), `manifest` (manifests and the current version), `reading`,
+`gc` (garbage collection of old runs) and `writer` (the streamed write and the switch).
+"""

@@ -1,0 +1,202 @@
+"""Manifests and the current version of a partition: the manifest format, `PartitionInfo`, and
+resolving a partition (symlink or pointer -> run -> manifest); listing partitions and tables."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from pipelines.lake.fs import LakeFS
+from pipelines.lake.partitions.layout import (
+    _DT,
+    _NAME,
+    CURRENT_DIR,
+    MANIFEST,
+    RUNS_DIR,
+    check_dt,
+    check_name,
+    pointer_rel,
+    run_rel,
+    table_rel,
+)
+
+MANIFEST_FORMAT = 1
+
+
+# -- schema (de)serialisation ------------------------------------------------------------------
+
+
+def schema_to_b64(schema: pa.Schema) -> str:
+    return base64.b64encode(schema.serialize().to_pybytes()).decode()
+
+
+def schema_from_b64(text: str) -> pa.Schema:
+    return pa.ipc.read_schema(pa.py_buffer(base64.b64decode(text)))
+
+
+# -- results -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartitionInfo:
+    """One written (or current) partition version."""
+
+    table: str
+    dt: str
+    location: str  # URI of the run prefix, ending in "/"
+    files: tuple[str, ...]  # URIs of the Parquet files, in order
+    rows: int
+    bytes: int
+    row_groups: int
+    schema: pa.Schema = field(compare=False)
+    run_id: str = ""
+    zone: str = "raw"
+    completed_at: str = ""
+    # S3: the MD5 of the pointer this write PUT, and the manifest it holds; a table's digest trusts
+    # them where the listed ETag is that MD5 (pipelines/lake/digest.py). Empty on disk.
+    pointer_md5: str = field(default="", compare=False)
+    manifest: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def from_manifest(cls, lake: LakeFS, manifest: dict[str, Any]) -> PartitionInfo:
+        zone, table, dt, run_id = manifest["zone"], manifest["table"], manifest["dt"], manifest["run_id"]
+        rel = run_rel(zone, table, dt, run_id)
+        return cls(
+            table=table,
+            dt=dt,
+            location=lake.uri_of(rel) + "/",
+            files=tuple(lake.uri_of(rel, f["name"]) for f in manifest["files"]),
+            rows=manifest["rows"],
+            bytes=manifest["bytes"],
+            row_groups=manifest["row_groups"],
+            schema=schema_from_b64(manifest["schema"]),
+            run_id=run_id,
+            zone=zone,
+            completed_at=manifest["completed_at"],
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        """Plain values for a Dagster `MaterializeResult`."""
+        return {
+            "table": f"{self.zone}/{self.table}",
+            "dt": self.dt,
+            "location": self.location,
+            "run_id": self.run_id,
+            "files": len(self.files),
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "row_groups": self.row_groups,
+            "columns": {f.name: str(f.type) for f in self.schema},
+        }
+
+
+# -- resolving the current version -------------------------------------------------------------
+
+
+def _run_id_from_target(target: str) -> str:
+    # "_runs/dt=YYYY-MM-DD/run=<run_id>"
+    parts = target.strip("/").split("/")
+    if len(parts) != 3 or parts[0] != RUNS_DIR or not parts[2].startswith("run="):
+        raise RuntimeError(f"partition symlink points outside the run folders: {target!r}")
+    return parts[2][len("run=") :]
+
+
+def current_run_id(lake: LakeFS, table: str, dt: str, *, zone: str = "raw") -> str | None:
+    """The run the partition points at now (symlink on disk, pointer on S3), or None."""
+    dt = check_dt(dt)
+    if lake.is_local:
+        link = lake.local_path(table_rel(zone, table), f"dt={dt}")
+        try:
+            return _run_id_from_target(os.readlink(link))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:  # EINVAL: a real folder, not written by this module
+            raise RuntimeError(f"{link} is not a partition symlink") from exc
+    try:
+        pointer = json.loads(lake.read_bytes(pointer_rel(zone, table, dt)))
+    except FileNotFoundError:
+        return None
+    return str(pointer["run_id"])
+
+
+def read_manifest(lake: LakeFS, table: str, dt: str, run_id: str, *, zone: str = "raw") -> dict[str, Any] | None:
+    try:
+        # a run's manifest is written once and never replaced
+        return json.loads(lake.read_bytes(run_rel(zone, table, dt, run_id), MANIFEST, immutable=True))
+    except FileNotFoundError:
+        return None
+
+
+def current_manifest(lake: LakeFS, table: str, dt: str, *, zone: str = "raw") -> dict[str, Any] | None:
+    """The manifest of the partition's current version (None if the partition does not exist).
+
+    On S3 the pointer object *is* that manifest (one GET); on disk the symlink is read once and the
+    manifest of the run it names is loaded. If garbage collection removes that run between the two
+    steps (a reader paused across two switches), the symlink is read again.
+    """
+    dt = check_dt(dt)
+    if not lake.is_local:
+        try:
+            return json.loads(lake.read_bytes(pointer_rel(zone, table, dt)))
+        except FileNotFoundError:
+            return None
+    for _ in range(5):
+        run_id = current_run_id(lake, table, dt, zone=zone)
+        if run_id is None:
+            return None
+        manifest = read_manifest(lake, table, dt, run_id, zone=zone)
+        if manifest is not None:
+            return manifest
+    raise RuntimeError(f"partition {zone}/{table}/dt={dt} points at a run without a manifest")
+
+
+def partition_info(lake: LakeFS, table: str, dt: str, *, zone: str = "raw") -> PartitionInfo | None:
+    manifest = current_manifest(lake, table, dt, zone=zone)
+    return PartitionInfo.from_manifest(lake, manifest) if manifest else None
+
+
+def current_location(lake: LakeFS, table: str, dt: str, *, zone: str = "raw") -> str | None:
+    """URI (ending in "/") of the run folder the partition currently points at, or None."""
+    run_id = current_run_id(lake, table, check_dt(dt), zone=zone)
+    return lake.uri_of(run_rel(zone, table, dt, run_id)) + "/" if run_id else None
+
+
+def list_partitions(lake: LakeFS, table: str, *, zone: str = "raw") -> list[str]:
+    """The days that have a current version, sorted."""
+    out = []
+    if lake.is_local:
+        folder = lake.local_path(table_rel(zone, table))
+        if not folder.is_dir():
+            return []
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith("dt=") and entry.is_symlink():
+                    out.append(entry.name[3:])
+    else:
+        for name in lake.list_names(table_rel(zone, table), CURRENT_DIR):
+            if name.startswith("dt=") and name.endswith(".json"):
+                out.append(name[3:-5])
+    return sorted(d for d in out if _DT.match(d))
+
+
+def list_tables(lake: LakeFS, zone: str = "raw") -> list[str]:
+    """Tables of a zone (folders under `<zone>/` with a valid table name)."""
+    from pyarrow.fs import FileType
+
+    return [n for n in lake.list_names(check_name(zone, "zone"), kind=FileType.Directory) if _NAME.match(n)]
+
+
+__all__ = [
+    "PartitionInfo",
+    "current_location",
+    "current_manifest",
+    "current_run_id",
+    "list_partitions",
+    "list_tables",
+    "partition_info",
+]

@@ -1,0 +1,388 @@
+"""The partition writer: streams record batches into a run's Parquet files, writes its manifest,
+switches the partition to it and collects the old runs (`gc`)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.lake.fs import LakeFS, fsync_dir
+from pipelines.lake.partitions.gc import DEFAULT_GRACE_S, DEFAULT_KEEP_PREVIOUS, DEFAULT_STALE_S, collect_garbage
+from pipelines.lake.partitions.layout import (
+    _RUN_ID,
+    MANIFEST,
+    RUNS_DIR,
+    check_dt,
+    check_name,
+    glue_table_name,
+    new_run_id,
+    pointer_rel,
+    run_rel,
+    runs_rel,
+    table_rel,
+)
+from pipelines.lake.partitions.manifest import MANIFEST_FORMAT, PartitionInfo, schema_to_b64
+
+if TYPE_CHECKING:
+    from pipelines.lake.catalog import GlueCatalog
+
+DEFAULT_ROW_GROUP_ROWS = 128 * 1024
+DEFAULT_MAX_FILE_ROWS = 16 * DEFAULT_ROW_GROUP_ROWS  # 2,097,152 rows
+
+
+@contextlib.contextmanager
+def _partition_lock(lake: LakeFS, zone: str, table: str, dt: str) -> Iterator[bool]:
+    """On disk, an exclusive flock per partition for the whole write (released by the kernel if
+    the writer dies). S3 has no locks: the orchestrator runs one writer per partition at a time."""
+    if not lake.is_local:
+        yield False
+        return
+    folder = lake.local_path(runs_rel(zone, table, dt))
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield True
+    finally:
+        os.close(fd)  # releases the lock
+
+
+class _RunFiles:
+    """Streams row groups into the Parquet files of one run, rolling files at `max_file_rows`."""
+
+    def __init__(self, writer: PartitionWriter, rel: str, run_id: str) -> None:
+        self.w = writer
+        self.rel = rel
+        self.run_id = run_id
+        self.files: list[dict[str, Any]] = []
+        self._sink: Any = None
+        self._pq: pq.ParquetWriter | None = None
+        self._name = ""
+        self._rows = 0
+        self._row_groups = 0
+
+    @property
+    def room(self) -> int:
+        """Rows that still fit in the open (or next) file."""
+        return self.w.max_file_rows - self._rows if self._pq is not None else self.w.max_file_rows
+
+    def _open(self) -> None:
+        self._name = f"part-{len(self.files):05d}-{self.run_id.rsplit('-', 1)[-1]}.parquet"
+        self._sink = self.w.lake.fs.open_output_stream(self.w.lake.path(self.rel, self._name))
+        self._pq = pq.ParquetWriter(
+            self._sink,
+            self.w.schema,
+            compression=self.w.compression,
+            compression_level=self.w.compression_level,
+            write_statistics=True,
+            use_dictionary=self.w.use_dictionary,
+        )
+        self._rows = 0
+        self._row_groups = 0
+
+    def write_row_group(self, table: pa.Table) -> None:
+        if self._pq is None:
+            self._open()
+        assert self._pq is not None
+        self._pq.write_table(table, row_group_size=max(table.num_rows, 1))
+        self._rows += table.num_rows
+        self._row_groups += 1
+        if self._rows >= self.w.max_file_rows:
+            self._close_file()
+
+    def _close_file(self) -> None:
+        assert self._pq is not None
+        self._pq.close()
+        size = self._sink.tell()
+        self._sink.close()
+        if self.w.lake.is_local:
+            fd = os.open(self.w.lake.path(self.rel, self._name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self.files.append({"name": self._name, "rows": self._rows, "bytes": size, "row_groups": self._row_groups})
+        self._pq = None
+        self._sink = None
+
+    def finish(self) -> None:
+        if self._pq is None and not self.files:
+            self._open()  # an empty day is an empty partition (one file, no rows), not a missing one
+        if self._pq is not None:
+            self._close_file()
+
+    def abandon(self) -> None:
+        # The run has no manifest and is never read; close the sink first so no footer follows.
+        if self._sink is not None:
+            with contextlib.suppress(Exception):
+                self._sink.close()
+            self._sink = None
+        if self._pq is not None:
+            self._pq.is_open = False
+            self._pq = None
+
+
+class PartitionWriter:
+    """Writes whole daily partitions of one lake table and switches them atomically.
+
+    `write(dt, batches)` consumes an iterable of `pa.RecordBatch` (or tables) with the writer's
+    schema, holding at most one row group (`row_group_rows`) plus one input batch in memory.
+    Different partitions may be written from different threads at once.
+    """
+
+    def __init__(
+        self,
+        lake: LakeFS,
+        table: str,
+        schema: pa.Schema,
+        *,
+        zone: str = "raw",
+        row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+        max_file_rows: int = DEFAULT_MAX_FILE_ROWS,
+        compression: str = "zstd",
+        compression_level: int | None = None,
+        use_dictionary: bool | list[str] | None = None,
+        catalog: GlueCatalog | None = None,
+        glue_table: str | None = None,
+        keep_previous: int = DEFAULT_KEEP_PREVIOUS,
+        grace_s: float = DEFAULT_GRACE_S,
+        stale_s: float = DEFAULT_STALE_S,
+    ) -> None:
+        if "dt" in schema.names:
+            raise ValueError("`dt` is the partition column: it is not stored in the files")
+        if row_group_rows < 1 or max_file_rows < 1:
+            raise ValueError("row_group_rows and max_file_rows must be positive")
+        self.lake = lake
+        self.zone = check_name(zone, "zone")
+        self.table = check_name(table)
+        self.schema = schema
+        self.row_group_rows = row_group_rows
+        self.max_file_rows = max_file_rows
+        self.compression = compression
+        self.compression_level = compression_level
+        self.catalog = catalog
+        self.glue_table = glue_table or glue_table_name(self.zone, self.table)
+        self.keep_previous = keep_previous
+        self.grace_s = grace_s
+        self.stale_s = stale_s
+        self._catalog_ready = False
+        self._catalog_lock = threading.Lock()  # partitions may be written by several threads
+        self._required = [i for i, f in enumerate(schema) if not f.nullable]
+        self.use_dictionary = dictionary_columns(schema) if use_dictionary is None else use_dictionary
+
+    # -- input -----------------------------------------------------------------------------------
+
+    def _conform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        if not batch.schema.equals(self.schema):
+            if batch.schema.names != self.schema.names:
+                raise ValueError(f"batch columns {batch.schema.names} differ from the schema's {self.schema.names}")
+            columns = [
+                col if col.type == f.type else col.cast(f.type, safe=True)
+                for col, f in zip(batch.columns, self.schema, strict=True)
+            ]
+            batch = pa.RecordBatch.from_arrays(columns, schema=self.schema)
+        for i in self._required:
+            if batch.column(i).null_count:
+                raise ValueError(f"column {self.schema.field(i).name!r} is required but has nulls")
+        return batch
+
+    def _batches(self, data: Iterable[pa.RecordBatch | pa.Table]) -> Iterator[pa.RecordBatch]:
+        for item in data:
+            for batch in item.to_batches() if isinstance(item, pa.Table) else (item,):
+                if batch.num_rows:
+                    yield self._conform(batch)
+
+    # -- the write -------------------------------------------------------------------------------
+
+    def write(
+        self, dt: str | date, batches: Iterable[pa.RecordBatch | pa.Table], *, run_id: str | None = None
+    ) -> PartitionInfo:
+        """Write the whole partition `dt` from `batches` and make it the current version."""
+        dt = check_dt(dt)
+        run_id = run_id or new_run_id()
+        if not _RUN_ID.match(run_id):
+            raise ValueError(f"bad run id {run_id!r}")
+        rel = run_rel(self.zone, self.table, dt, run_id)
+        self._ensure_catalog()  # before any data: a schema Glue cannot take fails the write early
+        with _partition_lock(self.lake, self.zone, self.table, dt) as exclusive:
+            self.lake.makedirs(rel)
+            files = _RunFiles(self, rel, run_id)
+            try:
+                self._stream(batches, files)
+                files.finish()
+            except BaseException:
+                files.abandon()
+                with contextlib.suppress(Exception):
+                    self.lake.delete_prefix(rel)
+                raise
+            manifest = self._manifest(dt, run_id, files.files)
+            self.lake.write_bytes(json.dumps(manifest, indent=1).encode(), rel, MANIFEST)  # the run is complete
+            info = PartitionInfo.from_manifest(self.lake, manifest)
+            pointer_md5 = self._switch(dt, run_id, manifest, info)
+            if pointer_md5:
+                info = replace(info, pointer_md5=pointer_md5, manifest=manifest)
+            protect = []
+            if self.catalog is not None:
+                glue_location = self.catalog.get_partition_location(self.glue_table, dt)
+                if glue_location:
+                    protect.append(glue_location.rstrip("/").rsplit("/run=", 1)[-1])
+            collect_garbage(
+                self.lake,
+                self.table,
+                dt,
+                zone=self.zone,
+                keep_previous=self.keep_previous,
+                grace_s=self.grace_s,
+                stale_s=self.stale_s,
+                protect=protect,
+                exclusive=exclusive,
+                current=run_id,  # just switched to it, under the lock (disk) / as the one writer (S3)
+                manifests={run_id: manifest},
+            )
+        return info
+
+    def _stream(self, data: Iterable[pa.RecordBatch | pa.Table], files: _RunFiles) -> None:
+        # At most one row group plus one input batch is referenced at any time: each group is
+        # handed to the Parquet writer and dropped before the next input batch is pulled.
+        buffer: list[pa.RecordBatch] = []
+        buffered = 0
+        for batch in self._batches(data):
+            buffer.append(batch)
+            buffered += batch.num_rows
+            del batch
+            while buffered >= (target := min(self.row_group_rows, files.room)):
+                buffer = self._flush(buffer, target, files)
+                buffered -= target
+        while buffered:
+            target = min(self.row_group_rows, files.room, buffered)
+            buffer = self._flush(buffer, target, files)
+            buffered -= target
+
+    def _flush(self, buffer: list[pa.RecordBatch], n: int, files: _RunFiles) -> list[pa.RecordBatch]:
+        group, rest = _take(buffer, n)
+        buffer.clear()
+        files.write_row_group(pa.Table.from_batches(group, schema=self.schema))
+        return rest
+
+    def _manifest(self, dt: str, run_id: str, files: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "format": MANIFEST_FORMAT,
+            "zone": self.zone,
+            "table": self.table,
+            "dt": dt,
+            "run_id": run_id,
+            "files": files,
+            "rows": sum(f["rows"] for f in files),
+            "bytes": sum(f["bytes"] for f in files),
+            "row_groups": sum(f["row_groups"] for f in files),
+            "columns": [[f.name, str(f.type)] for f in self.schema],
+            "schema": schema_to_b64(self.schema),
+            "completed_at": datetime.now(UTC).isoformat(),
+        }
+
+    def prepare(self) -> None:
+        """Make sure the Glue database and table exist (once; `write` does it on first use)."""
+        self._ensure_catalog()
+
+    def _ensure_catalog(self) -> None:
+        if self.catalog is None or self._catalog_ready:
+            return
+        with self._catalog_lock:
+            if self._catalog_ready:
+                return
+            self.catalog.ensure_database()
+            self.catalog.ensure_table(
+                self.glue_table, self.schema, self.lake.uri_of(table_rel(self.zone, self.table)) + "/"
+            )
+            self._catalog_ready = True
+
+    def _switch(self, dt: str, run_id: str, manifest: dict[str, Any], info: PartitionInfo) -> str:
+        """Make the run current; on S3, return the MD5 (hex) of the pointer it PUT."""
+        if self.lake.is_local:
+            folder = self.lake.local_path(table_rel(self.zone, self.table))
+            link = folder / f"dt={dt}"
+            if link.exists() and not link.is_symlink():
+                raise RuntimeError(f"{link} is a real folder, not a partition symlink: move it away first")
+            tmp = folder / f".dt={dt}.tmp-{run_id}"
+            tmp.unlink(missing_ok=True)
+            os.symlink(f"{RUNS_DIR}/dt={dt}/run={run_id}", tmp)
+            os.replace(tmp, link)  # rename(2): readers see the old link or the new one
+            fsync_dir(folder)
+            if self.catalog is not None:
+                self.catalog.set_partition(self.glue_table, dt, info.location, schema=self.schema)
+            return ""
+        # S3 has no rename: Athena follows the Glue partition's location, lake readers the pointer,
+        # which is written last in one PUT.
+        if self.catalog is not None:
+            self.catalog.set_partition(self.glue_table, dt, info.location, schema=self.schema)
+        pointer = json.dumps(manifest).encode()
+        self.lake.write_bytes(pointer, pointer_rel(self.zone, self.table, dt), content_type="application/json")
+        return hashlib.md5(pointer, usedforsecurity=False).hexdigest()
+
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """Parquet leaf columns worth dictionary-encoding: all but timestamps, dates and floats.
+
+    Those are nearly unique per row, so their dictionary only grows until the writer falls back to
+    plain encoding at the 1 MiB dictionary page limit (131,072 int64 values) - and that fallback
+    re-encodes the buffered pages, about doubling the writer's memory for the row group.
+    """
+    sink = pa.BufferOutputStream()
+    pq.write_table(schema.empty_table(), sink)
+    parquet_schema = pq.ParquetFile(pa.BufferReader(sink.getvalue())).schema
+    out = []
+    for i in range(len(parquet_schema)):
+        column = parquet_schema.column(i)
+        logical = str(column.logical_type)
+        if column.physical_type in ("FLOAT", "DOUBLE") or logical.startswith(("Timestamp", "Date", "Time")):
+            continue
+        out.append(column.path)
+    return out
+
+
+def _take(buffer: list[pa.RecordBatch], n: int) -> tuple[list[pa.RecordBatch], list[pa.RecordBatch]]:
+    """Split the first `n` rows off a list of batches (zero-copy slices)."""
+    out: list[pa.RecordBatch] = []
+    need = n
+    i = 0
+    while need:
+        batch = buffer[i]
+        if batch.num_rows <= need:
+            out.append(batch)
+            need -= batch.num_rows
+            i += 1
+        else:
+            out.append(batch.slice(0, need))
+            buffer = [batch.slice(need), *buffer[i + 1 :]]
+            return out, buffer
+    return out, buffer[i:]
+
+
+def write_partition(
+    lake: LakeFS,
+    table: str,
+    schema: pa.Schema,
+    dt: str | date,
+    batches: Iterable[pa.RecordBatch | pa.Table],
+    **kwargs: Any,
+) -> PartitionInfo:
+    """One-shot `PartitionWriter(lake, table, schema, **kwargs).write(dt, batches)`."""
+    return PartitionWriter(lake, table, schema, **kwargs).write(dt, batches)
+
+
+__all__ = [
+    "PartitionWriter",
+    "write_partition",
+]
