@@ -17,5 +17,6 @@ Readers resolve the partition once (symlink or pointer -> run -> manifest) and r
 files that manifest names, so they see one whole version, never a mix and never a half-written run.
 
 Modules: `layout` (names and paths), `manifest` (manifests and the current version), `reading`,
-`gc` (garbage collection of old runs) and `writer` (the streamed write and the switch).
+`gc` (garbage collection of old runs), `writer` (the streamed write) and `switch` (how a run
+becomes current: a symlink on disk, a pointer on S3).
 """

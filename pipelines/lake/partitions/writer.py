@@ -1,11 +1,10 @@
 """The partition writer: streams record batches into a run's Parquet files, writes its manifest,
-switches the partition to it and collects the old runs (`gc`)."""
+switches the partition to it (`switch`) and collects the old runs (`gc`)."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import threading
@@ -17,22 +16,21 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.lake.fs import LakeFS, fsync_dir
+from pipelines.lake.fs import LakeFS
 from pipelines.lake.partitions.gc import DEFAULT_GRACE_S, DEFAULT_KEEP_PREVIOUS, DEFAULT_STALE_S, collect_garbage
 from pipelines.lake.partitions.layout import (
     _RUN_ID,
     MANIFEST,
-    RUNS_DIR,
     check_dt,
     check_name,
     glue_table_name,
     new_run_id,
-    pointer_rel,
     run_rel,
     runs_rel,
     table_rel,
 )
 from pipelines.lake.partitions.manifest import MANIFEST_FORMAT, PartitionInfo, schema_to_b64
+from pipelines.lake.partitions.switch import PartitionSwitch, switch_for
 
 if TYPE_CHECKING:
     from pipelines.lake.catalog import GlueCatalog
@@ -180,6 +178,7 @@ class PartitionWriter:
         self._catalog_lock = threading.Lock()  # partitions may be written by several threads
         self._required = [i for i, f in enumerate(schema) if not f.nullable]
         self.use_dictionary = dictionary_columns(schema) if use_dictionary is None else use_dictionary
+        self._switch: PartitionSwitch = switch_for(lake)  # a symlink on disk, a pointer on S3
 
     # -- input -----------------------------------------------------------------------------------
 
@@ -229,7 +228,7 @@ class PartitionWriter:
             manifest = self._manifest(dt, run_id, files.files)
             self.lake.write_bytes(json.dumps(manifest, indent=1).encode(), rel, MANIFEST)  # the run is complete
             info = PartitionInfo.from_manifest(self.lake, manifest)
-            pointer_md5 = self._switch(dt, run_id, manifest, info)
+            pointer_md5 = self._switch.switch(self, dt, run_id, manifest, info)
             if pointer_md5:
                 info = replace(info, pointer_md5=pointer_md5, manifest=manifest)
             protect = []
@@ -306,30 +305,6 @@ class PartitionWriter:
                 self.glue_table, self.schema, self.lake.uri_of(table_rel(self.zone, self.table)) + "/"
             )
             self._catalog_ready = True
-
-    def _switch(self, dt: str, run_id: str, manifest: dict[str, Any], info: PartitionInfo) -> str:
-        """Make the run current; on S3, return the MD5 (hex) of the pointer it PUT."""
-        if self.lake.is_local:
-            folder = self.lake.local_path(table_rel(self.zone, self.table))
-            link = folder / f"dt={dt}"
-            if link.exists() and not link.is_symlink():
-                raise RuntimeError(f"{link} is a real folder, not a partition symlink: move it away first")
-            tmp = folder / f".dt={dt}.tmp-{run_id}"
-            tmp.unlink(missing_ok=True)
-            os.symlink(f"{RUNS_DIR}/dt={dt}/run={run_id}", tmp)
-            os.replace(tmp, link)  # rename(2): readers see the old link or the new one
-            fsync_dir(folder)
-            if self.catalog is not None:
-                self.catalog.set_partition(self.glue_table, dt, info.location, schema=self.schema)
-            return ""
-        # S3 has no rename: Athena follows the Glue partition's location, lake readers the pointer,
-        # which is written last in one PUT.
-        if self.catalog is not None:
-            self.catalog.set_partition(self.glue_table, dt, info.location, schema=self.schema)
-        pointer = json.dumps(manifest).encode()
-        self.lake.write_bytes(pointer, pointer_rel(self.zone, self.table, dt), content_type="application/json")
-        return hashlib.md5(pointer, usedforsecurity=False).hexdigest()
-
 
 
 def dictionary_columns(schema: pa.Schema) -> list[str]:
