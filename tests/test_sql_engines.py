@@ -814,7 +814,7 @@ def test_a_cold_reader_resolves_partitions_from_the_digest_and_never_trusts_it(
     moto_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pipelines.lake.digest import DIGEST_NAME, digest_key, refresh_digest
-    from pipelines.sql import duckdb_engine
+    from pipelines.sql import s3_cache
 
     lake = _s3_lake(moto_settings)
     days = [dt.date(2026, 3, d) for d in range(1, 11)]  # more than DIGEST_MIN_POINTERS
@@ -825,7 +825,7 @@ def test_a_cold_reader_resolves_partitions_from_the_digest_and_never_trusts_it(
     per_day = sales_rows(DAYS[0]).num_rows
 
     def cold_query() -> int:
-        monkeypatch.setattr(duckdb_engine, "_S3_CACHE", duckdb_engine._S3Cache())  # a new process, as it were
+        monkeypatch.setattr(s3_cache, "_S3_CACHE", s3_cache._S3Cache())  # a new process, as it were
         gets.clear()
         with DuckDBEngine(moto_settings, lake=lake, dynamodb=False) as eng:
             return eng.query(sql).column(0)[0].as_py()
