@@ -17,7 +17,7 @@ from pipelines.lake.partitions.layout import check_dt, pointer_rel, run_rel
 from pipelines.lake.partitions.manifest import current_manifest, list_partitions, schema_from_b64
 from pipelines.lake.partitions.reading import PartitionNotFound
 from pipelines.sql import s3_cache
-from pipelines.sql.transpile import Predicate
+from pipelines.sql.pushdown import Predicate
 
 # On S3 a partition's manifest is one GET (its pointer): a snapshot resolves this many at once.
 SNAPSHOT_THREADS = 16
