@@ -25,7 +25,9 @@ from pipelines.lake.fs import LakeFS
 from pipelines.lake.partitions.writer import PartitionWriter
 from pipelines.sql.duckdb_engine import DuckDBEngine
 from pipelines.sql.engine import SqlError
-from pipelines.sql.federated import DynamoDBCatalog, FederatedError, body_to_arrow, unify
+from pipelines.sql.federated import DynamoDBCatalog
+from pipelines.sql.federated_arrow import body_to_arrow, unify
+from pipelines.sql.federated_plan import FederatedError
 from tests.test_ingest_convert import item, sale_values
 from tests.test_ingest_reader import put_items
 

@@ -58,7 +58,9 @@ from pipelines.lake.partitions.manifest import list_tables
 from pipelines.sql.dialects import TranspileError, quote_identifier
 from pipelines.sql.duckdb_ddl import DDLEmulation, ExternalTable
 from pipelines.sql.engine import ExecuteResult, Params, SqlEngine, SqlError
-from pipelines.sql.federated import DynamoDBCatalog, FederatedError, FetchResult
+from pipelines.sql.federated import DynamoDBCatalog
+from pipelines.sql.federated_fetch import FetchResult
+from pipelines.sql.federated_plan import FederatedError
 from pipelines.sql.lake_snapshot import _dt_matches, _Manifests
 from pipelines.sql.params import bind_params
 from pipelines.sql.pushdown import table_predicates
