@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from storefront.simulate.plan import UTC_OFFSET_HOURS, Plan, PlannedOrder
 from storefront.simulate.seed import COUNTRY_WEIGHTS, Catalog
-from storefront.simulate.shoppers import HOURLY, UTC_OFFSET_HOURS, Plan, PlannedOrder
+from storefront.simulate.shoppers import HOURLY
 
 BROWSE_DAYS = 14
 BUYER_SHARE = 0.15

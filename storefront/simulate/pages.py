@@ -31,8 +31,8 @@ from tqdm import tqdm
 
 from storefront.common.clock import signed_headers
 from storefront.simulate.browsing import BROWSE_DAYS, Step, Visit, build_visits, describe_visits
+from storefront.simulate.plan import Plan
 from storefront.simulate.seed import Catalog
-from storefront.simulate.shoppers import Plan
 
 ATTEMPTS = 4
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

@@ -46,15 +46,8 @@ from storefront.common.pii import PiiProtector
 from storefront.orders.service import TRANSITIONS
 from storefront.simulate import seed as seeding
 from storefront.simulate.pages import browse_pages, wait_until_healthy
-from storefront.simulate.shoppers import (
-    DEFAULT_ORDERS_PER_DAY,
-    LIFECYCLE_EVENTS,
-    Plan,
-    PlannedEvent,
-    PlannedOrder,
-    build_plan,
-    describe,
-)
+from storefront.simulate.plan import LIFECYCLE_EVENTS, Plan, PlannedEvent, PlannedOrder, describe
+from storefront.simulate.shoppers import DEFAULT_ORDERS_PER_DAY, build_plan
 
 DEFAULT_WORKERS = 12
 # Give up on the whole run after this many orders in a row failed for good (service down).

@@ -1,4 +1,5 @@
-"""The shopper model: a deterministic plan of every order the simulator will place.
+"""The shopper model: a deterministic plan of every order the simulator will place (`build_plan`;
+the plan's data types are in `storefront.simulate.plan`).
 
 The whole plan (who buys what, when, and what happens to each order afterwards) is computed
 up front from one `random.Random(seed)` and the end of the simulated window, before a single
@@ -26,12 +27,10 @@ from __future__ import annotations
 import math
 import random
 import unicodedata
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gitgoods.contract.ids import utc_iso
+from storefront.simulate.plan import UTC_OFFSET_HOURS, Customer, Plan, PlannedEvent, PlannedOrder
 from storefront.simulate.seed import COUNTRY_CURRENCY, COUNTRY_WEIGHTS, Catalog
 
 # -- arrival model ---------------------------------------------------------------------------
@@ -51,11 +50,6 @@ GROWTH_PER_DAY = 0.0025
 # A promotion day roughly every four weeks; the whole (local) day sells this many times more.
 PROMO_EVERY_DAYS = 28
 PROMO_UPLIFT = (2.0, 3.0)
-
-# Fixed UTC offsets (no daylight saving) standing in for each country's shoppers.
-UTC_OFFSET_HOURS = {
-    "US": -6, "CA": -5, "GB": 0, "DE": 1, "FR": 1, "ES": 1, "IT": 1, "NL": 1, "JP": 9, "AU": 10,
-}
 
 # -- basket model ----------------------------------------------------------------------------
 LINES_PER_ORDER = {1: 56, 2: 25, 3: 12, 4: 7}
@@ -106,77 +100,6 @@ CITIES = {
 }
 CALLING_CODES = {"US": "1", "CA": "1", "GB": "44", "DE": "49", "FR": "33", "ES": "34",
                  "IT": "39", "NL": "31", "JP": "81", "AU": "61"}
-
-LIFECYCLE_EVENTS = ("payment_captured", "order_shipped", "order_delivered", "order_cancelled",
-                    "order_refunded")
-
-
-@dataclass(frozen=True)
-class Customer:
-    email: str
-    name: str
-    address: str
-    phone: str
-    country: str
-
-    def as_body(self) -> dict[str, str]:
-        return {"email": self.email, "name": self.name, "address": self.address,
-                "phone": self.phone, "country": self.country}
-
-
-@dataclass(frozen=True)
-class PlannedEvent:
-    type: str
-    at: datetime
-    lines: tuple[int, ...] | None = None  # only for a partial refund
-
-    def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": self.type}
-        if self.lines is not None:
-            body["lines"] = list(self.lines)
-        return body
-
-
-@dataclass(frozen=True)
-class PlannedOrder:
-    index: int
-    idempotency_key: str
-    at: datetime
-    customer: Customer
-    currency: str
-    lines: tuple[tuple[str, int], ...]  # (product_id, qty)
-    events: tuple[PlannedEvent, ...]  # lifecycle events due by the end of the window, in order
-    promo: bool = False
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "customer": self.customer.as_body(),
-            "lines": [{"product_id": pid, "qty": qty} for pid, qty in self.lines],
-            "currency": self.currency,
-        }
-
-    @property
-    def local_time(self) -> datetime:
-        """The shopper's wall-clock time (naive), used by the arrival model."""
-        offset = timedelta(hours=UTC_OFFSET_HOURS[self.customer.country])
-        return (self.at + offset).replace(tzinfo=None)
-
-
-@dataclass
-class Plan:
-    seed: int
-    days: int
-    start: datetime
-    end: datetime
-    orders: list[PlannedOrder]
-    customers: int
-    promo_days: list[str] = field(default_factory=list)  # local dates, ISO
-    unfillable: int = 0  # arrivals dropped because no product in their currency had stock left
-
-    def event_counts(self) -> dict[str, int]:
-        counts = Counter({"order_placed": len(self.orders)})
-        counts.update(e.type for o in self.orders for e in o.events)
-        return {t: counts.get(t, 0) for t in ("order_placed", *LIFECYCLE_EVENTS)}
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -417,34 +340,4 @@ def build_plan(catalog: Catalog, seed: int, days: int, end: datetime,
     return Plan(seed, days, start, end, orders, pool.count, promo_days, unfillable)
 
 
-def describe(plan: Plan) -> dict[str, Any]:
-    """A few figures about a plan, for the summary and the docs."""
-    per_customer = Counter(o.customer.email for o in plan.orders)
-    return {
-        "window": [utc_iso(plan.start), utc_iso(plan.end)],
-        "orders": len(plan.orders),
-        "customers": len(per_customer),
-        "returning_customers": sum(1 for n in per_customer.values() if n > 1),
-        "lines": sum(len(o.lines) for o in plan.orders),
-        "units": sum(q for o in plan.orders for _, q in o.lines),
-        "promo_days": plan.promo_days,
-        "events": plan.event_counts(),
-    }
-
-
-def local_hour_counts(orders: list[PlannedOrder]) -> list[int]:
-    counts = [0] * 24
-    for order in orders:
-        counts[order.local_time.hour] += 1
-    return counts
-
-
-def weekend_share(orders: list[PlannedOrder]) -> float:
-    weekend = sum(1 for o in orders if o.local_time.weekday() >= 5)
-    return weekend / len(orders) if orders else 0.0
-
-
-__all__ = [
-    "Customer", "PlannedEvent", "PlannedOrder", "Plan", "build_plan", "describe",
-    "idempotency_key", "local_hour_counts", "weekend_share",
-]
+__all__ = ["DEFAULT_ORDERS_PER_DAY", "build_plan", "idempotency_key"]
