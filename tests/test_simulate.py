@@ -14,8 +14,10 @@ from flask import Flask, jsonify, request
 
 from gitgoods.contract.ids import utc_iso
 from storefront.simulate import seed as seeding
+from storefront.simulate.execute import pending_events
+from storefront.simulate.order_client import OrderClient
 from storefront.simulate.plan import PlannedEvent, describe, local_hour_counts, weekend_share
-from storefront.simulate.run import OrderClient, marker_path, pending_events, seed_and_simulate
+from storefront.simulate.run import marker_path, seed_and_simulate
 from storefront.simulate.shoppers import build_plan
 from tests.conftest import LiveServer
 from tests.helpers import scan_all

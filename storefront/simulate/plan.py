@@ -1,7 +1,7 @@
 """The shopper plan's data types: the planned orders, their customers and lifecycle events.
 
 `shoppers.build_plan` computes a `Plan` (every order of the simulated window, up front); the run
-(`storefront.simulate.run`) and the browsing (`storefront.simulate.pages`) read it. `describe`,
+(`storefront.simulate.execute`) and the browsing (`storefront.simulate.pages`) read it. `describe`,
 `local_hour_counts` and `weekend_share` give a few figures about a plan.
 """
 
