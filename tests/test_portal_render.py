@@ -768,9 +768,9 @@ def test_real_dashboard_renders_every_visual(real) -> None:
         assert other not in with_charts(page.html)
     # the funnel: one bar per measure, each with its own format
     funnel = chart_spec(visual_html(page.html, "funnel"))
-    assert funnel["labels"] == ["Views", "View sessions", "Cart sessions", "Orders"]
-    assert len(funnel["datasets"]) == 1 and len(funnel["datasets"][0]["formats"]) == 4
-    assert funnel["datasets"][0]["data"] == [3, 3, 3, 3]  # each column is 1 on each of the 3 days
+    assert funnel["labels"] == ["Views", "View sessions", "Cart sessions", "Checkout sessions", "Orders"]
+    assert len(funnel["datasets"]) == 1 and len(funnel["datasets"][0]["formats"]) == 5
+    assert funnel["datasets"][0]["data"] == [3, 3, 3, 3, 3]  # each column is 1 on each of the 3 days
     top = chart_spec(visual_html(page.html, "top-products"))
     assert top["kind"] == "bar" and top["horizontal"] and top["labels"][:2] == ["Space Quest", "Cave Diver"]
     assert chart_spec(visual_html(page.html, "country-breakdown"))["kind"] == "pie"

@@ -390,6 +390,7 @@ def test_the_dashboard_has_the_visuals_sellers_need():
         "Views",
         "View sessions",
         "Cart sessions",
+        "Checkout sessions",
         "Orders",
     ]
 
