@@ -19,6 +19,7 @@ from gitgoods import aws
 from gitgoods.contract.tables import ensure_tables
 from gitgoods.local.stack import DYNAMODB_LOCAL_DIR
 from gitgoods.settings import Settings
+from tests.helpers import missing_prerequisite
 
 for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "GITGOODS_ENV", "GITGOODS_HOME"):
     os.environ.pop(var, None)
@@ -32,9 +33,9 @@ def free_port() -> int:
 
 def start_dynamodb_local(data_dir: Path, port: int, log: Path) -> subprocess.Popen:
     if shutil.which("java") is None:
-        pytest.skip("Java 17+ is not installed: DynamoDB Local cannot run")
+        missing_prerequisite("Java 17+ is not installed: DynamoDB Local cannot run")
     if not (DYNAMODB_LOCAL_DIR / "DynamoDBLocal.jar").exists():
-        pytest.skip("DynamoDB Local is not fetched (run `make tools`)")
+        missing_prerequisite("DynamoDB Local is not fetched (run `make tools`)")
     data_dir.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [

