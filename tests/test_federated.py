@@ -91,6 +91,7 @@ def rows(table: pa.Table) -> list[tuple[Any, ...]]:
 # -- key pushdown, proven by the operations sent ------------------------------------------------------
 
 
+@pytest.mark.stack
 def test_per_seller_query_is_a_key_query_never_a_scan(engine, http, sales, sellers) -> None:
     mine = [v for v in sales if v["seller_id"] == sellers["big"]]
     table = engine.query(
@@ -108,6 +109,7 @@ def test_per_seller_query_is_a_key_query_never_a_scan(engine, http, sales, selle
     assert sorted(request["ExpressionAttributeNames"].values()) == ["amount_cents", "qty", "seller_id", "sk"]
 
 
+@pytest.mark.stack
 def test_sort_key_range_and_filters_go_into_the_query(engine, http, sales, sellers) -> None:
     day2 = (DAY + dt.timedelta(days=1)).isoformat()
     sql = (
@@ -128,6 +130,7 @@ def test_sort_key_range_and_filters_go_into_the_query(engine, http, sales, selle
     assert request["FilterExpression"] == "#n2 = :v2" and names["#n2"] == "status"
 
 
+@pytest.mark.stack
 def test_two_sellers_are_two_key_queries(engine, http, sales, sellers) -> None:
     table = engine.query(
         "SELECT seller_id, count(*) FROM dynamodb.default.sales WHERE seller_id IN (?, ?, ?) GROUP BY 1 ORDER BY 2",
@@ -137,6 +140,7 @@ def test_two_sellers_are_two_key_queries(engine, http, sales, sellers) -> None:
     assert http.operations() == Counter({"Query": 3})
 
 
+@pytest.mark.stack
 def test_product_by_id_is_a_get_item(engine, http, catalog_data) -> None:
     product = catalog_data.products[3]
     table = engine.query(
@@ -154,6 +158,7 @@ def test_product_by_id_is_a_get_item(engine, http, catalog_data) -> None:
     assert http.operations() == Counter({"BatchGetItem": 1})
 
 
+@pytest.mark.stack
 def test_seller_catalog_is_a_query_on_the_seller_index(engine, http, catalog_data) -> None:
     seller = catalog_data.products[0]["seller_id"]
     expected = sorted(p["product_id"] for p in catalog_data.products if p["seller_id"] == seller)
@@ -165,6 +170,7 @@ def test_seller_catalog_is_a_query_on_the_seller_index(engine, http, catalog_dat
     assert (op, request["IndexName"]) == ("Query", "by_seller")
 
 
+@pytest.mark.stack
 def test_non_key_filter_is_a_parallel_scan_with_the_right_rows(engine, http, catalog_data) -> None:
     genre = catalog_data.products[5]["genre"]
     ours = {p["product_id"] for p in catalog_data.products}
@@ -180,6 +186,7 @@ def test_non_key_filter_is_a_parallel_scan_with_the_right_rows(engine, http, cat
     assert all(req["FilterExpression"] == "#n0 = :v0" for _, req in http.sent)
 
 
+@pytest.mark.stack
 def test_lake_joined_with_dynamodb(engine, http, catalog_data, settings, tmp_path) -> None:
     products = [p for p in catalog_data.products[:8]]
     lake = LakeFS.from_uri(f"file://{tmp_path}/lake", settings=settings)
@@ -218,6 +225,7 @@ def test_lake_joined_with_dynamodb(engine, http, catalog_data, settings, tmp_pat
     assert set(http.operations()) == {"Scan"}  # no key predicates on the dimensions: scans
 
 
+@pytest.mark.stack
 def test_seller_without_sales_gives_no_rows_but_the_columns(engine, http, sales, sellers) -> None:
     table = engine.query("SELECT * FROM dynamodb.default.sales WHERE seller_id = ?", [sellers["none"]])
     assert table.num_rows == 0 and {"seller_id", "sk", "amount_cents", "status"} <= set(table.column_names)
@@ -225,6 +233,7 @@ def test_seller_without_sales_gives_no_rows_but_the_columns(engine, http, sales,
     assert ops["Query"] == 1 and all("Segment" not in req for op, req in http.sent if op == "Scan")
 
 
+@pytest.mark.stack
 def test_unknown_table_and_contradictions(engine, http, sellers) -> None:
     with pytest.raises((FederatedError, SqlError), match="no such table"):
         engine.query("SELECT * FROM dynamodb.default.nope")
@@ -233,6 +242,7 @@ def test_unknown_table_and_contradictions(engine, http, sellers) -> None:
 
 
 @pytest.mark.parametrize("table", ["customers", "orders", "idempotency", "order_events"])
+@pytest.mark.stack
 def test_only_the_models_tables_are_readable_from_sql(engine, http, settings, table) -> None:
     """Customers, orders and idempotency records exist in DynamoDB but SQL cannot reach them, by
     contract name or physical name, and nothing is read from DynamoDB in trying."""
@@ -245,6 +255,7 @@ def test_only_the_models_tables_are_readable_from_sql(engine, http, settings, ta
     assert len(http.sent) == before
 
 
+@pytest.mark.stack
 def test_physical_name_and_explain(engine, http, settings, sellers) -> None:
     physical = settings.table("sales")
     plan = engine.explain(f'SELECT count(*) FROM dynamodb.default."{physical}" WHERE seller_id = ?', [sellers["big"]])

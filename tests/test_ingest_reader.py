@@ -91,6 +91,7 @@ def event_day(settings: Settings) -> dict[str, Any]:
     return {"items": items, "bad": bad, "neighbours": neighbours}
 
 
+@pytest.mark.stack
 def test_read_day_all_shards_paginated(settings, event_day):
     results = list(read_day("order_events", EVENTS_DAY, settings, page_limit=6, queue_pages=2))
     items, bad = event_day["items"], event_day["bad"]
@@ -115,6 +116,7 @@ def test_read_day_all_shards_paginated(settings, event_day):
     assert merged.batch.sort_by("event_id").equals(expected)
 
 
+@pytest.mark.stack
 def test_count_and_sum_day_matches_the_read(settings, event_day):
     items, bad = event_day["items"], event_day["bad"]
     assert count_and_sum_day("order_events", EVENTS_DAY, settings) == (
@@ -124,6 +126,7 @@ def test_count_and_sum_day_matches_the_read(settings, event_day):
     assert count_and_sum_day("order_events", EVENTS_DAY + dt.timedelta(days=2), settings) == (0, 0)
 
 
+@pytest.mark.stack
 def test_read_day_sales_with_fewer_threads_than_shards(settings):
     items = [sale_item(at(SALES_DAY, 300.0 * i), line=1 + i % 3, qty=1 + i % 4) for i in range(80)]
     bad = sale_item(at(SALES_DAY, 5.0))
@@ -139,6 +142,7 @@ def test_read_day_sales_with_fewer_threads_than_shards(settings):
     assert count_and_sum_day("sales", SALES_DAY, settings, max_workers=2) == (81, total)
 
 
+@pytest.mark.stack
 def test_read_day_stops_its_threads_when_closed_early(settings, event_day):
     pages = read_day("order_events", EVENTS_DAY, settings, page_limit=5, queue_pages=1)
     first = next(pages)
@@ -150,6 +154,7 @@ def test_read_day_stops_its_threads_when_closed_early(settings, event_day):
     assert not [t.name for t in threading.enumerate() if t.name.startswith("read-order_events")]
 
 
+@pytest.mark.stack
 def test_read_day_raises_what_dynamodb_says(settings):
     missing = settings.model_copy(update={"table_prefix": "no-such-prefix-"})
     with pytest.raises(DynamoDBError) as info:
@@ -329,6 +334,7 @@ def test_export_round_trip_on_disk(tmp_path):
     assert _by_day(list(read_export(fs, export_dir, "sales")))[days[1]].raw_count == 50
 
 
+@pytest.mark.stack
 def test_export_on_s3(settings, moto_server):
     items, days = _export_items()
     aws.client("s3", settings).create_bucket(Bucket="exports")

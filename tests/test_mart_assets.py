@@ -80,6 +80,7 @@ def test_every_sql_file_is_an_asset_with_a_blocking_check():
     assert [a.key.to_user_string() for a in MONTHLY_ASSETS] == ["buyer_cohorts"]
 
 
+@pytest.mark.stack
 def test_a_backfill_is_one_run_that_writes_checks_and_reports(env):
     resources, lake = env
     result = run(resources, D1, D3)
@@ -107,6 +108,7 @@ def read_dates(start: str, end: str) -> list[str]:
     return [(a + dt.timedelta(days=i)).isoformat() for i in range((b - a).days + 1)]
 
 
+@pytest.mark.stack
 def test_a_corrupt_staging_row_stops_the_marts_below_it(env):
     resources, lake = env
     assert run(resources, D1, D2).success

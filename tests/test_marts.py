@@ -103,6 +103,7 @@ def test_models_are_ordered_after_what_they_read() -> None:
     assert MODELS["product_performance"].federated == ("catalog",)
 
 
+@pytest.mark.stack
 def test_every_day_of_the_range_is_a_partition(built) -> None:
     lake, _ = built
     days = list_partitions(lake, "seller_daily_sales", zone="marts")
@@ -114,6 +115,7 @@ def test_every_day_of_the_range_is_a_partition(built) -> None:
 # -- staging -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.stack
 def test_staging_deduplicates(built) -> None:
     lake, _ = built
     sales = read_partition(lake, "stg_sales", D2, zone="stg")
@@ -137,6 +139,7 @@ DAILY = ("orders", "units", "gross_cents", "refunded_units", "refund_cents", "ca
          "avg_order_value_cents", "buyers", "new_buyers", "returning_buyers", "currency")
 
 
+@pytest.mark.stack
 def test_seller_daily_sales_by_hand(built) -> None:
     lake, _ = built
     d1 = rows(lake, "seller_daily_sales", D1, ("seller_id",))
@@ -154,6 +157,7 @@ def test_seller_daily_sales_by_hand(built) -> None:
     assert pick(d3[S1], *DAILY) == (1, 1, 1000, 0, 0, 0, 1000, 1000, 1, 0, 1, "EUR")
 
 
+@pytest.mark.stack
 def test_seller_daily_segments_sum_to_the_day(built) -> None:
     lake, _ = built
     seg = rows(lake, "seller_daily_segments", D1, ("seller_id", "country", "platform"))
@@ -170,6 +174,7 @@ def test_seller_daily_segments_sum_to_the_day(built) -> None:
 # -- product_performance --------------------------------------------------------------------------------
 
 
+@pytest.mark.stack
 def test_product_performance_by_hand(built) -> None:
     lake, _ = built
     d1 = rows(lake, "product_performance", D1, ("product_id",))
@@ -190,6 +195,7 @@ KPI = ("orders_7d", "orders_28d", "net_7d_cents", "net_prev_7d_cents", "net_28d_
        "orders_28d_vs_category_median", "category_percentile")
 
 
+@pytest.mark.stack
 def test_seller_kpis_by_hand(built) -> None:
     lake, _ = built
     d2 = rows(lake, "seller_kpis", D2, ("seller_id",))
@@ -214,6 +220,7 @@ def test_seller_kpis_by_hand(built) -> None:
 COHORT = ("cohort_size", "active_buyers", "repeat_buyers", "retention_rate", "orders", "gross_cents")
 
 
+@pytest.mark.stack
 def test_buyer_cohorts_by_hand(built) -> None:
     lake, _ = built
     jan = rows(lake, "buyer_cohorts", "2030-01-01", ("seller_id", "cohort_month"))
@@ -230,6 +237,7 @@ def test_buyer_cohorts_by_hand(built) -> None:
 # -- fulfilment and funnel ------------------------------------------------------------------------------
 
 
+@pytest.mark.stack
 def test_fulfilment_by_hand(built) -> None:
     lake, _ = built
     d1 = rows(lake, "fulfilment", D1, ("seller_id",))
@@ -240,6 +248,7 @@ def test_fulfilment_by_hand(built) -> None:
     assert pick(d1[S2], *cols) == (1, 0, 0, 0, 0.0, 0.0, None, None)
 
 
+@pytest.mark.stack
 def test_funnel_by_hand(built) -> None:
     lake, _ = built
     d3 = rows(lake, "funnel", D3, ("product_id",))
@@ -251,6 +260,7 @@ def test_funnel_by_hand(built) -> None:
     assert read_partition(lake, "funnel", D1, zone="marts").num_rows == 0  # orders but no views
 
 
+@pytest.mark.stack
 def test_funnel_counts_checkout_sessions(built) -> None:
     lake, _ = built
     d3 = rows(lake, "funnel", D3, ("product_id",))
@@ -260,6 +270,7 @@ def test_funnel_counts_checkout_sessions(built) -> None:
     assert set(d3) == {P1}
 
 
+@pytest.mark.stack
 def test_buyers_are_pseudonyms_only(built) -> None:
     lake, _ = built
     table = read_partition(lake, "stg_sales", D1, zone="stg")
@@ -278,6 +289,7 @@ def test_model_without_yaml_becomes_a_model(tmp_path: Path) -> None:
     assert upstream(found["daily_units"], found) == (["stg_sales"], [])
 
 
+@pytest.mark.stack
 def test_conform_refuses_undocumented_columns(built) -> None:
     from pipelines.marts.models import ModelError
     from pipelines.marts.runner import conform
@@ -300,6 +312,7 @@ def test_partition_keys_of_days_and_months() -> None:
         partition_keys(MODELS["seller_daily_sales"], "2030-01-02", "2030-01-01")
 
 
+@pytest.mark.stack
 def test_a_model_writing_outside_its_range_is_refused(built, tmp_path: Path) -> None:
     from dataclasses import replace
 
@@ -362,6 +375,7 @@ def own_lake(mart_settings: Settings, tmp_path: Path) -> tuple[LakeFS, DuckDBEng
     engine.close()
 
 
+@pytest.mark.stack
 def test_a_query_dying_mid_stream_leaves_every_partition_whole(own_lake) -> None:
     from pipelines.lake.partitions.manifest import current_run_id
 
@@ -379,6 +393,7 @@ def test_a_query_dying_mid_stream_leaves_every_partition_whole(own_lake) -> None
     assert read_partition(lake, "stg_sales", D2, zone="stg").num_rows == sizes[D2]
 
 
+@pytest.mark.stack
 def test_rows_out_of_dt_order_are_refused(own_lake) -> None:
     from pipelines.marts.models import ModelError
 
@@ -387,6 +402,7 @@ def test_rows_out_of_dt_order_are_refused(own_lake) -> None:
         build(MODELS["stg_sales"], D1, D3, engine=_Cut(engine, reverse=True), lake=lake)
 
 
+@pytest.mark.stack
 def test_threads_write_what_one_thread_writes_and_report_in_order(own_lake) -> None:
     from pipelines.marts.runner import partition_keys
 
@@ -407,6 +423,7 @@ def test_threads_write_what_one_thread_writes_and_report_in_order(own_lake) -> N
     assert {d for d in keys if tables[8][d].num_rows} == {D1, D2, D3}  # the story's days; the rest empty
 
 
+@pytest.mark.stack
 def test_a_build_on_s3_registers_every_partition_in_glue_and_the_digest(built, mart_settings: Settings) -> None:
     """On S3 (moto) with a Glue catalog, 8 writer threads: every partition is in Glue at its run,
     the table's digest names every pointer, and the rows are those of the disk build."""
@@ -462,6 +479,7 @@ with DuckDBEngine(Settings(env="local", home=home), lake=lake, dynamodb=False) a
 """
 
 
+@pytest.mark.stack
 def test_kill_9_mid_build_leaves_every_partition_whole(own_lake, tmp_path: Path) -> None:
     import os
     import signal

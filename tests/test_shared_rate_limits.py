@@ -12,6 +12,8 @@ import pytest
 from gitgoods.settings import Settings
 from tests.helpers import missing_prerequisite
 
+pytestmark = pytest.mark.stack  # the order apps run on DynamoDB Local (the `settings` fixture)
+
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
