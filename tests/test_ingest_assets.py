@@ -211,13 +211,6 @@ def test_late_refund_is_found_by_the_sensor_and_only_that_partition_reloads(
         assert client.post(path, json={"type": event}, headers=token).status_code == 200
 
     changed = changed_partitions(pipeline_env["dynamo"], pipeline_env["lake"], today, lookback=20)
-    from pipelines.defs.ingest.fingerprint import dynamodb_fingerprint, lake_fingerprint
-
-    print(
-        "FP",
-        dynamodb_fingerprint("raw_sales", day_dt.date(), pipeline_env["dynamo"].settings()),
-        lake_fingerprint(pipeline_env["lake"].open(), "raw_sales", day_dt.date()),
-    )
     assert [(t, d) for t, d, _ in changed if d == day] == [("raw_sales", day)]
     assert materialize(pipeline_env, day, [raw_sales]).success
     assert [
