@@ -79,14 +79,12 @@ def _raise_transient(resp: requests.Response) -> None:
         raise Retryable(f"HTTP {resp.status_code}", min(retry_after, 30.0))
 
 
-class OrderClient:
-    """The two calls the simulator makes, each retried on transient failures.
+class SimulatorClient:
+    """What the simulator's HTTP clients share: a base URL, the signed clock's key, timeouts, and
+    one `requests.Session` per thread (sessions are not thread-safe)."""
 
-    One `requests.Session` per thread (sessions are not thread-safe)."""
-
-    def __init__(self, base_url: str, internal_token: str, clock_key: str, timeout: float = 30.0):
+    def __init__(self, base_url: str, clock_key: str, timeout: float = 30.0):
         self.base_url = base_url.rstrip("/")
-        self.internal_token = internal_token
         self.clock_key = clock_key
         self.timeout = (5.0, timeout)
         self._local = threading.local()
@@ -97,6 +95,14 @@ class OrderClient:
         if session is None:
             session = self._local.session = requests.Session()
         return session
+
+
+class OrderClient(SimulatorClient):
+    """The two calls the simulator makes, each retried on transient failures."""
+
+    def __init__(self, base_url: str, internal_token: str, clock_key: str, timeout: float = 30.0):
+        super().__init__(base_url, clock_key, timeout)
+        self.internal_token = internal_token
 
     def _post(self, path: str, body: dict[str, Any], at: datetime, headers: dict[str, str]
               ) -> requests.Response:

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from storefront.common.clock import signed_headers
 from storefront.simulate.browsing import BROWSE_DAYS, Step, Visit, build_visits, describe_visits
+from storefront.simulate.order_client import SimulatorClient
 from storefront.simulate.plan import Plan
 from storefront.simulate.seed import Catalog
 
@@ -57,19 +58,8 @@ class BrowseOutcome:
     done_through: str | None = None
 
 
-class PageClient:
-    def __init__(self, base_url: str, clock_key: str, timeout: float = 30.0):
-        self.base_url = base_url.rstrip("/")
-        self.clock_key = clock_key
-        self.timeout = (5.0, timeout)
-        self._local = threading.local()
-
-    @property
-    def session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
+class PageClient(SimulatorClient):
+    """The shop's pages, as a browser asks for them (backdated by the signed clock)."""
 
     def _send(self, method: str, path: str, at: datetime, data: dict[str, str] | None = None
               ) -> requests.Response:
