@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -25,7 +24,7 @@ from pipelines.ingest.schemas import RAW_ORDER_EVENTS, RAW_SALES
 from pipelines.lake.fs import LakeFS
 from pipelines.lake.partitions.writer import PartitionWriter
 from pipelines.sql import SqlError, engine_for
-from pipelines.sql.athena_engine import AthenaEngine, convert_column
+from pipelines.sql.athena_engine import AthenaEngine
 from pipelines.sql.dialects import TranspileError
 from pipelines.sql.duckdb_engine import DuckDBEngine
 from pipelines.sql.joda import joda_to_strftime
@@ -454,8 +453,13 @@ def test_engine_for_picks_by_env(local_settings: Settings, lake_root: Path) -> N
     with engine_for(local_settings, lake=f"file://{lake_root}", dynamodb=False) as eng:
         assert isinstance(eng, DuckDBEngine)
     aws_settings = local_settings.model_copy(update={"env": "aws"})
-    client = boto3.client("athena", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-    eng = engine_for(aws_settings, client=client, workgroup="wg")
+    from gitgoods import aws
+
+    aws.reset()  # the shared boto3 session is made for these settings here, and for the local ones after
+    try:
+        eng = engine_for(aws_settings, workgroup="wg")
+    finally:
+        aws.reset()
     assert isinstance(eng, AthenaEngine) and eng.results == "csv" and eng.database == "gitgoods_lake"
 
 
@@ -472,44 +476,63 @@ def test_the_embedded_engine_takes_threads_and_memory_from_settings(local_settin
         assert setting(eng, "memory_limit") in ("953.6 MiB", "1.0 GB")
 
 
-# -- the Athena engine: Stubber ---------------------------------------------------------------------
+# -- the Athena engine: Stubber (pyathena's requests) ----------------------------------------------
 
 QID = "11111111-2222-3333-4444-555555555555"
 OUTPUT = "s3://gitgoods-athena-results/queries/"
 
 
-def _athena_client() -> Any:
-    return boto3.client("athena", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
-
-
 def _execution(state: str, **extra: Any) -> dict[str, Any]:
+    # no OutputLocation: as for a work group that keeps no result file, pyathena reads the rows
+    # with GetQueryResults (the result file, and UNLOAD's, are read from moto's S3 below)
     return {
         "QueryExecution": {
             "QueryExecutionId": QID,
+            "Query": "SELECT ...",
             "StatementType": "DML",
             "Status": {"State": state, **extra},
-            "ResultConfiguration": {"OutputLocation": f"{OUTPUT}{QID}.csv"},
         }
     }
 
 
+def _column(name: str, kind: str, precision: int = 0, scale: int = 0) -> dict[str, Any]:
+    # as Athena describes a column: pyathena reads Precision, Scale and Nullable
+    return {"Name": name, "Label": name, "Type": kind, "Precision": precision, "Scale": scale, "Nullable": "UNKNOWN"}
+
+
 COLUMNS = [
-    {"Name": "seller_id", "Label": "seller_id", "Type": "varchar"},
-    {"Name": "orders", "Label": "orders", "Type": "bigint"},
-    {"Name": "units", "Label": "units", "Type": "integer"},
-    {"Name": "share", "Label": "share", "Type": "double"},
-    {"Name": "active", "Label": "active", "Type": "boolean"},
-    {"Name": "day", "Label": "day", "Type": "date"},
-    {"Name": "first_sale", "Label": "first_sale", "Type": "timestamp", "Precision": 3},
-    {"Name": "local", "Label": "local", "Type": "timestamp with time zone", "Precision": 3},
-    {"Name": "net", "Label": "net", "Type": "decimal", "Precision": 12, "Scale": 2},
-    {"Name": "blob", "Label": "blob", "Type": "varbinary"},
-    {"Name": "tags", "Label": "tags", "Type": "array"},
+    _column("seller_id", "varchar"),
+    _column("orders", "bigint"),
+    _column("units", "integer"),
+    _column("share", "double"),
+    _column("active", "boolean"),
+    _column("day", "date"),
+    _column("first_sale", "timestamp", 3),
+    _column("local", "timestamp with time zone", 3),
+    _column("net", "decimal", 12, 2),
+    _column("blob", "varbinary"),
+    _column("tags", "array"),
 ]
 
 
 def _row(*values: str | None) -> dict[str, Any]:
     return {"Data": [{} if v is None else {"VarCharValue": v} for v in values]}
+
+
+def _results(stub: Stubber, columns: list[dict[str, Any]], *pages: list[dict[str, Any]]) -> None:
+    """What pyathena asks once the query SUCCEEDED: the metadata (a page of one row), then the
+    rows from the start, 1,000 a page (the first page starts with the header)."""
+    meta = {"ColumnInfo": columns}
+    stub.add_response("get_query_results", {"ResultSet": {"Rows": pages[0][:1], "ResultSetMetadata": meta}},
+                      {"QueryExecutionId": QID, "MaxResults": 1})  # fmt: skip
+    for i, rows in enumerate(pages):
+        page: dict[str, Any] = {"ResultSet": {"Rows": rows, "ResultSetMetadata": meta}}
+        expected: dict[str, Any] = {"QueryExecutionId": QID, "MaxResults": 1000}
+        if i + 1 < len(pages):
+            page["NextToken"] = f"t{i + 2}"
+        if i:
+            expected["NextToken"] = f"t{i + 1}"
+        stub.add_response("get_query_results", page, expected)
 
 
 HEADER = _row(*[c["Name"] for c in COLUMNS])
@@ -519,13 +542,12 @@ ROW_B = _row("sel_b", None, "-1", "NaN", "false", None, None, "2026-01-31 12:00:
 
 
 def test_athena_query_sent_polled_paged_and_typed(local_settings: Settings) -> None:
-    client = _athena_client()
     sleeps: list[float] = []
-    eng = AthenaEngine(local_settings, client=client, workgroup="gitgoods", output=OUTPUT, results="api",
+    eng = AthenaEngine(local_settings, workgroup="gitgoods", output=OUTPUT, results="csv",
                        poll_interval=0.1, sleep=sleeps.append)  # fmt: skip
     sql = "SELECT seller_id, count(*) AS orders FROM raw_sales WHERE dt = ? GROUP BY 1"
     sent = "SELECT seller_id, count(*) AS orders FROM raw_sales WHERE dt = '2026-01-30' GROUP BY 1"
-    with Stubber(client) as stub:
+    with Stubber(eng.client) as stub:
         stub.add_response(
             "start_query_execution",
             {"QueryExecutionId": QID},
@@ -538,15 +560,10 @@ def test_athena_query_sent_polled_paged_and_typed(local_settings: Settings) -> N
         )
         for state in ("QUEUED", "RUNNING", "RUNNING", "SUCCEEDED"):
             stub.add_response("get_query_execution", _execution(state), {"QueryExecutionId": QID})
-        page1 = {
-            "ResultSet": {"Rows": [HEADER, ROW_A], "ResultSetMetadata": {"ColumnInfo": COLUMNS}},
-            "NextToken": "t2",
-        }
-        page2 = {"ResultSet": {"Rows": [ROW_B], "ResultSetMetadata": {"ColumnInfo": COLUMNS}}}
-        stub.add_response("get_query_results", page1, {"QueryExecutionId": QID, "MaxResults": 1000})
-        stub.add_response("get_query_results", page2, {"QueryExecutionId": QID, "MaxResults": 1000, "NextToken": "t2"})
+        _results(stub, COLUMNS, [HEADER, ROW_A], [ROW_B])
         table = eng.query(sql, ["2026-01-30"])
         stub.assert_no_pending_responses()
+    assert eng.last_query_id == QID
     assert sleeps == pytest.approx([0.1, 0.15, 0.225])  # backoff between the polls
     assert table.schema.types == [
         pa.string(), pa.int64(), pa.int32(), pa.float64(), pa.bool_(), pa.date32(), pa.timestamp("ms"),
@@ -561,14 +578,13 @@ def test_athena_query_sent_polled_paged_and_typed(local_settings: Settings) -> N
     }  # fmt: skip
     assert b["orders"] is None and b["units"] == -1 and b["share"] != b["share"]  # NaN
     assert b["local"] == dt.datetime(2026, 1, 31, 12, tzinfo=dt.UTC) and b["net"] == decimal.Decimal("-0.01")
+    assert b["blob"] is None and b["day"] is None and b["first_sale"] is None
 
 
 def test_athena_failure_raises_athena_s_reason(local_settings: Settings) -> None:
-    client = _athena_client()
-    eng = AthenaEngine(local_settings, client=client, workgroup="gitgoods", output=OUTPUT, results="api",
-                       sleep=lambda s: None)  # fmt: skip
+    eng = AthenaEngine(local_settings, workgroup="gitgoods", output=OUTPUT, results="csv", sleep=lambda s: None)
     reason = "COLUMN_NOT_FOUND: line 1:8: Column 'nope' cannot be resolved"
-    with Stubber(client) as stub:
+    with Stubber(eng.client) as stub:
         stub.add_response("start_query_execution", {"QueryExecutionId": QID})
         stub.add_response("get_query_execution", _execution("RUNNING"))
         stub.add_response(
@@ -581,11 +597,20 @@ def test_athena_failure_raises_athena_s_reason(local_settings: Settings) -> None
     assert "FAILED" in str(info.value) and info.value.sql == "SELECT nope FROM raw_sales"
 
 
+def test_athena_refused_request_raises_sql_error(local_settings: Settings) -> None:
+    eng = AthenaEngine(local_settings, workgroup="gitgoods", output=OUTPUT, results="csv", sleep=lambda s: None)
+    with Stubber(eng.client) as stub:
+        stub.add_client_error("start_query_execution", "InvalidRequestException", "line 1:1: mismatched input")
+        with pytest.raises(SqlError, match="refused the query") as info:
+            eng.query("SELEC 1")
+    assert info.value.sql == "SELEC 1" and info.value.engine == "athena"
+
+
 def test_athena_federated_names_and_no_ctas(local_settings: Settings) -> None:
-    client = _athena_client()
-    eng = AthenaEngine(local_settings, client=client, workgroup="wg", output=None, results="api", sleep=lambda s: None)
+    eng = AthenaEngine(local_settings, workgroup="wg", output=None, sleep=lambda s: None)
+    assert eng.results == "csv"  # no result location: no UNLOAD
     sql = "SELECT c.title FROM dynamodb.default.catalog c JOIN raw_sales s ON s.product_id = c.product_id"
-    with Stubber(client) as stub:
+    with Stubber(eng.client) as stub:
         stub.add_response(
             "start_query_execution",
             {"QueryExecutionId": QID},
@@ -598,23 +623,16 @@ def test_athena_federated_names_and_no_ctas(local_settings: Settings) -> None:
             },
         )
         stub.add_response("get_query_execution", _execution("SUCCEEDED"))
-        columns = [{"Name": "title", "Type": "varchar"}]
-        stub.add_response(
-            "get_query_results",
-            {"ResultSet": {"Rows": [_row("title"), _row("Moon Quest")], "ResultSetMetadata": {"ColumnInfo": columns}}},
-        )
+        _results(stub, [_column("title", "varchar")], [_row("title"), _row("Moon Quest")])
         assert eng.query(sql).to_pylist() == [{"title": "Moon Quest"}]
 
 
 def test_athena_ctas_result_and_timeout_stops_the_query(local_settings: Settings) -> None:
-    client = _athena_client()
-    eng = AthenaEngine(
-        local_settings, client=client, workgroup="wg", output=OUTPUT, results="api", sleep=lambda s: None
-    )
-    with Stubber(client) as stub:
+    eng = AthenaEngine(local_settings, workgroup="wg", output=OUTPUT, results="csv", sleep=lambda s: None)
+    with Stubber(eng.client) as stub:
         stub.add_response("start_query_execution", {"QueryExecutionId": QID})
         done = _execution("SUCCEEDED")
-        done["QueryExecution"]["StatementType"] = "DDL"
+        done["QueryExecution"].update(StatementType="DDL", SubstatementType="CREATE_TABLE_AS_SELECT")
         done["QueryExecution"]["Statistics"] = {"DataScannedInBytes": 1234, "TotalExecutionTimeInMillis": 900}
         stub.add_response("get_query_execution", done)
         stub.add_response(
@@ -627,9 +645,9 @@ def test_athena_ctas_result_and_timeout_stops_the_query(local_settings: Settings
     assert (result.kind, result.rows, result.location, result.query_id) == ("ctas", 42, "s3://b/kpis/", QID)
     assert result.stats["data_scanned_bytes"] == 1234
 
-    slow = AthenaEngine(local_settings, client=client, workgroup="wg", output=OUTPUT, results="api",
-                        timeout_s=0, sleep=lambda s: None)  # fmt: skip
-    with Stubber(client) as stub:
+    slow = AthenaEngine(local_settings, workgroup="wg", output=OUTPUT, results="csv", timeout_s=0,
+                        sleep=lambda s: None)  # fmt: skip
+    with Stubber(slow.client) as stub:
         stub.add_response("start_query_execution", {"QueryExecutionId": QID})
         stub.add_response("get_query_execution", _execution("RUNNING"))
         stub.add_response("stop_query_execution", {}, {"QueryExecutionId": QID})
@@ -638,18 +656,26 @@ def test_athena_ctas_result_and_timeout_stops_the_query(local_settings: Settings
         stub.assert_no_pending_responses()
 
 
-def test_convert_column_edge_values() -> None:
-    assert convert_column(["Infinity", "-Infinity", None], {"Type": "double"}).to_pylist()[:2] == [
-        float("inf"),
-        float("-inf"),
-    ]
-    assert convert_column(["2026-01-30 01:30:00.123456"], {"Type": "timestamp", "Precision": 6}).type == pa.timestamp(
-        "us"
-    )
-    assert convert_column(["2026-01-30 03:30:00.000 +02:00"], {"Type": "timestamp with time zone"}).to_pylist() == [
-        dt.datetime(2026, 1, 30, 1, 30, tzinfo=dt.UTC)
-    ]
-    assert convert_column([None], {"Type": "unknown"}).type == pa.null()
+def test_athena_edge_values(local_settings: Settings) -> None:
+    """Java's spelling of infinities, microsecond timestamps, an offset zone, Athena's `unknown`
+    (the type of a bare NULL)."""
+    eng = AthenaEngine(local_settings, workgroup="wg", output=None, sleep=lambda s: None)
+    columns = [_column("x", "double"), _column("at", "timestamp", 6), _column("zoned", "timestamp with time zone", 3),
+               _column("nothing", "unknown")]  # fmt: skip
+    rows = [_row("x", "at", "zoned", "nothing"),
+            _row("Infinity", "2026-01-30 01:30:00.123456", "2026-01-30 03:30:00.000 +02:00", None),
+            _row("-Infinity", None, None, None), _row(None, None, None, None)]  # fmt: skip
+    with Stubber(eng.client) as stub:
+        stub.add_response("start_query_execution", {"QueryExecutionId": QID})
+        stub.add_response("get_query_execution", _execution("SUCCEEDED"))
+        _results(stub, columns, rows)
+        table = eng.query("SELECT x, at, zoned, NULL AS nothing FROM edge")
+    assert table.column("x").to_pylist()[:2] == [float("inf"), float("-inf")]
+    assert table.schema.field("at").type == pa.timestamp("us")
+    assert table.column("at").to_pylist()[0] == dt.datetime(2026, 1, 30, 1, 30, 0, 123456)
+    assert table.column("zoned").to_pylist() == [dt.datetime(2026, 1, 30, 1, 30, tzinfo=dt.UTC), None, None]
+    assert table.schema.field("nothing").type == pa.null()
+    assert table.column("x").to_pylist()[2] is None
 
 
 # -- the Athena engine: moto's Athena (records the query, serves queued results) ---------------------
@@ -658,6 +684,22 @@ def test_convert_column_edge_values() -> None:
 @pytest.fixture()
 def moto_settings(moto_server: int, tmp_path: Path) -> Settings:
     return Settings(env="local", home=tmp_path, moto_port=moto_server, table_prefix="tsql-")
+
+
+@pytest.fixture()
+def results_on_moto(moto_server: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyathena reads result files with boto3's S3 client (without Athena's endpoint) and with
+    pyarrow's S3 filesystem: both pointed at moto's S3."""
+    from pyathena.arrow.result_set import AthenaArrowResultSetMetadataReader
+
+    endpoint = f"http://127.0.0.1:{moto_server}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+    monkeypatch.setattr(
+        AthenaArrowResultSetMetadataReader,
+        "_create_s3_file_system",
+        lambda self: pafs.S3FileSystem(endpoint_override=endpoint, region="us-east-1", access_key="local",
+                                     secret_key="local", allow_bucket_creation=False),  # fmt: skip
+    )
 
 
 def _queue_results(port: int, rows: list[dict[str, Any]], columns: list[dict[str, Any]]) -> None:
@@ -669,8 +711,8 @@ def _queue_results(port: int, rows: list[dict[str, Any]], columns: list[dict[str
     assert response.status_code == 201
 
 
-@pytest.mark.parametrize("results", ["api", "csv"])
-def test_athena_engine_on_moto(moto_settings: Settings, moto_server: int, results: str) -> None:
+@pytest.mark.parametrize("where", ["result file", "result pages"])
+def test_athena_engine_on_moto(moto_settings: Settings, moto_server: int, results_on_moto: None, where: str) -> None:
     from gitgoods import aws
 
     bucket = f"athena-results-{uuid.uuid4().hex[:8]}"
@@ -679,7 +721,8 @@ def test_athena_engine_on_moto(moto_settings: Settings, moto_server: int, result
     rows = [_row("seller_id", "orders", "day", "net"), _row("sel_a", "12", "2026-01-30", "10.25"),
             _row("sel_b", "3", "2026-01-31", "0.50")]  # fmt: skip
     _queue_results(moto_server, rows, columns)
-    eng = AthenaEngine(moto_settings, output=f"s3://{bucket}/q/", results=results, poll_interval=0.01)
+    output = f"s3://{bucket}/q/" if where == "result file" else None
+    eng = AthenaEngine(moto_settings, output=output, results="csv", poll_interval=0.01)
     sql = "SELECT seller_id, count(*) AS orders, day, net FROM raw_sales WHERE seller_id IN (?, ?) GROUP BY 1, 3, 4"
     table = eng.query(sql, ["sel_a", "sel_b"])
     assert table.to_pylist() == [
@@ -690,8 +733,66 @@ def test_athena_engine_on_moto(moto_settings: Settings, moto_server: int, result
     recorded = aws.client("athena", moto_settings).get_query_execution(QueryExecutionId=eng.last_query_id)
     execution = recorded["QueryExecution"]
     assert execution["Query"] == sql.replace("(?, ?)", "('sel_a', 'sel_b')")
-    assert execution["ResultConfiguration"]["OutputLocation"].startswith(f"s3://{bucket}/q/")
+    if output:
+        assert execution["ResultConfiguration"]["OutputLocation"].startswith(f"s3://{bucket}/q/")
+    else:
+        assert not execution.get("ResultConfiguration", {}).get("OutputLocation")
     assert execution["QueryExecutionContext"]["Database"] == "gitgoods_lake"
+
+
+def test_athena_big_results_through_unload(moto_settings: Settings, results_on_moto: None) -> None:
+    """With a result location, a query runs as UNLOAD to Parquet under it (Athena stubbed: the files
+    and the data manifest it would write are put in moto's S3) and is read from those files:
+    NULL and '' stay apart, the types are the files'."""
+    import re
+
+    import pyarrow.parquet as pq
+    from botocore.stub import ANY
+
+    from gitgoods import aws
+
+    bucket = f"athena-results-{uuid.uuid4().hex[:8]}"
+    s3 = aws.client("s3", moto_settings)
+    s3.create_bucket(Bucket=bucket)
+    eng = AthenaEngine(moto_settings, output=f"s3://{bucket}/q/", sleep=lambda s: None)
+    assert eng.results == "unload"
+    net = pa.array([decimal.Decimal("1.50"), None, decimal.Decimal("-2.00")], pa.decimal128(12, 2))
+    data = pa.table({"seller_id": ["sel_a", "", None], "at": pa.array([1, 2, None], pa.timestamp("us")), "net": net})
+    sent: list[str] = []
+
+    def athena_unloads(params: dict[str, Any], **_: Any) -> None:
+        sent.append(params["QueryString"])
+        location = re.search(r"TO '(s3://[^']+)'", params["QueryString"]).group(1)
+        key = f"{location.removeprefix(f's3://{bucket}/')}part-0.parquet"
+        sink = pa.BufferOutputStream()
+        pq.write_table(data, sink)
+        s3.put_object(Bucket=bucket, Key=key, Body=sink.getvalue().to_pybytes())
+        s3.put_object(Bucket=bucket, Key=f"q/{QID}-manifest.csv", Body=f"s3://{bucket}/{key}\n".encode())
+        done = _execution("SUCCEEDED")
+        done["QueryExecution"].update(
+            Query=params["QueryString"],
+            ResultConfiguration={"OutputLocation": f"s3://{bucket}/q/{QID}"},
+            Statistics={"DataManifestLocation": f"s3://{bucket}/q/{QID}-manifest.csv"},
+        )
+        stub.add_response("get_query_execution", done)
+
+    eng.client.meta.events.register("provide-client-params.athena.StartQueryExecution", athena_unloads)
+    sql = "SELECT seller_id, at, net FROM raw_sales WHERE dt = ?"
+    with Stubber(eng.client) as stub:
+        stub.add_response("start_query_execution", {"QueryExecutionId": QID}, {
+            "QueryString": ANY, "WorkGroup": "primary", "ResultConfiguration": {"OutputLocation": f"s3://{bucket}/q/"},
+            "QueryExecutionContext": {"Database": "gitgoods_lake", "Catalog": "AwsDataCatalog"}})  # fmt: skip
+        reader = eng.stream(sql, ["2026-01-30"], batch_rows=2)
+        stub.assert_no_pending_responses()
+    unload = sent[0].strip()
+    assert unload.startswith("UNLOAD (")
+    assert "SELECT seller_id, at, net FROM raw_sales WHERE dt = '2026-01-30'" in unload
+    assert f"TO 's3://{bucket}/q/unload/" in unload and "format = 'PARQUET'" in unload
+    batches = list(reader)
+    assert [b.num_rows for b in batches] == [2, 1]
+    table = pa.Table.from_batches(batches)
+    assert table.schema.types == [pa.string(), pa.timestamp("us"), pa.decimal128(12, 2)]
+    assert table.to_pylist() == data.to_pylist()  # NULL is not ''
 
 
 def test_lake_on_s3_needs_no_duckdb_extension(moto_settings: Settings) -> None:

@@ -1,43 +1,59 @@
-"""The AWS SQL engine: Amazon Athena, results as Arrow.
+"""The AWS SQL engine: Amazon Athena through pyathena, results as Arrow.
 
-A statement is started with `StartQueryExecution` (the SQL as written, in the settings' work group,
-with the Glue database as the session's database and, when set, the settings' result location),
-polled with `GetQueryExecution` (QUEUED -> RUNNING -> SUCCEEDED; FAILED or CANCELLED raise
-`SqlError` with Athena's reason and error category), and its rows are read either
+Starting a statement, polling it and reading its result are pyathena's (`pyathena.arrow.cursor.
+ArrowCursor` on a `pyathena.connection.Connection` made from the project's boto3 session, its
+endpoint and region): `StartQueryExecution` with the SQL as written, in the settings' work group,
+with the Glue database as the session's database (catalog `AwsDataCatalog`) and, when set, the
+settings' result location; then `GetQueryExecution` until the query ends. What the engine adds:
 
-- page by page with `GetQueryResults` (`results="api"`, 1,000 rows a page, `NextToken`), or
-- from the CSV result file Athena writes to the output location (`results="csv"`, the default on
-  AWS: one streamed S3 GetObject, parsed by pyarrow), with the column types of the result metadata.
-
-Either way every column is converted by its Athena type (`ColumnInfo.Type`): varchar/char ->
-string, tinyint/smallint/integer/bigint -> int8/16/32/64, double/float(real) -> float64/32,
-boolean, decimal(p, s) -> decimal128(p, s), date -> date32, timestamp -> timestamp[ms] (us past
-millisecond precision), timestamp with time zone -> timestamp[ms, UTC], varbinary (hex) ->
-binary; array, map, row, json, time and interval stay text as Athena prints them.
+- the polling cadence: the wait between two polls grows from `poll_interval` by 1.5 up to
+  `max_poll_interval` (pyathena's `on_poll` callback sleeps; pyathena's own interval is 0), and a
+  query that outlives `timeout_s` is stopped (`StopQueryExecution`) before `TimeoutError` is raised
+  (pyathena stops an interrupted query, Ctrl-C, itself);
+- failures: FAILED or CANCELLED raise `SqlError` with Athena's reason, error category and query id
+  (pyathena's `OperationalError` carries only the reason; the last polled execution has the rest);
+  a refused request (`StartQueryExecution` failing) raises `SqlError` too;
+- how results are read (`results`):
+  - `"unload"` (the default when a result location is set): a query (SELECT/WITH) runs as
+    `UNLOAD ... TO '<result location>unload/...' WITH (format = 'PARQUET')` and its Parquet files
+    are read (pyathena's `unload=True`). This is the path for big results: `stream()` (the marts
+    write whole partitions from it), `query()` and the row count of `execute()` read through it.
+    Types are Parquet's as Athena writes them: timestamps as timestamp[us], decimal(p, s) ->
+    decimal128(p, s), varbinary -> binary, array/map/row as Arrow list/map/struct; NULL and ''
+    stay apart; the files are read in their order, so an ORDER BY is not kept across them.
+  - `"csv"` (the default without a result location): Athena's CSV result file, or, when the work
+    group keeps none (managed result storage), the `GetQueryResults` pages read as that file.
+    Types by the result metadata (`AthenaArrowTypes`): varchar/char -> string,
+    tinyint/smallint/integer/bigint -> int8/16/32/64, double -> float64, float/real -> float32,
+    boolean, decimal(p, s) -> decimal128(p, s), date -> date32, timestamp -> timestamp[ms] ([us] or
+    [ns] beyond millisecond precision), timestamp with time zone -> timestamp[ms, UTC], varbinary
+    -> binary, unknown -> null; array, map, row, json, time and interval stay text as Athena
+    prints them. In this format a NULL text value and '' are both read as '' (pyathena's CSV
+    reading; the UNLOAD path keeps them apart).
+  Other statements (CTAS, UNLOAD, DDL) are never wrapped; their update count is Athena's.
+  pyathena reads a whole result into memory; `stream()` then hands out its batches.
 
 Nothing is wrapped in a CTAS: federated queries (`dynamodb.default.<table>`, Athena's DynamoDB
 connector registered as the data catalog `dynamodb`) and ordinary ones run as they are. The only
 rewrites of the SQL text are token-level: `?`/`:name` parameters become literals, and
 `dynamodb.default.<contract table>` becomes the physical table (`"<prefix><table>"`), so the same
 model text runs on both engines.
-
-Boto3 is used directly (client from `gitgoods.aws`, so moto locally): polling, paging and type
-conversion stay visible and testable with `botocore.stub.Stubber`, and rows go to Arrow without
-pandas or per-row Python objects on the CSV path.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
-import zoneinfo
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pcsv
+from pyathena.arrow.converter import DefaultArrowTypeConverter
+from pyathena.arrow.cursor import ArrowCursor
+from pyathena.connection import Connection
+from pyathena.error import DatabaseError, OperationalError
+from pyathena.model import AthenaQueryExecution
 
 from gitgoods import aws
 from gitgoods.contract.tables import TABLES
@@ -54,98 +70,38 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WORKGROUP = "primary"
 DATA_CATALOG = "AwsDataCatalog"
-RUNNING_STATES = ("QUEUED", "RUNNING")
-PAGE_ROWS = 1000
-
-_STRING_TYPES = ("varchar", "char", "string", "json", "uuid", "ipaddress", "time", "array", "map", "row", "interval")
-_INTEGERS = {
-    "tinyint": pa.int8(),
-    "smallint": pa.int16(),
-    "integer": pa.int32(),
-    "int": pa.int32(),
-    "bigint": pa.int64(),
+RESULTS = ("unload", "csv")
+_CATEGORIES = {1: "SYSTEM", 2: "USER", 3: "OTHER"}
+# What pyathena's CSV reading leaves as text (the engine converts it): zoned timestamps and
+# varbinary (by pyathena's converters of the same types), and floating point, which pyarrow's CSV
+# reader would read with "NaN" as NULL.
+_FROM_TEXT = {
+    "timestamp with time zone": pa.timestamp("ms", tz="UTC"),
+    "varbinary": pa.binary(),
+    "double": pa.float64(),
+    "float": pa.float32(),
+    "real": pa.float32(),
 }
 
 
-# -- Athena result types -> Arrow -----------------------------------------------------------------
+class AthenaArrowTypes(DefaultArrowTypeConverter):
+    """The Arrow types the CSV result is read with, by Athena type, precision and scale."""
 
-
-def arrow_type(column: dict[str, Any]) -> pa.DataType:
-    """The Arrow type of one result column (`ColumnInfo` of `ResultSetMetadata`)."""
-    kind = str(column.get("Type", "varchar")).lower()
-    if kind in _INTEGERS:
-        return _INTEGERS[kind]
-    if kind == "boolean":
-        return pa.bool_()
-    if kind == "double":
-        return pa.float64()
-    if kind in ("float", "real"):
-        return pa.float32()
-    if kind == "decimal":
-        precision = int(column.get("Precision") or 38)
-        return pa.decimal128(min(max(precision, 1), 38), int(column.get("Scale") or 0))
-    if kind == "date":
-        return pa.date32()
-    if kind == "timestamp with time zone":
-        return pa.timestamp("ms", tz="UTC")
-    if kind == "timestamp":
-        return pa.timestamp("ms" if int(column.get("Precision") or 3) <= 3 else "us")
-    if kind == "varbinary":
-        return pa.binary()
-    if kind == "unknown":
-        return pa.null()
-    return pa.string()  # varchar, char, json, array, map, row, time, interval, ...
-
-
-def _zoned(text: str) -> dt.datetime:
-    # "2026-01-01 10:00:00.000 UTC" / "... America/New_York" / "... +02:00"
-    local, _, zone = text.rpartition(" ")
-    value = dt.datetime.fromisoformat(local)
-    if zone.upper() in ("UTC", "Z"):
-        tz: dt.tzinfo = dt.UTC
-    elif zone[:1] in "+-":
-        tz = dt.datetime.strptime(zone.replace(":", ""), "%z").tzinfo or dt.UTC
-    else:
-        tz = zoneinfo.ZoneInfo(zone)
-    return value.replace(tzinfo=tz).astimezone(dt.UTC)
-
-
-def convert_column(values: pa.Array | list[str | None], column: dict[str, Any]) -> pa.Array:
-    """Athena's text values of one column -> an Arrow array of the column's type."""
-    strings = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
-    target = arrow_type(column)
-    if pa.types.is_string(target):
-        return strings
-    if pa.types.is_null(target):
-        return pa.nulls(len(strings))
-    if pa.types.is_binary(target):
-        return pa.array([None if s is None else bytes.fromhex(s) for s in strings.to_pylist()], pa.binary())
-    if pa.types.is_timestamp(target) and target.tz is not None:
-        return pa.array([None if s is None else _zoned(s) for s in strings.to_pylist()], target)
-    if pa.types.is_floating(target):
-        try:
-            return pc.cast(strings, target)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # NaN / Infinity spelled Java's way
-            return pa.array([None if s is None else float(s) for s in strings.to_pylist()], target)
-    if pa.types.is_timestamp(target):
-        try:
-            return pc.cast(strings, target)
-        except pa.ArrowInvalid:  # more digits than the unit: keep them
-            return pc.cast(strings, pa.timestamp("ns"))
-    return pc.cast(strings, target)
-
-
-def result_schema(columns: list[dict[str, Any]]) -> pa.Schema:
-    return pa.schema(
-        [pa.field(c.get("Name") or c.get("Label") or f"_col{i}", arrow_type(c)) for i, c in enumerate(columns)]
-    )
-
-
-# -- the engine -----------------------------------------------------------------------------------
+    def get_dtype(self, type_: str, precision: int = 0, scale: int = 0) -> Any:
+        kind = type_.lower()
+        if kind in _FROM_TEXT:
+            return pa.string()
+        if kind == "decimal":
+            return pa.decimal128(min(max(precision or 38, 1), 38), scale or 0)
+        if kind == "timestamp":
+            return pa.timestamp("ms" if (precision or 3) <= 3 else "us" if precision <= 6 else "ns")
+        if kind == "unknown":
+            return pa.null()
+        return super().get_dtype(kind, precision, scale)
 
 
 class AthenaEngine(SqlEngine):
-    """Athena SQL on Amazon Athena (see the module docstring)."""
+    """Athena SQL on Amazon Athena through pyathena (see the module docstring)."""
 
     name = "athena"
 
@@ -153,8 +109,6 @@ class AthenaEngine(SqlEngine):
         self,
         settings: Settings | None = None,
         *,
-        client: Any = None,
-        s3: Any = None,
         workgroup: str | None = None,
         output: str | None = None,
         database: str | None = None,
@@ -166,20 +120,37 @@ class AthenaEngine(SqlEngine):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings or get_settings()
-        self.client = client or aws.client("athena", self.settings)
-        self._s3 = s3
         self.workgroup = workgroup or self.settings.athena_workgroup or DEFAULT_WORKGROUP
         self.output = output if output is not None else self.settings.athena_output
         self.database = database or self.settings.glue_database
-        self.results = results or ("csv" if self.settings.env == "aws" else "api")
-        if self.results not in ("api", "csv"):
-            raise ValueError(f"results must be 'api' or 'csv', not {self.results!r}")
+        self.results = results or ("unload" if self.output else "csv")
+        if self.results not in RESULTS:
+            raise ValueError(f"results must be one of {RESULTS}, not {self.results!r}")
+        if self.results == "unload" and not self.output:
+            raise ValueError("results='unload' needs a result location (output / GITGOODS_ATHENA_OUTPUT)")
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         self.timeout_s = timeout_s
         self.federated_catalog = federated_catalog
         self._sleep = sleep
+        self.types = AthenaArrowTypes()
+        self.connection = Connection(
+            session=aws.session(self.settings),
+            region_name=self.settings.region,
+            endpoint_url=self.settings.aws_endpoint,
+            work_group=self.workgroup,
+            s3_staging_dir=self.output or "",  # "": the work group's location, not an env variable
+            schema_name=self.database,
+            catalog_name=DATA_CATALOG,
+            poll_interval=0,  # the engine's on_poll waits (see _Polls)
+            kill_on_interrupt=True,
+        )
         self.last_query_id: str | None = None
+
+    @property
+    def client(self) -> Any:
+        """The boto3 Athena client pyathena sends with."""
+        return self.connection.client
 
     # -- the SQL sent ----------------------------------------------------------------------------------
 
@@ -197,151 +168,82 @@ class AthenaEngine(SqlEngine):
 
     # -- running ------------------------------------------------------------------------------------------
 
-    def start(self, sql: str) -> str:
-        request: dict[str, Any] = {
-            "QueryString": sql,
-            "WorkGroup": self.workgroup,
-            "QueryExecutionContext": {"Database": self.database, "Catalog": DATA_CATALOG},
-        }
-        if self.output:
-            request["ResultConfiguration"] = {"OutputLocation": self.output}
+    def run(self, sql: str, params: Params = None, *, unload: bool = False) -> ArrowCursor:
+        """Start, wait and read the result (as Parquet files of an UNLOAD when `unload` and the
+        statement is a query); the finished pyathena cursor."""
+        text = self.athena_sql(sql, params)
+        polls = _Polls(self)
+        cursor = self.connection.cursor(
+            ArrowCursor,
+            unload=unload,
+            on_poll=polls,
+            on_start_query_execution=self._started,
+            converter=self.types,
+        )
         try:
-            query_id = self.client.start_query_execution(**request)["QueryExecutionId"]
-        except self.client.exceptions.InvalidRequestException as exc:
-            raise SqlError(f"Athena refused the query: {exc}", engine=self.name, sql=sql) from exc
+            cursor.execute(text)
+        except TimeoutError:
+            try:
+                cursor.cancel()
+            except Exception:  # noqa: BLE001 - already failing; the timeout matters
+                log.warning("could not stop Athena query %s", cursor.query_id)
+            raise
+        except OperationalError as exc:
+            execution = polls.last
+            if execution is None or execution.state == AthenaQueryExecution.STATE_SUCCEEDED:
+                raise SqlError(f"Athena: {exc}", engine=self.name, sql=text, query_id=cursor.query_id) from exc
+            reason = execution.state_change_reason or execution.error_message or execution.state
+            raise SqlError(
+                f"Athena query {execution.query_id} {execution.state}: {reason}",
+                engine=self.name,
+                sql=text,
+                query_id=execution.query_id,
+                reason=reason,
+                category=_CATEGORIES.get(execution.error_category or 0),
+            ) from exc
+        except DatabaseError as exc:
+            raise SqlError(f"Athena refused the query: {exc}", engine=self.name, sql=text) from exc
+        return cursor
+
+    def _started(self, query_id: str) -> None:
         self.last_query_id = query_id
         log.info("athena query %s started in %s", query_id, self.workgroup)
-        return query_id
 
-    def wait(self, query_id: str, sql: str | None = None) -> dict[str, Any]:
-        """Poll until the query ends; its `QueryExecution` when it SUCCEEDED, else `SqlError`.
-        An interruption (or `timeout_s`) stops the query in Athena before raising."""
-        interval = self.poll_interval
-        deadline = None if self.timeout_s is None else time.monotonic() + self.timeout_s
-        try:
-            while True:
-                execution = self.client.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
-                status = execution["Status"]
-                state = status["State"]
-                if state == "SUCCEEDED":
-                    return execution
-                if state not in RUNNING_STATES:
-                    error = status.get("AthenaError") or {}
-                    reason = status.get("StateChangeReason") or error.get("ErrorMessage") or state
-                    category = {1: "SYSTEM", 2: "USER", 3: "OTHER"}.get(error.get("ErrorCategory"))
-                    raise SqlError(
-                        f"Athena query {query_id} {state}: {reason}",
-                        engine=self.name,
-                        sql=sql or execution.get("Query"),
-                        query_id=query_id,
-                        reason=reason,
-                        category=category,
-                    )
-                if deadline is not None and time.monotonic() > deadline:
-                    raise TimeoutError(f"Athena query {query_id} still {state} after {self.timeout_s}s")
-                self._sleep(interval)
-                interval = min(interval * 1.5 if interval else 0.0, self.max_poll_interval)
-        except (KeyboardInterrupt, TimeoutError):
-            try:
-                self.client.stop_query_execution(QueryExecutionId=query_id)
-            except Exception:  # noqa: BLE001 - already failing; the interruption matters
-                log.warning("could not stop Athena query %s", query_id)
-            raise
-
-    def run(self, sql: str, params: Params = None) -> dict[str, Any]:
-        """Start and wait; the SUCCEEDED `QueryExecution`."""
-        text = self.athena_sql(sql, params)
-        return self.wait(self.start(text), text)
-
-    # -- results -------------------------------------------------------------------------------------------
-
-    def _pages(self, query_id: str, statement_type: str | None) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-        first = self.client.get_query_results(QueryExecutionId=query_id, MaxResults=PAGE_ROWS)
-        columns = first["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
-        schema = result_schema(columns)
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            page, first_page = first, True
-            while True:
-                rows = page["ResultSet"].get("Rows", [])
-                if first_page and rows and statement_type in (None, "DML") and _is_header(rows[0], columns):
-                    rows = rows[1:]  # a query's first row is its header
-                first_page = False
-                if rows:
-                    yield _rows_to_batch(rows, columns, schema)
-                token = page.get("NextToken")
-                if not token:
-                    return
-                page = self.client.get_query_results(QueryExecutionId=query_id, MaxResults=PAGE_ROWS, NextToken=token)
-
-        return schema, batches()
-
-    def _csv(self, execution: dict[str, Any], batch_rows: int) -> tuple[pa.Schema, Iterator[pa.RecordBatch]]:
-        query_id = execution["QueryExecutionId"]
-        meta = self.client.get_query_results(QueryExecutionId=query_id, MaxResults=1)
-        columns = meta["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
-        schema = result_schema(columns)
-        location = execution["ResultConfiguration"]["OutputLocation"]
-        bucket, _, key = location.removeprefix("s3://").partition("/")
-        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"]
-        names = [f.name for f in schema]
-        reader = pcsv.open_csv(
-            pa.PythonFile(body, mode="r"),
-            read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, block_size=max(1 << 20, batch_rows * 64)),
-            parse_options=pcsv.ParseOptions(newlines_in_values=True),
-            convert_options=pcsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-                null_values=[""],
-            ),
-        )
-
-        def batches() -> Iterator[pa.RecordBatch]:
-            try:
-                for batch in reader:
-                    arrays = [convert_column(batch.column(i), c) for i, c in enumerate(columns)]
-                    yield pa.RecordBatch.from_arrays(arrays, schema=schema)
-            finally:
-                body.close()
-
-        return schema, batches()
-
-    @property
-    def s3(self) -> Any:
-        if self._s3 is None:
-            self._s3 = aws.client("s3", self.settings)
-        return self._s3
-
-    def _reader(self, execution: dict[str, Any], batch_rows: int) -> pa.RecordBatchReader:
-        query_id = execution["QueryExecutionId"]
-        if self.results == "csv" and execution.get("ResultConfiguration", {}).get("OutputLocation"):
-            schema, batches = self._csv(execution, batch_rows)
-        else:
-            schema, batches = self._pages(query_id, execution.get("StatementType"))
-        return pa.RecordBatchReader.from_batches(schema, batches)
+    def _table(self, sql: str, params: Params) -> pa.Table:
+        cursor = self.run(sql, params, unload=self.results == "unload")
+        table = cursor.as_arrow()
+        for i, (_name, kind, *_) in enumerate(cursor.description or []):
+            target = _FROM_TEXT.get(kind)
+            if target is None or i >= table.num_columns or not pa.types.is_string(table.schema.field(i).type):
+                continue  # typed already (as Parquet files are)
+            text = table.column(i)
+            if pa.types.is_floating(target):  # NULL was read as ''
+                values = pc.cast(pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text), target)
+            else:
+                values = pa.array([self.types.convert(kind, v or None) for v in text.to_pylist()], target)
+            table = table.set_column(i, table.schema.field(i).with_type(target), values)
+        return table
 
     # -- the interface ---------------------------------------------------------------------------------------
 
     def query(self, sql: str, params: Params = None) -> pa.Table:
-        return self.stream(sql, params).read_all()
+        return self._table(sql, params)
 
     def stream(self, sql: str, params: Params = None, *, batch_rows: int = 65_536) -> pa.RecordBatchReader:
-        return self._reader(self.run(sql, params), batch_rows)
+        table = self._table(sql, params)
+        return pa.RecordBatchReader.from_batches(table.schema, table.to_batches(max_chunksize=batch_rows))
 
     def execute(self, sql: str, params: Params = None) -> ExecuteResult:
         try:
             kind = parse_statement(sql).kind
         except TranspileError:
             kind = "other"  # Athena-only DDL sqlglot does not know: Athena judges it
-        execution = self.run(sql, params)
-        query_id = execution["QueryExecutionId"]
-        stats = execution.get("Statistics") or {}
+        cursor = self.run(sql, params, unload=kind == "query" and self.results == "unload")
         rows = None
-        if kind in ("ctas", "unload") or execution.get("StatementType") == "DML" and kind != "query":
-            rows = self.client.get_query_results(QueryExecutionId=query_id, MaxResults=1).get("UpdateCount")
-        elif kind == "query":
-            rows = sum(b.num_rows for b in self._reader(execution, 65_536))
+        if kind == "query":
+            rows = cursor.as_arrow().num_rows
+        elif kind in ("ctas", "unload") or cursor.statement_type == "DML":
+            rows = cursor.rowcount if cursor.rowcount >= 0 else self._update_count(cursor.query_id)
         location = None
         if kind in ("ctas", "unload"):
             statement = parse_statement(sql)
@@ -350,30 +252,43 @@ class AthenaEngine(SqlEngine):
             kind,
             rows=rows,
             location=location,
-            query_id=query_id,
+            query_id=cursor.query_id,
             stats={
-                "data_scanned_bytes": stats.get("DataScannedInBytes"),
-                "engine_ms": stats.get("EngineExecutionTimeInMillis"),
-                "total_ms": stats.get("TotalExecutionTimeInMillis"),
-                "queue_ms": stats.get("QueryQueueTimeInMillis"),
-                "output_location": (execution.get("ResultConfiguration") or {}).get("OutputLocation"),
+                "data_scanned_bytes": cursor.data_scanned_in_bytes,
+                "engine_ms": cursor.engine_execution_time_in_millis,
+                "total_ms": cursor.total_execution_time_in_millis,
+                "queue_ms": cursor.query_queue_time_in_millis,
+                "output_location": cursor.output_location,
             },
         )
 
+    def _update_count(self, query_id: str | None) -> int | None:
+        # pyathena counts INSERT/UPDATE/DELETE/MERGE/CTAS; Athena also counts the rows of an UNLOAD
+        return self.client.get_query_results(QueryExecutionId=query_id, MaxResults=1).get("UpdateCount")
 
-def _is_header(row: dict[str, Any], columns: list[dict[str, Any]]) -> bool:
-    values = [d.get("VarCharValue") for d in row.get("Data", [])]
-    return values == [c.get("Label") or c.get("Name") for c in columns]
-
-
-def _rows_to_batch(rows: list[dict[str, Any]], columns: list[dict[str, Any]], schema: pa.Schema) -> pa.RecordBatch:
-    width = len(columns)
-    cells: list[list[str | None]] = [[] for _ in range(width)]
-    for row in rows:
-        data = row.get("Data", [])
-        for i in range(width):
-            cells[i].append(data[i].get("VarCharValue") if i < len(data) else None)
-    return pa.RecordBatch.from_arrays([convert_column(cells[i], columns[i]) for i in range(width)], schema=schema)
+    def close(self) -> None:
+        self.connection.close()
 
 
-__all__ = ["AthenaEngine", "arrow_type", "convert_column", "result_schema"]
+class _Polls:
+    """pyathena's `on_poll`: remembers the last execution polled, waits before the next poll with
+    the engine's backoff, and raises `TimeoutError` once the engine's `timeout_s` has passed."""
+
+    def __init__(self, engine: AthenaEngine) -> None:
+        self.engine = engine
+        self.interval = engine.poll_interval
+        self.deadline = None if engine.timeout_s is None else time.monotonic() + engine.timeout_s
+        self.last: AthenaQueryExecution | None = None
+
+    def __call__(self, execution: Any) -> None:
+        self.last = execution
+        if execution.state in AthenaQueryExecution.TERMINAL_STATES:
+            return
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            limit = self.engine.timeout_s
+            raise TimeoutError(f"Athena query {execution.query_id} still {execution.state} after {limit}s")
+        self.engine._sleep(self.interval)
+        self.interval = min(self.interval * 1.5 if self.interval else 0.0, self.engine.max_poll_interval)
+
+
+__all__ = ["AthenaArrowTypes", "AthenaEngine"]
