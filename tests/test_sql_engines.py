@@ -606,6 +606,31 @@ def test_athena_refused_request_raises_sql_error(local_settings: Settings) -> No
     assert info.value.sql == "SELEC 1" and info.value.engine == "athena"
 
 
+@pytest.mark.parametrize(
+    ("sql", "unloaded"),
+    [
+        ("SELECT seller_id, net FROM raw_sales", True),
+        ("SELECT seller_id, net FROM raw_sales ORDER BY net DESC", False),  # UNLOAD's files lose the order
+        ("SELECT seller_id FROM (SELECT seller_id FROM raw_sales ORDER BY net) t", True),  # the outermost decides
+    ],
+)
+def test_athena_ordered_queries_keep_their_order(local_settings: Settings, sql: str, unloaded: bool) -> None:
+    """With a result location, queries are read through UNLOAD, except one whose outermost SELECT
+    is ordered: that one is sent as written and read from the (ordered) result file."""
+    eng = AthenaEngine(local_settings, output=OUTPUT, sleep=lambda s: None)
+    assert eng.results == "unload"
+    sent: list[str] = []
+    eng.client.meta.events.register(
+        "provide-client-params.athena.StartQueryExecution", lambda params, **_: sent.append(params["QueryString"])
+    )
+    with Stubber(eng.client) as stub:
+        stub.add_client_error("start_query_execution", "InvalidRequestException", "stop here")
+        with pytest.raises(SqlError, match="refused the query"):
+            eng.query(sql)
+    assert sent[0].lstrip().startswith("UNLOAD") is unloaded
+    assert sql in sent[0]
+
+
 def test_athena_federated_names_and_no_ctas(local_settings: Settings) -> None:
     eng = AthenaEngine(local_settings, workgroup="wg", output=None, sleep=lambda s: None)
     assert eng.results == "csv"  # no result location: no UNLOAD

@@ -20,7 +20,8 @@ settings' result location; then `GetQueryExecution` until the query ends. What t
     write whole partitions from it), `query()` and the row count of `execute()` read through it.
     Types are Parquet's as Athena writes them: timestamps as timestamp[us], decimal(p, s) ->
     decimal128(p, s), varbinary -> binary, array/map/row as Arrow list/map/struct; NULL and ''
-    stay apart; the files are read in their order, so an ORDER BY is not kept across them.
+    stay apart. UNLOAD writes its files in parallel, so an order would not survive them: a query
+    whose outermost SELECT has an ORDER BY is read through the result file instead (`"csv"`).
   - `"csv"` (the default without a result location): Athena's CSV result file, or, when the work
     group keeps none (managed result storage), the `GetQueryResults` pages read as that file.
     Types by the result metadata (`AthenaArrowTypes`): varchar/char -> string,
@@ -58,7 +59,7 @@ from pyathena.model import AthenaQueryExecution
 from gitgoods import aws
 from gitgoods.contract.tables import TABLES
 from gitgoods.settings import Settings, get_settings
-from pipelines.sql.dialects import TranspileError
+from pipelines.sql.dialects import TranspileError, parse
 from pipelines.sql.engine import ExecuteResult, Params, SqlEngine, SqlError
 from pipelines.sql.federated import CATALOG as FEDERATED_CATALOG
 from pipelines.sql.federated import SCHEMA as FEDERATED_SCHEMA
@@ -209,8 +210,19 @@ class AthenaEngine(SqlEngine):
         self.last_query_id = query_id
         log.info("athena query %s started in %s", query_id, self.workgroup)
 
+    def _unload(self, sql: str) -> bool:
+        """Whether a query is read through UNLOAD's files: by the `results` setting, except that an
+        ordered query (ORDER BY in its outermost SELECT) keeps its order through the result file."""
+        if self.results != "unload":
+            return False
+        try:
+            trees = parse(sql)
+        except TranspileError:
+            return True
+        return not (len(trees) == 1 and trees[0].args.get("order") is not None)
+
     def _table(self, sql: str, params: Params) -> pa.Table:
-        cursor = self.run(sql, params, unload=self.results == "unload")
+        cursor = self.run(sql, params, unload=self._unload(sql))
         table = cursor.as_arrow()
         for i, (_name, kind, *_) in enumerate(cursor.description or []):
             target = _FROM_TEXT.get(kind)
@@ -238,7 +250,7 @@ class AthenaEngine(SqlEngine):
             kind = parse_statement(sql).kind
         except TranspileError:
             kind = "other"  # Athena-only DDL sqlglot does not know: Athena judges it
-        cursor = self.run(sql, params, unload=kind == "query" and self.results == "unload")
+        cursor = self.run(sql, params, unload=kind == "query" and self._unload(sql))
         rows = None
         if kind == "query":
             rows = cursor.as_arrow().num_rows
