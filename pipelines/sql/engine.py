@@ -71,7 +71,7 @@ class SqlEngine(abc.ABC):
 
     - `query(sql, params)` runs one query and returns all rows as a `pa.Table`;
     - `stream(sql, params)` runs one query and returns a `pa.RecordBatchReader` (DuckDB streams from
-      the executing query, Athena from its result file or result pages);
+      the executing query, Athena from the Parquet files of an UNLOAD, or its result file or pages);
     - `execute(sql, params)` runs any one statement: a query (rows counted, not kept), CTAS,
       `UNLOAD`, `CREATE VIEW`, `DROP TABLE/VIEW`, DDL;
     - `create_table_as(name, select_sql, ...)` materialises a SELECT as a table (a CTAS).
