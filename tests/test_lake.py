@@ -625,3 +625,21 @@ def test_rebuild_catalog(lake: LakeFS, glue: GlueCatalog) -> None:
         "2024-05-02": current_location(lake, "raw_sales", "2024-05-02"),
     }
     assert rebuild_catalog(lake, glue) == summary  # idempotent
+
+
+# -- previews ----------------------------------------------------------------------------------
+
+
+def test_a_preview_shows_the_first_rows_as_markdown() -> None:
+    from pipelines.lake.preview import PREVIEW_ROWS, markdown_preview
+
+    batch = sales_batch(0, PREVIEW_ROWS + 5)
+    text = markdown_preview(batch, omit=["order_id"])
+    header, rule, *rows = text.splitlines()
+    names = [n for n in RAW_SALES.names if n != "order_id"]
+    assert header == "| " + " | ".join(names) + " |" and rule == "|" + "---|" * len(names)
+    assert len(rows) == PREVIEW_ROWS  # never more, whatever the table's size
+    first = batch.to_pylist()[0]
+    assert rows[0] == "| " + " | ".join(str(first[n]) for n in names) + " |"
+    assert markdown_preview(pa.Table.from_batches([batch])).count("\n") == PREVIEW_ROWS + 1
+    assert markdown_preview(None) == markdown_preview(batch.slice(0, 0)) == "_no rows_"

@@ -24,13 +24,11 @@ from pipelines.ingest.convert.results import PageResult, quarantine_batch
 from pipelines.ingest.schemas import QUARANTINE, RAW_TABLES
 from pipelines.lake.partitions.manifest import PartitionInfo
 from pipelines.lake.partitions.writer import PartitionWriter
+from pipelines.lake.preview import PREVIEW_ROWS, markdown_preview
 
 if TYPE_CHECKING:
     from pipelines.lake.catalog import GlueCatalog
     from pipelines.lake.fs import LakeFS
-
-PREVIEW_ROWS = 10
-
 
 @dataclass
 class IngestTally:
@@ -91,17 +89,6 @@ def ingest_day(
 # -- what a materialisation reports ----------------------------------------------------------------
 
 
-def markdown_preview(batch: pa.RecordBatch | None) -> str:
-    if batch is None or batch.num_rows == 0:
-        return "_no rows_"
-    names = [n for n in batch.schema.names if n != "lines"]
-    rows = batch.select(names).to_pylist()
-    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    for row in rows:
-        lines.append("| " + " | ".join(str(row[n]) for n in names) + " |")
-    return "\n".join(lines)
-
-
 def column_schema(schema: pa.Schema) -> dict[str, Any]:
     """An Arrow schema as Dagster Pipes' `table_schema` value (names, Arrow types, nullability)."""
     return {"columns": [{"name": f.name, "type": str(f.type), "constraints": {"nullable": f.nullable}} for f in schema]}
@@ -124,7 +111,7 @@ def partition_metadata(raw: PartitionInfo, quarantined: PartitionInfo, tally: In
         "items_read": _value("int", tally.items),
         "quarantined": _value("int", quarantined.rows),
         "quarantine_location": _value("path", quarantined.location),
-        "preview": _value("md", markdown_preview(tally.preview)),
+        "preview": _value("md", markdown_preview(tally.preview, omit=["lines"])),  # nested order lines: too wide
     }
     if reasons:
         metadata["quarantine_reasons"] = _value("json", dict(reasons.most_common(20)))

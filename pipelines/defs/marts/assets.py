@@ -14,6 +14,7 @@ import pyarrow as pa
 from gitgoods.settings import get_settings
 from pipelines.defs.ingest.partitions import daily, first_day
 from pipelines.lake.partitions.manifest import PartitionInfo
+from pipelines.lake.preview import PREVIEW_ROWS, markdown_preview
 from pipelines.marts.models import SQL_DIR, Model, discover, upstream
 from pipelines.marts.runner import build
 from pipelines.resources import LakeResource
@@ -23,7 +24,6 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy
 MODELS = discover()
 OWNERS = ["team:data"]
 GROUPS = {"staging": "staging", "marts": "marts"}
-PREVIEW_ROWS = 10
 
 monthly = dg.MonthlyPartitionsDefinition(
     start_date=first_day().replace(day=1).isoformat(), end_offset=1, timezone="UTC"
@@ -50,15 +50,6 @@ def column_schema(model: Model, schema: pa.Schema) -> dg.TableSchema:
         columns=[dg.TableColumn(f.name, str(f.type), description=docs.get(f.name)) for f in schema]
         + [dg.TableColumn("dt", "string (partition)", description=docs.get("dt", "partition"))]
     )
-
-
-def markdown_preview(table: pa.Table) -> str:
-    if not table.num_rows:
-        return "_no rows_"
-    names = table.column_names
-    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
-    lines += ["| " + " | ".join(str(r[n]) for n in names) + " |" for r in table.slice(0, PREVIEW_ROWS).to_pylist()]
-    return "\n".join(lines)
 
 
 def _metadata(model: Model, parts: list[PartitionInfo], query_s: float, write_s: float, lake) -> dict:
