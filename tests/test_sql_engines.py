@@ -939,8 +939,8 @@ def test_the_digest_holds_every_pointer_and_refreshes_what_changed(moto_settings
 def test_a_cold_reader_resolves_partitions_from_the_digest_and_never_trusts_it(
     moto_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from pipelines.lake import s3_cache
     from pipelines.lake.digest import DIGEST_NAME, digest_key, refresh_digest
-    from pipelines.sql import s3_cache
 
     lake = _s3_lake(moto_settings)
     days = [dt.date(2026, 3, d) for d in range(1, 11)]  # more than DIGEST_MIN_POINTERS
@@ -971,3 +971,33 @@ def test_a_cold_reader_resolves_partitions_from_the_digest_and_never_trusts_it(
     lake.s3.put_object(Bucket=bucket, Key=key, Body=b"not gzip")
     assert cold_query() == 9 * per_day + 9 * per_day
     assert sum("/_current/dt=" in k for k in gets) == 10
+
+
+def test_the_lake_s_dataset_resolves_partitions_as_the_engine_does(
+    moto_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`partitions.reading.dataset` takes the same resolver as the engine: pointers from the digest
+    when cold, from the process's cache when seen before, a switched partition read anew."""
+    from pipelines.lake import s3_cache
+    from pipelines.lake.digest import DIGEST_NAME, refresh_digest
+    from pipelines.lake.partitions.reading import dataset
+
+    monkeypatch.setattr(s3_cache, "_S3_CACHE", s3_cache._S3Cache())
+    lake = _s3_lake(moto_settings)
+    days = [dt.date(2026, 3, d) for d in range(1, 11)]  # more than DIGEST_MIN_POINTERS
+    _write_days(lake, days)
+    refresh_digest(lake, "raw", "raw_sales")
+    gets = _gets(lake)
+    per_day = sales_rows(DAYS[0]).num_rows
+
+    def units() -> int:
+        gets.clear()
+        return pa.compute.sum(dataset(lake, "raw_sales").to_table(columns=["qty"])["qty"]).as_py()
+
+    assert units() == 10 * per_day
+    assert [k for k in gets if "/_current/" in k] == [k for k in gets if k.endswith(DIGEST_NAME)] != []
+    assert units() == 10 * per_day
+    assert [k for k in gets if "/_current/" in k] == []  # every pointer from the process's cache
+    _write_days(lake, days[4:5], qty=9)
+    assert units() == 9 * per_day + 9 * per_day
+    assert [k for k in gets if "/_current/" in k] == [k for k in gets if k.endswith("dt=2026-03-05.json")] != []

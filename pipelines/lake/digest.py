@@ -24,7 +24,6 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,33 +31,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions.layout import CURRENT_DIR, pointer_rel, table_rel
-from pipelines.lake.partitions.manifest import PartitionInfo
+from pipelines.lake.partitions.layout import CURRENT_DIR, table_rel
+from pipelines.lake.partitions.manifest import PartitionInfo, fetch_pointer, list_pointers
 
 log = logging.getLogger(__name__)
 
 DIGEST_NAME = "_digest.json.gz"
 DIGEST_FORMAT = 1
-POINTER_NAME = re.compile(r"dt=(\d{4}-\d{2}-\d{2})\.json$")
 THREADS = 16  # pointers fetched at once
 
 
 def digest_key(lake: LakeFS, zone: str, table: str) -> tuple[str, str]:
     return lake.bucket_key(table_rel(zone, table), CURRENT_DIR, DIGEST_NAME)
-
-
-def list_pointers(lake: LakeFS, zone: str, table: str) -> dict[str, str]:
-    """The current partitions of a table on S3 and their pointers' ETags (one LIST per 1,000)."""
-    bucket, prefix = lake.bucket_key(pointer_rel(zone, table, "2000-01-01"))
-    prefix = prefix.rsplit("/", 1)[0] + "/"
-    out = {}
-    for page in lake.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            rest = item["Key"][len(prefix) :]
-            match = POINTER_NAME.fullmatch(rest)
-            if match:
-                out[match.group(1)] = item["ETag"]
-    return out
 
 
 def read_digest(lake: LakeFS, zone: str, table: str) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -76,16 +60,6 @@ def read_digest(lake: LakeFS, zone: str, table: str) -> dict[str, tuple[str, dic
     except (OSError, ValueError, KeyError, TypeError) as exc:  # OSError: not gzip
         log.warning("ignoring the unreadable digest s3://%s/%s: %s", bucket, key, exc)
         return {}
-
-
-def fetch_pointer(lake: LakeFS, zone: str, table: str, dt: str) -> tuple[str, dict[str, Any]] | None:
-    """One pointer: (its ETag, the manifest it holds), from the same GET; None if it is gone."""
-    bucket, key = lake.bucket_key(pointer_rel(zone, table, dt))
-    try:
-        response = lake.s3.get_object(Bucket=bucket, Key=key)
-    except lake.s3.exceptions.NoSuchKey:
-        return None
-    return response["ETag"], json.loads(response["Body"].read())
 
 
 @dataclass(frozen=True)

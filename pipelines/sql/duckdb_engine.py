@@ -5,9 +5,10 @@ this module registers exactly what the query reads:
 
 - **lake tables**, by their Glue names (`raw_sales`, `raw_order_events`, `quarantine_sales`, ...,
   see `pipelines.lake.partitions.layout.glue_table_name`): the current version of each partition,
-  as a `pyarrow.dataset` snapshot taken when the query starts (`pipelines.sql.lake_snapshot`, as
-  `partitions.reading.dataset` does: each partition's manifest read once per query, many at a time
-  on S3, the file sizes taken from the manifests), scanned lazily by DuckDB with projection and
+  as a `pyarrow.dataset` snapshot taken when the query starts (`pipelines.sql.lake_snapshot`, on
+  the lake's resolver of current files, `partitions.current`, as `partitions.reading.dataset`: each
+  partition's manifest read once per query, many at a time on S3, the file sizes taken from the
+  manifests), scanned lazily by DuckDB with projection and
   filter pushdown. `dt` stays a VARCHAR partition column, as in Glue, and a filter on it skips
   whole partitions: literal predicates on `dt` (`=`, `IN`, ranges, `BETWEEN`) already limit the
   partitions put in the snapshot, and pyarrow prunes the rest by the partition expressions.
@@ -53,6 +54,7 @@ from sqlglot import exp
 from gitgoods.settings import Settings, get_settings
 from pipelines.ingest.reader import DynamoDBError
 from pipelines.lake.fs import LakeFS
+from pipelines.lake.partitions.current import CurrentFiles
 from pipelines.lake.partitions.layout import check_name, glue_table_name
 from pipelines.lake.partitions.manifest import list_tables
 from pipelines.sql.dialects import TranspileError, quote_identifier
@@ -61,7 +63,7 @@ from pipelines.sql.engine import ExecuteResult, Params, SqlEngine, SqlError
 from pipelines.sql.federated import DynamoDBCatalog
 from pipelines.sql.federated_fetch import FetchResult
 from pipelines.sql.federated_plan import FederatedError
-from pipelines.sql.lake_snapshot import _dt_matches, _Manifests
+from pipelines.sql.lake_snapshot import _dt_matches, snapshot
 from pipelines.sql.params import bind_params
 from pipelines.sql.pushdown import table_predicates
 from pipelines.sql.statements import Statement, parse_statement
@@ -314,7 +316,7 @@ class DuckDBEngine(DDLEmulation, SqlEngine):
         partitions, and a partition named by two references of one query is resolved once."""
         ctes = self._cte_names(tree)
         partitions: dict[str, list[str]] = {}
-        manifests = _Manifests(self.lake)
+        current = CurrentFiles(self.lake)
         index = dict(self._lake_index)
         refreshed = False
         for n, table in enumerate(list(tree.find_all(exp.Table))):
@@ -337,11 +339,11 @@ class DuckDBEngine(DDLEmulation, SqlEngine):
             elif name in index:
                 lake_table = index[name]
                 predicates = [p for p in table_predicates(table) if p.column == "dt"]
-                days = manifests.days(lake_table.zone, lake_table.table)
+                days = current.days(lake_table.zone, lake_table.table)
                 if predicates:
                     days = [d for d in days if _dt_matches(d, predicates)]
                 partitions[registered] = days
-                source = self._lake_source(lake_table, days, manifests)
+                source = self._lake_source(lake_table, days, current)
             else:
                 # A DuckDB table made by CTAS without a location, or unknown (DuckDB will say so).
                 table.set("catalog", None)
@@ -357,15 +359,15 @@ class DuckDBEngine(DDLEmulation, SqlEngine):
             table.replace(exp.Table(this=exp.to_identifier(registered), alias=alias.copy()))
         return partitions
 
-    def _lake_source(self, lake_table: LakeTable, days: list[str], manifests: _Manifests) -> ds.Dataset | pa.Table:
+    def _lake_source(self, lake_table: LakeTable, days: list[str], current: CurrentFiles) -> ds.Dataset | pa.Table:
         """A snapshot of the partitions `days`; with none, an empty table of the newest schema."""
         zone, table = lake_table.zone, lake_table.table
-        if days and manifests.get(zone, table, days):
-            return manifests.dataset(zone, table, days)
-        newest = manifests.days(zone, table)[-1:]
+        if days and current.manifests(zone, table, days):
+            return snapshot(current, zone, table, days)
+        newest = current.days(zone, table)[-1:]
         if not newest:
             raise SqlError(f"lake table {lake_table.glue_name} has no partitions yet", engine=self.name)
-        return manifests.dataset(zone, table, newest).schema.empty_table()
+        return snapshot(current, zone, table, newest).schema.empty_table()
 
     def _schema(self, connection: Any, tree: exp.Expr) -> dict[str, dict[str, str]]:
         schema: dict[str, dict[str, str]] = {}

@@ -16,7 +16,8 @@ the old partition is untouched; after it, old runs are garbage-collected (the pr
 Readers resolve the partition once (symlink or pointer -> run -> manifest) and read exactly the
 files that manifest names, so they see one whole version, never a mix and never a half-written run.
 
-Modules: `layout` (names and paths), `manifest` (manifests and the current version), `reading`,
+Modules: `layout` (names and paths), `manifest` (manifests and the current version of a partition),
+`current` (a table's current files: many partitions resolved once, for every reader), `reading`,
 `gc` (garbage collection of old runs), `writer` (the streamed write) and `switch` (how a run
 becomes current: a symlink on disk, a pointer on S3).
 """

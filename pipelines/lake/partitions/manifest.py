@@ -1,11 +1,15 @@
 """Manifests and the current version of a partition: the manifest format, `PartitionInfo`, and
-resolving a partition (symlink or pointer -> run -> manifest); listing partitions and tables."""
+resolving a partition (symlink or pointer -> run -> manifest); listing partitions and tables.
+
+On S3 a partition's pointer (`<zone>/<table>/_current/dt=....json`) *is* its current manifest:
+`fetch_pointer` GETs one (with its ETag), `list_pointers` lists them all (with theirs)."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +30,7 @@ from pipelines.lake.partitions.layout import (
 )
 
 MANIFEST_FORMAT = 1
+POINTER_NAME = re.compile(r"dt=(\d{4}-\d{2}-\d{2})\.json$")
 
 
 # -- schema (de)serialisation ------------------------------------------------------------------
@@ -95,6 +100,35 @@ class PartitionInfo:
         }
 
 
+# -- pointers on S3 ----------------------------------------------------------------------------
+
+
+def list_pointers(lake: LakeFS, zone: str, table: str) -> dict[str, str]:
+    """The current partitions of a table on S3 and their pointers' ETags (one LIST per 1,000)."""
+    bucket, prefix = lake.bucket_key(table_rel(zone, table), CURRENT_DIR)
+    prefix += "/"
+    out = {}
+    for page in lake.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            match = POINTER_NAME.fullmatch(item["Key"][len(prefix) :])
+            if match:
+                out[match.group(1)] = item["ETag"]
+    return out
+
+
+def fetch_pointer(lake: LakeFS, zone: str, table: str, dt: str) -> tuple[str, dict[str, Any]] | None:
+    """One pointer: (its ETag, the manifest it holds), from the same GET; None if it is gone.
+
+    One GetObject without a range (boto3): a pointer can be replaced at any time, and pyarrow's
+    ranged reads could mix two versions of it."""
+    bucket, key = lake.bucket_key(pointer_rel(zone, table, dt))
+    try:
+        response = lake.s3.get_object(Bucket=bucket, Key=key)
+    except lake.s3.exceptions.NoSuchKey:
+        return None
+    return response["ETag"], json.loads(response["Body"].read())
+
+
 # -- resolving the current version -------------------------------------------------------------
 
 
@@ -117,11 +151,8 @@ def current_run_id(lake: LakeFS, table: str, dt: str, *, zone: str = "raw") -> s
             return None
         except OSError as exc:  # EINVAL: a real folder, not written by this module
             raise RuntimeError(f"{link} is not a partition symlink") from exc
-    try:
-        pointer = json.loads(lake.read_bytes(pointer_rel(zone, table, dt)))
-    except FileNotFoundError:
-        return None
-    return str(pointer["run_id"])
+    manifest = current_manifest(lake, table, dt, zone=zone)
+    return str(manifest["run_id"]) if manifest is not None else None
 
 
 def read_manifest(lake: LakeFS, table: str, dt: str, run_id: str, *, zone: str = "raw") -> dict[str, Any] | None:
@@ -141,10 +172,8 @@ def current_manifest(lake: LakeFS, table: str, dt: str, *, zone: str = "raw") ->
     """
     dt = check_dt(dt)
     if not lake.is_local:
-        try:
-            return json.loads(lake.read_bytes(pointer_rel(zone, table, dt)))
-        except FileNotFoundError:
-            return None
+        found = fetch_pointer(lake, zone, table, dt)
+        return found[1] if found is not None else None
     for _ in range(5):
         run_id = current_run_id(lake, table, dt, zone=zone)
         if run_id is None:
@@ -168,19 +197,13 @@ def current_location(lake: LakeFS, table: str, dt: str, *, zone: str = "raw") ->
 
 def list_partitions(lake: LakeFS, table: str, *, zone: str = "raw") -> list[str]:
     """The days that have a current version, sorted."""
-    out = []
-    if lake.is_local:
-        folder = lake.local_path(table_rel(zone, table))
-        if not folder.is_dir():
-            return []
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.name.startswith("dt=") and entry.is_symlink():
-                    out.append(entry.name[3:])
-    else:
-        for name in lake.list_names(table_rel(zone, table), CURRENT_DIR):
-            if name.startswith("dt=") and name.endswith(".json"):
-                out.append(name[3:-5])
+    if not lake.is_local:
+        return sorted(list_pointers(lake, zone, table))
+    folder = lake.local_path(table_rel(zone, table))
+    if not folder.is_dir():
+        return []
+    with os.scandir(folder) as entries:
+        out = [e.name[3:] for e in entries if e.name.startswith("dt=") and e.is_symlink()]
     return sorted(d for d in out if _DT.match(d))
 
 
@@ -196,7 +219,9 @@ __all__ = [
     "current_location",
     "current_manifest",
     "current_run_id",
+    "fetch_pointer",
     "list_partitions",
+    "list_pointers",
     "list_tables",
     "partition_info",
 ]

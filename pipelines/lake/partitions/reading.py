@@ -1,15 +1,17 @@
-"""Reading a partition's current version: whole (`read_partition`) or as a dataset snapshot."""
+"""Reading a partition's current version whole (`read_partition`), or a table's current files as a
+dataset snapshot (`dataset`; `snapshot_dataset` for files already resolved)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from pipelines.lake.fs import LakeFS
+from pipelines.lake.partitions.current import CurrentFile, CurrentFiles, TableFiles
 from pipelines.lake.partitions.layout import check_dt, run_rel
-from pipelines.lake.partitions.manifest import current_manifest, current_run_id, list_partitions, schema_from_b64
+from pipelines.lake.partitions.manifest import current_manifest, current_run_id, schema_from_b64
 
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
@@ -70,36 +72,50 @@ def dataset(
     """A `pyarrow.dataset` over the current version of every partition (or of `dts`).
 
     `dt` is a string partition column (not stored in the files). Each partition is resolved once,
-    when this is called: the dataset is a snapshot and never mixes two versions of a day. The
-    schema is `schema` or the newest partition's, plus `dt`.
+    when this is called (`current.CurrentFiles`): the dataset is a snapshot and never mixes two
+    versions of a day. The schema is `schema` or the newest partition's, plus `dt`.
     """
+    found = CurrentFiles(lake).files(zone, table, list(dts) if dts is not None else None)
+    if schema is None and found.schema is None:
+        raise PartitionNotFound(f"{zone}/{table}: no partitions and no schema given")
+    return snapshot_dataset(lake, found, schema=schema)
+
+
+def snapshot_dataset(
+    lake: LakeFS,
+    found: TableFiles,
+    *,
+    schema: pa.Schema | None = None,
+    fmt: ds.ParquetFileFormat | None = None,
+    fetched: Mapping[CurrentFile, bytes] | None = None,
+    cls: type[ds.FileSystemDataset] | None = None,
+) -> ds.Dataset:
+    """A dataset of exactly the files `found` names (their sizes from the manifests: no HEAD per
+    file on S3), `dt` a string partition column; the schema `schema` or the newest partition's,
+    plus `dt`. A file in `fetched` is read from those bytes instead of the file system."""
     import pyarrow.dataset as ds
 
-    days = sorted(check_dt(d) for d in dts) if dts is not None else list_partitions(lake, table, zone=zone)
-    paths: list[str] = []
-    partitions: list[ds.Expression] = []
-    newest_schema: pa.Schema | None = None
-    for day in days:
-        manifest = current_manifest(lake, table, day, zone=zone)
-        if manifest is None:
-            continue
-        rel = run_rel(zone, table, day, manifest["run_id"])
-        for f in manifest["files"]:
-            paths.append(lake.path(rel, f["name"]))
-            partitions.append(ds.field("dt") == day)
-        newest_schema = schema_from_b64(manifest["schema"])
-    base = schema or newest_schema
+    fmt = fmt or ds.ParquetFileFormat()
+    fragments = []
+    for f in found.files:
+        partition = ds.field("dt") == f.dt
+        data = fetched.get(f) if fetched else None
+        if data is not None:
+            fragments.append(fmt.make_fragment(pa.BufferReader(data), partition_expression=partition))
+        else:
+            path = lake.path(f.run, f.name)
+            fragments.append(fmt.make_fragment(path, lake.fs, partition, file_size=f.bytes))
+    base = schema or found.schema
     if base is None:
-        raise PartitionNotFound(f"{zone}/{table}: no partitions and no schema given")
+        raise PartitionNotFound("no files and no schema given")
     if "dt" not in base.names:
         base = base.append(pa.field("dt", pa.string()))
-    return ds.FileSystemDataset.from_paths(
-        paths, schema=base, format=ds.ParquetFileFormat(), filesystem=lake.fs, partitions=partitions
-    )
+    return (cls or ds.FileSystemDataset)(fragments, base, fmt, lake.fs)
 
 
 __all__ = [
     "PartitionNotFound",
     "dataset",
     "read_partition",
+    "snapshot_dataset",
 ]

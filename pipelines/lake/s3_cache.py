@@ -1,5 +1,6 @@
-"""What the process keeps of the lake on S3 between the local engine's queries: partition pointers
-(by ETag) and small immutable Parquet files (LRU), in one process-wide `_S3_CACHE`."""
+"""What the process keeps of the lake on S3 between reads: partition pointers (by ETag, for the
+resolver of current files, `partitions.current`) and small immutable Parquet files (LRU, for the
+local engine's snapshots), in one process-wide `_S3_CACHE`."""
 
 from __future__ import annotations
 

@@ -1,0 +1,152 @@
+"""A table's current files: which days are current, each day's current manifest, the files it
+names - resolved once per reader, for the lake's `dataset` and the local SQL engine's snapshots.
+
+A `CurrentFiles` resolves each partition at most once (a table read twice by one query reads the
+same version of each day), so what it returns is a snapshot: it never mixes two versions of a day.
+
+On disk the symlinks are listed and each manifest read (`manifest.current_manifest`). On S3 a
+partition's pointer *is* its manifest, and a reader starting cold would pay a GET per partition;
+it pays fewer:
+
+- the listing of `_current/` gives every pointer's ETag, and the process keeps pointers by ETag
+  (`pipelines.lake.s3_cache`): a pointer seen before costs nothing, a switched one (a new ETag)
+  is read again;
+- when at least `DIGEST_MIN_POINTERS` listed pointers are not in that cache, the table's digest
+  is read first (one GET for all of them, `pipelines.lake.digest`); an entry is taken only where
+  its ETag is the one listed now;
+- the rest are read `SNAPSHOT_THREADS` at a time.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from pipelines.lake import s3_cache
+from pipelines.lake.digest import read_digest
+from pipelines.lake.fs import LakeFS
+from pipelines.lake.partitions.layout import check_dt, pointer_rel, run_rel
+from pipelines.lake.partitions.manifest import (
+    current_manifest,
+    fetch_pointer,
+    list_partitions,
+    list_pointers,
+    schema_from_b64,
+)
+
+# On S3 a partition's manifest is one GET (its pointer): this many are read at once.
+SNAPSHOT_THREADS = 16
+# Resolving at least this many pointers the process does not hold reads the table's digest first
+# (one GET for all of them; pipelines/lake/digest.py).
+DIGEST_MIN_POINTERS = 8
+
+
+@dataclass(frozen=True)
+class CurrentFile:
+    """One Parquet file of a partition's current version."""
+
+    dt: str
+    run: str  # the run folder, relative to the lake root
+    name: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class TableFiles:
+    """The current files of some partitions of a table, in day order, and the newest one's schema
+    (None when none of the partitions exists)."""
+
+    files: tuple[CurrentFile, ...]
+    schema: pa.Schema | None
+
+
+class CurrentFiles:
+    """The current version of a lake table's partitions, each resolved once (see the module)."""
+
+    def __init__(self, lake: LakeFS) -> None:
+        self.lake = lake
+        self._days: dict[tuple[str, str], list[str]] = {}
+        self._etags: dict[tuple[str, str, str], str] = {}
+        self._manifests: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+
+    def days(self, zone: str, table: str) -> list[str]:
+        """The days of the table that have a current version, sorted (listed once)."""
+        key = (zone, table)
+        if key not in self._days:
+            if self.lake.is_local:
+                self._days[key] = list_partitions(self.lake, table, zone=zone)
+            else:
+                etags = list_pointers(self.lake, zone, table)
+                self._etags.update({(zone, table, day): etag for day, etag in etags.items()})
+                self._days[key] = sorted(etags)
+        return self._days[key]
+
+    def manifests(self, zone: str, table: str, days: list[str]) -> list[dict[str, Any]]:
+        """The current manifests of `days` (in that order; days without a current version left out)."""
+        missing = [d for d in days if (zone, table, d) not in self._manifests]
+        if not self.lake.is_local:
+            listed = [d for d in missing if (zone, table, d) in self._etags]
+            uncached = [d for d in listed if self._cached(zone, table, d) is None]
+            if len(uncached) >= DIGEST_MIN_POINTERS:
+                self._from_digest(zone, table, uncached)
+                missing = [d for d in missing if (zone, table, d) not in self._manifests]
+        if len(missing) > 1 and not self.lake.is_local:
+            _ = self.lake.s3  # made once here, not by every thread at once (the lake makes it lazily)
+            with ThreadPoolExecutor(min(SNAPSHOT_THREADS, len(missing))) as pool:
+                found = list(pool.map(lambda d: self._one(zone, table, d), missing))
+        else:
+            found = [self._one(zone, table, d) for d in missing]
+        for day, manifest in zip(missing, found, strict=True):
+            self._manifests[(zone, table, day)] = manifest
+        return [m for d in days if (m := self._manifests[(zone, table, d)]) is not None]
+
+    def files(self, zone: str, table: str, days: list[str] | None = None) -> TableFiles:
+        """The files of the current version of `days` (default: every current day), with their
+        sizes as the manifests record them (no HEAD per file on S3)."""
+        days = sorted(check_dt(d) for d in days) if days is not None else self.days(zone, table)
+        manifests = self.manifests(zone, table, days)
+        files = tuple(
+            CurrentFile(m["dt"], run_rel(zone, table, m["dt"], m["run_id"]), f["name"], f["bytes"])
+            for m in manifests
+            for f in m["files"]
+        )
+        return TableFiles(files, schema_from_b64(manifests[-1]["schema"]) if manifests else None)
+
+    # -- one partition -------------------------------------------------------------------------
+
+    def _one(self, zone: str, table: str, day: str) -> dict[str, Any] | None:
+        if self.lake.is_local:
+            return current_manifest(self.lake, table, day, zone=zone)
+        cached = self._cached(zone, table, day)
+        if cached is not None:
+            return cached
+        found = fetch_pointer(self.lake, zone, table, day)
+        if found is None:
+            return None
+        s3_cache._S3_CACHE.put_pointer(self.lake.uri, self._key(zone, table, day), *found)
+        return found[1]
+
+    def _key(self, zone: str, table: str, day: str) -> str:
+        return self.lake.bucket_key(pointer_rel(zone, table, day))[1]
+
+    def _cached(self, zone: str, table: str, day: str) -> dict[str, Any] | None:
+        """A pointer from the process's cache, when the listing showed the same ETag."""
+        etag = self._etags.get((zone, table, day))
+        return s3_cache._S3_CACHE.pointer(self.lake.uri, self._key(zone, table, day), etag)
+
+    def _from_digest(self, zone: str, table: str, days: list[str]) -> None:
+        """Resolve many pointers at once from the table's digest (one GET): the entries whose ETag
+        is the one listed now; the others are left to `_one`."""
+        digest = read_digest(self.lake, zone, table)
+        for day in days:
+            entry = digest.get(day)
+            etag = self._etags.get((zone, table, day))
+            if entry is not None and etag is not None and entry[0] == etag:
+                self._manifests[(zone, table, day)] = entry[1]
+                s3_cache._S3_CACHE.put_pointer(self.lake.uri, self._key(zone, table, day), etag, entry[1])
+
+
+__all__ = ["CurrentFile", "CurrentFiles", "TableFiles"]
