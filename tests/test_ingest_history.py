@@ -8,9 +8,9 @@ import pyarrow.fs as pafs
 import pytest
 
 from pipelines.defs.ingest.history import history_from_export
-from pipelines.ingest.export import write_export
 from pipelines.lake.partitions.reading import read_partition
 from pipelines.resources import LakeResource
+from tests.dynamodb_export import write_export
 from tests.helpers import scan_all
 from tests.test_ingest_assets import DAY, materialize, pipeline_env, place_orders  # noqa: F401 - fixture
 

@@ -21,8 +21,9 @@ from gitgoods.contract.tables import ensure_tables
 from gitgoods.settings import Settings
 from pipelines.ingest.convert.results import merge_results
 from pipelines.ingest.convert.rows import convert_items
-from pipelines.ingest.export import read_export, write_export
+from pipelines.ingest.export import read_export
 from pipelines.ingest.reader import DynamoDBError, DynamoDBHttp, count_and_sum_day, read_day
+from tests.dynamodb_export import rewrite_data_file, write_export
 from tests.test_ingest_convert import at, event_item, funnel_item, sale_item
 
 EVENTS_DAY = dt.date(2032, 1, 10)
@@ -334,6 +335,45 @@ def test_export_round_trip_on_disk(tmp_path):
     assert _by_day(list(read_export(fs, export_dir, "sales")))[days[1]].raw_count == 50
 
 
+def _damage(path: Any, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "flipped byte":
+        data[len(data) // 2] ^= 0x01
+    else:  # truncated
+        del data[len(data) * 2 // 3 :]
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["flipped byte", "truncated", "item count"])
+def test_an_export_file_that_differs_from_its_manifest_is_refused_and_nothing_is_written(tmp_path, how):
+    from pipelines.ingest.export import ExportMismatch
+    from pipelines.ingest.history import load_export
+    from pipelines.lake.fs import LakeFS
+    from pipelines.lake.partitions.manifest import list_tables
+
+    items, _ = _export_items()
+    fs = pafs.LocalFileSystem()
+    export_dir = write_export(fs, str(tmp_path / "export"), items, items_per_file=40)
+    manifest = tmp_path.joinpath(export_dir, "manifest-files.json")
+    entries = [orjson.loads(line) for line in manifest.read_bytes().splitlines()]
+    last = tmp_path.joinpath(export_dir, "data", entries[-1]["dataFileS3Key"].rsplit("/", 1)[1])
+    if how == "item count":  # the manifests agree with each other, not with the file
+        entries[-1]["itemCount"] += 1
+        manifest.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in entries))
+        summary = tmp_path.joinpath(export_dir, "manifest-summary.json")
+        summary.write_bytes(orjson.dumps({**orjson.loads(summary.read_bytes()), "itemCount": len(items) + 1}))
+        expected = f"{entries[-1]['itemCount'] - 1} items, its manifest entry says itemCount {entries[-1]['itemCount']}"
+    else:
+        _damage(last, how)
+        expected = f"its manifest entry says md5Checksum {entries[-1]['md5Checksum']}"
+
+    lake = LakeFS.from_uri(f"file://{tmp_path / 'lake'}")
+    with pytest.raises(ExportMismatch) as refused:
+        load_export(fs, export_dir, "raw_sales", lake, max_buffered_rows=10)
+    assert str(refused.value).startswith(str(last)) and expected in str(refused.value)
+    assert list_tables(lake, "raw") == list_tables(lake, "quarantine") == []  # not a row of the export
+
+
 @pytest.mark.stack
 def test_export_on_s3(settings, moto_server):
     items, days = _export_items()
@@ -365,11 +405,8 @@ def test_export_checks_its_manifest_and_survives_bad_lines(tmp_path):
     (data_file,) = tmp_path.joinpath(export_dir, "data").iterdir()
     import gzip
 
-    data_file.write_bytes(gzip.compress(gzip.decompress(data_file.read_bytes()) + b"not json\n"))
-    manifest = tmp_path.joinpath(export_dir, "manifest-files.json")
-    manifest.write_bytes(orjson.dumps({**orjson.loads(manifest.read_bytes()), "itemCount": 5}) + b"\n")
-    summary = tmp_path.joinpath(export_dir, "manifest-summary.json")
-    summary.write_bytes(orjson.dumps({**orjson.loads(summary.read_bytes()), "itemCount": 5}))
+    # a line that is not an item, in an export whose manifests count it (5 items, checksums of it)
+    rewrite_data_file(export_dir, data_file, [*gzip.decompress(data_file.read_bytes()).splitlines(), b"not json"])
     out = _by_day(list(read_export(fs, export_dir, "order_events")))
     assert out[EVENTS_DAY].batch.num_rows == 3
     reasons = [q["reasons"][0] for r in out.values() for q in r.quarantine]

@@ -13,8 +13,15 @@ An export is a folder `<prefix>/AWSDynamoDB/<export-id>/` holding
 with `pyarrow.json` straight into the wire columns of `convert.wire`, routes every item to its day
 (the date of its `day_shard`, as the `by_day` index does; the date of `sold_at` / `occurred_at`
 when the day key is unreadable) and converts it with the same rules as a day read from
-DynamoDB. The emulators have no export API: `write_export` writes the same layout from a list of
-items, for tests and benchmarks.
+DynamoDB.
+
+Every data file is checked against its manifest entry as it is read: its MD5 (`md5Checksum`, and
+`etag` where that is a single-part upload's MD5) and its item count (`itemCount`); a file that
+differs - corrupted, truncated, or not the one exported - raises `ExportMismatch`, naming the file
+and what did not match. A reader that must not act on part of a refused file reads the whole
+export before it writes anything, as the history load does (`pipelines.ingest.history`: staged
+first, then written to the lake). The emulators have no export API: the tests write exports
+(`tests/dynamodb_export.py`).
 """
 
 from __future__ import annotations
@@ -23,9 +30,9 @@ import base64
 import datetime as dt
 import gzip
 import hashlib
-import uuid
+import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -94,23 +101,77 @@ def _data_path(export_dir: str, key: str) -> str:
     return _join(export_dir, relative)
 
 
-def _line_chunks(fs: pafs.FileSystem, path: str, chunk_bytes: int) -> Iterator[list[bytes]]:
-    """The non-empty lines of a gzip file, a few MB at a time."""
-    with fs.open_input_stream(path, compression="gzip" if path.endswith(".gz") else None) as stream:
+class ExportMismatch(ValueError):
+    """A data file of an export is not what its manifest entry says (corrupted, truncated, or a
+    different item count)."""
+
+
+class _Hashed:
+    """A raw input stream that keeps the MD5 and the size of what is read through it."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.size = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.md5.update(data)
+        self.size += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
+
+
+def _check_checksum(path: str, entry: dict[str, Any], raw: _Hashed) -> None:
+    """The data file's bytes against its manifest entry: `md5Checksum` (base64 MD5 of the file) and
+    `etag` where it is a plain MD5 (a single-part upload's; a multipart ETag ends in `-<parts>`)."""
+    expected = entry.get("md5Checksum")
+    got = base64.b64encode(raw.md5.digest()).decode()
+    if expected is not None and got != expected:
+        raise ExportMismatch(
+            f"{path}: MD5 {got} ({raw.size} bytes), its manifest entry says md5Checksum {expected}:"
+            " the file is corrupted or truncated"
+        )
+    etag = str(entry.get("etag") or "").strip('"')
+    if etag and "-" not in etag and etag != raw.md5.hexdigest():
+        raise ExportMismatch(
+            f"{path}: MD5 {raw.md5.hexdigest()} ({raw.size} bytes), its manifest entry says etag {etag}:"
+            " the file is corrupted or truncated"
+        )
+
+
+def _line_chunks(fs: pafs.FileSystem, path: str, chunk_bytes: int, entry: dict[str, Any]) -> Iterator[list[bytes]]:
+    """The non-empty lines of a (gzip) data file, a few MB at a time; at the end the file's bytes
+    are checked against its manifest entry (`ExportMismatch`), also when they do not decompress."""
+    with fs.open_input_stream(path, compression=None) as stream:
+        raw = _Hashed(stream)
+        text = gzip.GzipFile(fileobj=raw, mode="rb") if path.endswith(".gz") else raw
         rest = b""
-        while True:
-            block = stream.read(chunk_bytes)
-            if not block:
-                break
-            data = rest + block
-            cut = data.rfind(b"\n")
-            if cut < 0:
-                rest = data
-                continue
-            rest = data[cut + 1 :]
-            lines = [line for line in data[:cut].split(b"\n") if line.strip()]
-            if lines:
-                yield lines
+        try:
+            while True:
+                block = text.read(chunk_bytes)
+                if not block:
+                    break
+                data = rest + block
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    rest = data
+                    continue
+                rest = data[cut + 1 :]
+                lines = [line for line in data[:cut].split(b"\n") if line.strip()]
+                if lines:
+                    yield lines
+        except (EOFError, OSError, zlib.error) as exc:  # a truncated or damaged gzip stream
+            raw.drain()
+            _check_checksum(path, entry, raw)
+            raise ExportMismatch(
+                f"{path}: not a readable gzip file ({exc}), though it matches its manifest entry"
+            ) from exc
+        raw.drain()
+        _check_checksum(path, entry, raw)
         if rest.strip():
             yield [rest]
 
@@ -199,7 +260,7 @@ def read_export(
     for entry in files:
         path = _data_path(export_dir, entry["dataFileS3Key"])
         seen = 0
-        for lines in _line_chunks(fs, path, chunk_bytes):
+        for lines in _line_chunks(fs, path, chunk_bytes, entry):
             seen += len(lines)
             for day, result in _convert_chunk(lines, table):
                 buffered[day].append(result)
@@ -209,103 +270,6 @@ def read_export(
             while sizes and sum(sizes.values()) > max_buffered_rows:
                 yield flush(max(sizes, key=sizes.__getitem__))
         if "itemCount" in entry and int(entry["itemCount"]) != seen:
-            raise ValueError(f"{path}: {seen} items, its manifest entry says {entry['itemCount']}")
+            raise ExportMismatch(f"{path}: {seen} items, its manifest entry says itemCount {entry['itemCount']}")
     for day in sorted(buffered, key=lambda d: (d is None, d or dt.date.min)):
         yield flush(day)
-
-
-def write_export(
-    fs: pafs.FileSystem,
-    root: str,
-    items: Iterable[dict[str, Any]],
-    *,
-    table_arn: str = "arn:aws:dynamodb:us-east-1:000000000000:table/gitgoods-table",
-    export_id: str | None = None,
-    export_time: dt.datetime | None = None,
-    items_per_file: int = 10_000,
-    s3_bucket: str = "",
-    s3_prefix: str = "",
-) -> str:
-    """Write `items` (DynamoDB JSON) as a DYNAMODB_JSON export under `root`; the export folder.
-
-    `s3_bucket` / `s3_prefix` only fill the manifests (`dataFileS3Key` is `<prefix>/AWSDynamoDB/...`
-    as in a real export); the files go under `root` on `fs`.
-    """
-    started = dt.datetime.now(dt.UTC)
-    export_time = export_time or started
-    export_id = export_id or f"{int(started.timestamp() * 1000):014d}-{uuid.uuid4().hex[:8]}"
-    relative = f"AWSDynamoDB/{export_id}"
-    export_dir = _join(root, relative)
-    key_prefix = f"{s3_prefix.strip('/')}/" if s3_prefix.strip("/") else ""
-    fs.create_dir(_join(export_dir, "data"), recursive=True)
-    _write(fs, _join(export_dir, "_started"), b"")
-
-    entries: list[dict[str, Any]] = []
-    total = 0
-    billed = 0
-
-    def write_file(lines: list[bytes]) -> None:
-        nonlocal total, billed
-        name = f"{uuid.uuid4().hex[:26]}.json.gz"
-        data = gzip.compress(b"".join(lines), compresslevel=6, mtime=0)
-        _write(fs, _join(export_dir, "data", name), data)
-        digest = hashlib.md5(data, usedforsecurity=False)
-        entries.append(
-            {
-                "itemCount": len(lines),
-                "md5Checksum": base64.b64encode(digest.digest()).decode(),
-                "etag": digest.hexdigest(),
-                "dataFileS3Key": f"{key_prefix}{relative}/data/{name}",
-            }
-        )
-        total += len(lines)
-        billed += sum(map(len, lines))
-
-    lines: list[bytes] = []
-    for item in items:
-        lines.append(orjson.dumps({"Item": item}) + b"\n")
-        if len(lines) >= items_per_file:
-            write_file(lines)
-            lines = []
-    if lines or not entries:
-        write_file(lines)  # an empty partition still has its (empty) file
-
-    files_json = b"".join(orjson.dumps(e) + b"\n" for e in entries)
-    _write(fs, _join(export_dir, MANIFEST_FILES), files_json)
-    _write(
-        fs,
-        _join(export_dir, "manifest-files.checksum"),
-        hashlib.md5(files_json, usedforsecurity=False).hexdigest().encode(),
-    )
-    iso = "%Y-%m-%dT%H:%M:%S.%f"
-    summary = {
-        "version": "2020-06-30",
-        "exportArn": f"{table_arn}/export/{export_id}",
-        "startTime": started.strftime(iso)[:-3] + "Z",
-        "endTime": dt.datetime.now(dt.UTC).strftime(iso)[:-3] + "Z",
-        "tableArn": table_arn,
-        "tableId": str(uuid.uuid5(uuid.NAMESPACE_URL, table_arn)),
-        "exportTime": export_time.astimezone(dt.UTC).strftime(iso)[:-3] + "Z",
-        "s3Bucket": s3_bucket,
-        "s3Prefix": s3_prefix or None,
-        "s3SseAlgorithm": "AES256",
-        "s3SseKmsKeyId": None,
-        "manifestFilesS3Key": f"{key_prefix}{relative}/{MANIFEST_FILES}",
-        "billedSizeBytes": billed,
-        "itemCount": total,
-        "outputFormat": OUTPUT_FORMAT,
-        "exportType": "FULL_EXPORT",
-    }
-    summary_json = orjson.dumps(summary, option=orjson.OPT_INDENT_2)
-    _write(fs, _join(export_dir, MANIFEST_SUMMARY), summary_json)
-    _write(
-        fs,
-        _join(export_dir, "manifest-summary.checksum"),
-        hashlib.md5(summary_json, usedforsecurity=False).hexdigest().encode(),
-    )
-    return export_dir
-
-
-def _write(fs: pafs.FileSystem, path: str, data: bytes) -> None:
-    with fs.open_output_stream(path, compression=None) as out:
-        out.write(data)
