@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from pipelines.lake.catalog import GlueCatalog
     from pipelines.lake.fs import LakeFS
 
+
 @dataclass
 class IngestTally:
     """What one partition's read saw, for metadata and reconciliation."""
