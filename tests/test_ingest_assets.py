@@ -18,8 +18,9 @@ import pytest
 from gitgoods import aws
 from gitgoods.settings import reset_settings
 from pipelines.defs.ingest.assets import ASSETS, raw_order_events, raw_sales
-from pipelines.defs.ingest.checks import CHECKS, lake_count_and_sum, reconcile
-from pipelines.defs.ingest.sensors import changed_partitions
+from pipelines.defs.ingest.checks import CHECKS, reconcile
+from pipelines.defs.ingest.sensors import late_data
+from pipelines.ingest.day_totals import changed_partitions, dynamodb_fingerprint, lake_day_totals, lake_fingerprint
 from pipelines.lake.partitions.reading import read_partition
 from pipelines.resources import DynamoResource, LakeResource
 from storefront.common.clock import signed_headers
@@ -192,6 +193,16 @@ def test_reconciliation_fails_when_the_lake_misses_items(pipeline_env, orders_ap
     assert evaluation.metadata["difference_items"].value == 1
 
 
+def evaluate_late_data(resources):  # type: ignore[no-untyped-def]
+    """One tick of the `late_data` sensor, evaluated by Dagster with the test's resources (a
+    directly called sensor gets its resources from the context, not from the definitions)."""
+    defs = dg.Definitions(assets=ASSETS, sensors=[late_data], resources=resources)
+    with dg.DagsterInstance.ephemeral() as instance, dg.build_sensor_context(
+        instance=instance, cursor=None, definitions=defs, resources=resources
+    ) as context:
+        return late_data(context)
+
+
 def test_late_refund_is_found_by_the_sensor_and_only_that_partition_reloads(
     pipeline_env, orders_app, catalog_data, settings
 ):
@@ -200,9 +211,10 @@ def test_late_refund_is_found_by_the_sensor_and_only_that_partition_reloads(
     day = day_dt.date().isoformat()
     assert materialize(pipeline_env, day).success
     today = datetime.now(UTC).date()
-    assert [
-        c for c in changed_partitions(pipeline_env["dynamo"], pipeline_env["lake"], today, lookback=20) if c[1] == day
-    ] == []
+    dynamodb, lake = pipeline_env["dynamo"].settings(), pipeline_env["lake"].open()
+    assert [c for c in changed_partitions(dynamodb, lake, today, lookback=20) if c[1] == day] == []
+    quiet = evaluate_late_data(pipeline_env)
+    assert not quiet.run_requests and quiet.skip_reason is not None
 
     client = orders_app.test_client()
     path = f"/internal/orders/{orders[0]['order_id']}/events"
@@ -210,12 +222,22 @@ def test_late_refund_is_found_by_the_sensor_and_only_that_partition_reloads(
     for event in ("payment_captured", "order_cancelled"):
         assert client.post(path, json={"type": event}, headers=token).status_code == 200
 
-    changed = changed_partitions(pipeline_env["dynamo"], pipeline_env["lake"], today, lookback=20)
+    changed = changed_partitions(dynamodb, lake, today, lookback=20)
     assert [(t, d) for t, d, _ in changed if d == day] == [("raw_sales", day)]
+
+    # The sensor, evaluated by Dagster, asks for exactly that partition of that asset, with the
+    # DynamoDB fingerprint in the run key (the same change twice is the same run key).
+    fingerprint = dynamodb_fingerprint("raw_sales", day_dt.date(), dynamodb)
+    assert fingerprint != lake_fingerprint(lake, "raw_sales", day_dt.date())
+    requests = evaluate_late_data(pipeline_env).run_requests
+    assert [(r.partition_key, r.asset_selection) for r in requests] == [(day, [dg.AssetKey("raw_sales")])]
+    assert requests[0].run_key == f"raw_sales:{day}:{fingerprint.key()}"
+    assert requests[0].tags["gitgoods/reason"] == "late-data"
+    assert [r.run_key for r in evaluate_late_data(pipeline_env).run_requests] == [requests[0].run_key]
+
     assert materialize(pipeline_env, day, [raw_sales]).success
-    assert [
-        c for c in changed_partitions(pipeline_env["dynamo"], pipeline_env["lake"], today, lookback=20) if c[1] == day
-    ] == []
+    assert [c for c in changed_partitions(dynamodb, lake, today, lookback=20) if c[1] == day] == []
+    assert not evaluate_late_data(pipeline_env).run_requests
     statuses = {
         r["order_id"]: r["status"] for r in read_partition(pipeline_env["lake"].open(), "raw_sales", day).to_pylist()
     }
@@ -271,8 +293,8 @@ def test_a_run_killed_mid_partition_leaves_the_old_partition_whole(pipeline_env,
     assert read_partition(fs, "raw_sales", day).sort_by("sk").equals(before.sort_by("sk"))
     result = materialize(pipeline_env, day, [raw_sales])  # the next run reloads and reconciles
     assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
-    clean, _, bad, _ = lake_count_and_sum(fs, "raw_sales", day_dt.date())
-    assert clean + bad == len(before) + 6
+    in_lake = lake_day_totals(fs, "raw_sales", day_dt.date())
+    assert in_lake.clean + in_lake.quarantined == len(before) + 6
 
 
 def test_definitions_load_every_asset_check_schedule_and_sensor():

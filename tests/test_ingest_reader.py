@@ -21,8 +21,9 @@ from gitgoods.contract.tables import ensure_tables
 from gitgoods.settings import Settings
 from pipelines.ingest.convert.results import merge_results
 from pipelines.ingest.convert.rows import convert_items
+from pipelines.ingest.day_totals import count_and_sum_day
 from pipelines.ingest.export import read_export
-from pipelines.ingest.reader import DynamoDBError, DynamoDBHttp, count_and_sum_day, read_day
+from pipelines.ingest.reader import DynamoDBError, DynamoDBHttp, read_day
 from tests.dynamodb_export import rewrite_data_file, write_export
 from tests.test_ingest_convert import at, event_item, funnel_item, sale_item
 

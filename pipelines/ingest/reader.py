@@ -19,17 +19,13 @@ import os
 import queue
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from gitgoods.contract.tables import DAY_SHARDS, TABLES
 from pipelines.aws_http import RETRYABLE_CODES, AwsError, RetryableError, SignedJsonClient, credentials_for
-from pipelines.ingest.convert.integers import readable_amount
 from pipelines.ingest.convert.results import PageResult
 from pipelines.ingest.convert.rows import convert_body
-from pipelines.ingest.convert.wire import AMOUNT_ATTRIBUTE, contract_table
+from pipelines.ingest.convert.wire import contract_table
 
 if TYPE_CHECKING:
     from gitgoods.settings import Settings
@@ -42,7 +38,7 @@ API_VERSION = "DynamoDB_20120810"
 CONTENT_TYPE = "application/x-amz-json-1.0"
 
 DynamoDBError = AwsError  # an error answer of DynamoDB (or a transport failure), with its code
-__all__ = ["RETRYABLE_CODES", "DynamoDBError", "DynamoDBHttp", "RetryableError", "count_and_sum_day", "read_day"]
+__all__ = ["RETRYABLE_CODES", "DynamoDBError", "DynamoDBHttp", "RetryableError", "day_query", "read_day"]
 
 
 class DynamoDBHttp(SignedJsonClient):
@@ -69,7 +65,8 @@ def _shard_key(day: dt.date, shard: int) -> str:
     return f"{day.isoformat()}#{shard}"
 
 
-def _query(settings: Settings | AwsTarget, table: str, day: dt.date, shard: int, **extra: Any) -> dict[str, Any]:
+def day_query(settings: Settings | AwsTarget, table: str, day: dt.date, shard: int, **extra: Any) -> dict[str, Any]:
+    """The Query request of one shard of a day on the `by_day` index, with `extra` parameters."""
     if INDEX_NAME not in {ix.name for ix in TABLES[table].indexes}:
         raise ValueError(f"table {table!r} has no {INDEX_NAME} index")
     return {
@@ -143,7 +140,7 @@ def read_day(
                     break
                 extra: dict[str, Any] = {"Limit": page_limit} if page_limit else {}
                 while not stop.is_set():
-                    body = client.call("Query", _query(settings, table, day, shard, **extra))
+                    body = client.call("Query", day_query(settings, table, day, shard, **extra))
                     with converting:
                         result, last_key = convert_body(body, table, day)
                     del body
@@ -174,50 +171,3 @@ def read_day(
             thread.join(timeout=0.5)
         if own_http:
             client.close()
-
-
-def count_and_sum_day(
-    table: str,
-    day: dt.date,
-    settings: Settings | AwsTarget,
-    *,
-    max_workers: int = 8,
-    http: DynamoDBHttp | None = None,
-) -> tuple[int, int]:
-    """(item count, sum of the readable `amount_cents`) of a day partition, read from DynamoDB.
-
-    Reads only the amount (`ProjectionExpression`), with the same shard fan-out and retries as
-    `read_day`; an amount is readable exactly when `read_day` reads it (an integer `N`), so
-    `count == clean + quarantined` and `sum == clean amounts + quarantined amounts` on a lake
-    partition that is complete.
-    """
-    table = contract_table(table)
-    if isinstance(day, str):
-        day = dt.date.fromisoformat(day)
-    client = http or DynamoDBHttp(settings, max_connections=max_workers)
-
-    def shard_totals(shard: int) -> tuple[int, int]:
-        count = amount = 0
-        extra: dict[str, Any] = {
-            "ProjectionExpression": "#a",
-            "ExpressionAttributeNames": {"#a": AMOUNT_ATTRIBUTE},
-        }
-        while True:
-            doc = orjson.loads(client.call("Query", _query(settings, table, day, shard, **extra)))
-            count += doc["Count"]
-            for item in doc["Items"]:
-                value = readable_amount(item.get(AMOUNT_ATTRIBUTE))
-                if value is not None:
-                    amount += value
-            last_key = doc.get("LastEvaluatedKey")
-            if not last_key:
-                return count, amount
-            extra["ExclusiveStartKey"] = last_key
-
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, DAY_SHARDS))) as pool:
-            totals = list(pool.map(shard_totals, range(DAY_SHARDS)))
-    finally:
-        if http is None:
-            client.close()
-    return sum(c for c, _ in totals), sum(a for _, a in totals)

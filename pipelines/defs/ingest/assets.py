@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from gitgoods.settings import get_settings
 from pipelines.aws_http import AwsTarget
-from pipelines.defs.ingest.partitions import daily
+from pipelines.defs.partitions import daily
 from pipelines.ingest import load
 from pipelines.ingest.load import IngestTally, quarantine_table
 from pipelines.ingest.schemas import RAW_TABLES

@@ -12,7 +12,7 @@ import dagster as dg
 import pyarrow as pa
 
 from gitgoods.settings import get_settings
-from pipelines.defs.ingest.partitions import daily, first_day
+from pipelines.defs.partitions import daily, monthly
 from pipelines.lake.partitions.manifest import PartitionInfo
 from pipelines.lake.preview import PREVIEW_ROWS, markdown_preview
 from pipelines.marts.models import SQL_DIR, Model, discover, upstream
@@ -24,10 +24,6 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy
 MODELS = discover()
 OWNERS = ["team:data"]
 GROUPS = {"staging": "staging", "marts": "marts"}
-
-monthly = dg.MonthlyPartitionsDefinition(
-    start_date=first_day().replace(day=1).isoformat(), end_offset=1, timezone="UTC"
-)
 
 
 def partitions_of(model: Model) -> dg.PartitionsDefinition:

@@ -6,8 +6,9 @@ from datetime import timedelta
 import dagster as dg
 
 from pipelines.defs.marts.assets import DAILY_ASSETS, MONTHLY_ASSETS
+from pipelines.ingest.day_totals import LOOKBACK_DAYS
 
-REBUILD_DAYS = 35  # the late-data sensor's look-back: older partitions do not change any more
+REBUILD_DAYS = LOOKBACK_DAYS  # the late-data sensor's look-back: older partitions do not change any more
 
 marts_job = dg.define_asset_job(
     "marts_job",

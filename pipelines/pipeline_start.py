@@ -1,11 +1,9 @@
-"""Daily partitions of the ingest (and of everything partitioned by day downstream)."""
+"""The pipeline's first day: where the daily and monthly partitions begin."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
-
-import dagster as dg
 
 from gitgoods.contract.ids import parse_utc
 from gitgoods.settings import Settings, get_settings
@@ -29,7 +27,3 @@ def first_day(settings: Settings | None = None) -> date:
     if starts:
         return min(starts)
     return datetime.now(UTC).date() - timedelta(days=DEFAULT_HISTORY_DAYS)
-
-
-# end_offset=1: today's partition exists too (it is refreshed during the day).
-daily = dg.DailyPartitionsDefinition(start_date=first_day().isoformat(), end_offset=1, timezone="UTC")
