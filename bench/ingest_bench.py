@@ -226,6 +226,8 @@ CHILDREN = {
     "ours-read": child_ours_read,
     "awswrangler": child_awswrangler,
 }
+# the children that run the pipeline's code, on the allocator it runs on
+SYSTEM_ALLOCATOR_CHILDREN = {"ours-inprocess", "ours-read"}
 
 
 # ================================================================================================
@@ -499,6 +501,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
+        if args.child in SYSTEM_ALLOCATOR_CHILDREN:
+            from pipelines.arrow_memory import use_system_allocator
+
+            use_system_allocator()  # as the pipeline's processes run it (pipelines/arrow_memory.py)
         return run_child_main(CHILDREN, args.child, args.config)
     if args.quick:
         args.events, args.small_events = 100_000, 10_000

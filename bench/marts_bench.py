@@ -499,6 +499,8 @@ CHILDREN = {
     "query-ours": child_query_ours,
     "query-pandas": child_query_pandas,
 }
+# the children that run the pipeline's code, on the allocator it runs on
+SYSTEM_ALLOCATOR_CHILDREN = {"generate", "staging", "upload", "ours", "verify", "query-ours"}
 
 
 # ================================================================================================
@@ -615,6 +617,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
+        if args.child in SYSTEM_ALLOCATOR_CHILDREN:
+            from pipelines.arrow_memory import use_system_allocator
+
+            use_system_allocator()  # as the pipeline's processes run it (pipelines/arrow_memory.py)
         return run_child_main(CHILDREN, args.child, args.config)
     if args.quick:
         args.lines = 1_000_000

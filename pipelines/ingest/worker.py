@@ -220,7 +220,10 @@ def run_pipes() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pipelines.arrow_memory import use_system_allocator
+
     block_pandas()
+    use_system_allocator()  # before anything else loads pyarrow
     tune_malloc()
     parser = argparse.ArgumentParser(description="Load day partitions of the raw lake (see the module docstring).")
     parser.add_argument("--config", help="a WorkerConfig as JSON: a file, or - for stdin")

@@ -21,6 +21,7 @@ import dagster as dg
 import pyarrow as pa
 
 from gitgoods.settings import get_settings
+from pipelines.arrow_memory import POOL_VARIABLE, use_system_allocator
 from pipelines.aws_http import AwsTarget
 from pipelines.defs.partitions import daily
 from pipelines.ingest import load
@@ -50,7 +51,9 @@ def ingest_partition(
     lake_table: str, day: date, dynamo: DynamoResource, lake: LakeResource, log: object | None = None
 ) -> tuple[PartitionInfo, PartitionInfo, IngestTally]:
     """Read one day of a contract table into the lake, in this process; returns the raw and
-    quarantine partitions (`pipelines.ingest.load.ingest_day` with the resources' clients)."""
+    quarantine partitions (`pipelines.ingest.load.ingest_day` with the resources' clients), with
+    Arrow on the system allocator (`pipelines.arrow_memory`)."""
+    use_system_allocator()
     return load.ingest_day(lake_table, day, dynamo.settings(), lake.open(), lake.catalog())
 
 
@@ -106,7 +109,7 @@ def worker_extras(dynamo: DynamoResource, lake: LakeResource) -> dict[str, Any]:
 def worker_env() -> dict[str, str]:
     # The worker sets both itself as well; here they hold from the first allocation on.
     return {
-        "ARROW_DEFAULT_MEMORY_POOL": os.environ.get("ARROW_DEFAULT_MEMORY_POOL", "system"),
+        POOL_VARIABLE: os.environ.get(POOL_VARIABLE, "system"),
         "MALLOC_ARENA_MAX": "2",
     }
 

@@ -20,7 +20,6 @@ from pipelines.marts.runner import build
 from pipelines.resources import LakeResource
 from pipelines.sql.engine import engine_for
 
-warnings.filterwarnings("ignore", category=dg.BetaWarning)  # backfill_policy
 MODELS = discover()
 OWNERS = ["team:data"]
 GROUPS = {"staging": "staging", "marts": "marts"}
@@ -102,6 +101,7 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
     return model_asset
 
 
-ASSETS = [build_model_asset(m) for m in MODELS.values()]
+with warnings.catch_warnings(action="ignore", category=dg.BetaWarning):  # backfill_policy
+    ASSETS = [build_model_asset(m) for m in MODELS.values()]
 DAILY_ASSETS = [a for a, m in zip(ASSETS, MODELS.values(), strict=True) if m.partitioned_by == "day"]
 MONTHLY_ASSETS = [a for a, m in zip(ASSETS, MODELS.values(), strict=True) if m.partitioned_by == "month"]
