@@ -1,8 +1,11 @@
 """When the ingest runs: each day's partition once the day is over, and today's every hour."""
 
+from datetime import timedelta
+
 import dagster as dg
 
 from pipelines.defs.ingest.assets import ASSETS
+from pipelines.defs.partitions import daily
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
@@ -10,10 +13,21 @@ ingest_job = dg.define_asset_job(
     description="Load one day of sales and order events into the lake, with their checks.",
 )
 
-# The day just ended (end_offset=1 makes today the last partition, so offset -1 is yesterday).
-daily_ingest = dg.build_schedule_from_partitioned_job(
-    ingest_job, hour_of_day=0, minute_of_hour=30, name="daily_ingest", default_status=dg.DefaultScheduleStatus.RUNNING
+@dg.schedule(
+    job=ingest_job,
+    cron_schedule="30 0 * * *",
+    name="daily_ingest",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Load the day just ended, once it is over.",
 )
+def daily_ingest(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+    # The day before the tick: with end_offset=1 the last partition is today's, so Dagster's
+    # schedule of a partitioned job (`build_schedule_from_partitioned_job`) would load today.
+    day = (context.scheduled_execution_time.date() - timedelta(days=1)).isoformat()
+    if day < daily.get_first_partition_key():
+        return dg.SkipReason(f"{day} is before the first partition")
+    return dg.RunRequest(run_key=day, partition_key=day)
 
 
 @dg.schedule(
