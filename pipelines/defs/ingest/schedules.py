@@ -6,6 +6,7 @@ import dagster as dg
 
 from pipelines.defs.ingest.assets import ASSETS
 from pipelines.defs.partitions import daily
+from pipelines.defs.schedules import pipeline_schedule
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
@@ -13,12 +14,10 @@ ingest_job = dg.define_asset_job(
     description="Load one day of sales and order events into the lake, with their checks.",
 )
 
-@dg.schedule(
+@pipeline_schedule(
     job=ingest_job,
     cron_schedule="30 0 * * *",
     name="daily_ingest",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Load the day just ended, once it is over.",
 )
 def daily_ingest(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
@@ -30,12 +29,10 @@ def daily_ingest(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.Sk
     return dg.RunRequest(run_key=day, partition_key=day)
 
 
-@dg.schedule(
+@pipeline_schedule(
     job=ingest_job,
     cron_schedule="15 * * * *",
     name="intraday_ingest",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Refresh today's partition every hour.",
 )
 def intraday_ingest(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:

@@ -6,6 +6,7 @@ from datetime import timedelta
 import dagster as dg
 
 from pipelines.defs.marts.assets import DAILY_ASSETS, MONTHLY_ASSETS
+from pipelines.defs.schedules import pipeline_schedule
 from pipelines.ingest.day_totals import LOOKBACK_DAYS
 
 REBUILD_DAYS = LOOKBACK_DAYS  # the late-data sensor's look-back: older partitions do not change any more
@@ -26,12 +27,10 @@ def _range_tags(start: str, end: str) -> dict[str, str]:
     return {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
 
 
-@dg.schedule(
+@pipeline_schedule(
     job=marts_job,
     cron_schedule="30 1 * * *",
     name="nightly_marts",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
     description=f"Rebuild the daily models for the last {REBUILD_DAYS} days, after the nightly ingest.",
 )
 def nightly_marts(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
@@ -41,12 +40,10 @@ def nightly_marts(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return dg.RunRequest(run_key=f"marts-{end}", tags=_range_tags(start, end))
 
 
-@dg.schedule(
+@pipeline_schedule(
     job=cohorts_job,
     cron_schedule="0 2 * * *",
     name="nightly_cohorts",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Rebuild the current and previous month of the monthly models.",
 )
 def nightly_cohorts(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:

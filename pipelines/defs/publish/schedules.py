@@ -5,14 +5,13 @@ that finds nothing changed makes no write call and no SPICE ingestion (see asset
 import dagster as dg
 
 from pipelines.defs.publish.assets import publish_job
+from pipelines.defs.schedules import pipeline_schedule
 
 
-@dg.schedule(
+@pipeline_schedule(
     job=publish_job,
     cron_schedule="15 * * * *",
     name="hourly_publish",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Publish to QuickSight: definitions in step, RLS rules from Cognito, SPICE refreshed "
     "for the marts that changed and passed their checks.",
 )
