@@ -42,7 +42,6 @@ port loaded with `make up`-sized generated events.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as dt
 import json
 import os
@@ -346,18 +345,11 @@ def running_stack() -> tuple[str, list[str]] | None:
             return None
     except Exception:
         return None
-    # the days the pipeline loads (pipelines.defs.ingest.partitions: first simulated day .. today)
-    from gitgoods.settings import get_settings
+    # the days the pipeline loads (pipelines/defs/partitions.py: its first day .. today)
+    from pipelines.pipeline_start import first_day
 
-    first = None
-    for marker in sorted(get_settings().state_dir.glob("simulation-*.json")):
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            data = json.loads(marker.read_text())
-            end = dt.datetime.fromisoformat(data["end"].replace("Z", "+00:00"))
-            start = (end - dt.timedelta(days=int(data["days"]))).date()
-            first = start if first is None else min(first, start)
+    first = first_day()
     today = dt.datetime.now(dt.UTC).date()
-    first = first or today - dt.timedelta(days=90)
     return endpoint, [(first + dt.timedelta(days=i)).isoformat() for i in range((today - first).days + 1)]
 
 
