@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from pipelines.defs.ingest.assets import ASSETS
 from pipelines.defs.ingest.checks import CHECKS
-from pipelines.defs.ingest.partitions import daily
+from pipelines.defs.partitions import daily
 from pipelines.resources import resources_for
 
 

@@ -8,9 +8,9 @@ import warnings
 
 import dagster as dg
 
-from pipelines.defs.ingest.partitions import daily
-from pipelines.defs.marts.assets import DAILY_ASSETS, MONTHLY_ASSETS, monthly
+from pipelines.defs.marts.assets import DAILY_ASSETS, MONTHLY_ASSETS
 from pipelines.defs.marts.checks import CHECKS
+from pipelines.defs.partitions import daily, monthly
 from pipelines.resources import resources_for
 
 
