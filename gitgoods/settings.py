@@ -12,7 +12,7 @@ import hmac
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,8 +28,28 @@ class UnsafeSettings(RuntimeError):
     """The `aws` mode with a setting that is only safe on one machine."""
 
 
+class HomeFolder:
+    """A folder below the settings' `home`, read as an attribute: `state_dir = HomeFolder("state")`."""
+
+    def __init__(self, *parts: str) -> None:
+        self.parts = parts
+
+    def __get__(self, settings: Settings | None, owner: type | None = None) -> Any:
+        return self if settings is None else settings.home.joinpath(*self.parts)
+
+
+# Secrets that come from the environment, or, on a local stack, from the file generated once into
+# the secrets folder (`gitgoods.local.secrets`): the setting, and the name of its file.
+LOCAL_SECRET_FILES = {
+    "internal_token": "internal-token",
+    "sim_clock_key": "sim-clock-key",
+    "portal_secret_key": "portal-session-key",
+    "web_secret_key": "web-session-key",
+}
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GITGOODS_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GITGOODS_", extra="ignore", ignored_types=(HomeFolder,))
 
     env: Literal["local", "aws"] = "local"
     home: Path = Field(default_factory=default_home)
@@ -47,6 +67,8 @@ class Settings(BaseSettings):
     orders_port: int = 5002
     web_port: int = 8080
     catalog_url: str = "http://127.0.0.1:5001"
+    # Where the shop finds the order service.
+    orders_url: str = "http://127.0.0.1:5002"
     # Worker processes per service (gitgoods/local/workers.py). The pages are CPU-bound and hold
     # no shared state in memory: one worker per core. The order service keeps one: a second one
     # doubled the transactions DynamoDB Local ran at once, and under load they timed out and
@@ -129,6 +151,8 @@ class Settings(BaseSettings):
     portal_url: str = "http://127.0.0.1:8081"
     # Signs the portal's session cookie; generated into the local secrets folder when unset.
     portal_secret_key: str | None = None
+    # Signs the shop's session cookie (its carts); generated into the local secrets folder when unset.
+    web_secret_key: str | None = None
 
     # Order events over a message broker (storefront.events). With an AMQP URL (`AMQP_URL`, as
     # the broker's own tools name it) the relay publishes to RabbitMQ; without one the relay and
@@ -170,34 +194,18 @@ class Settings(BaseSettings):
     unpaid_sweep_interval_s: float = 60.0
     unpaid_sweep_batch: int = 100
 
-    @property
-    def state_dir(self) -> Path:
-        return self.home / "state"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.home / "logs"
-
-    @property
-    def run_dir(self) -> Path:
-        return self.home / "run"
-
-    @property
-    def secrets_dir(self) -> Path:
-        return self.home / "secrets"
+    # The folders of the home.
+    state_dir = HomeFolder("state")
+    log_dir = HomeFolder("logs")
+    run_dir = HomeFolder("run")
+    secrets_dir = HomeFolder("secrets")
+    dagster_home = HomeFolder("dagster")
+    # The local QuickSight's store: published definitions and SPICE snapshots.
+    quicksight_state_dir = HomeFolder("state", "quicksight")
 
     @property
     def lake(self) -> str:
         return self.lake_uri or f"file://{self.home.resolve() / 'lake'}"
-
-    @property
-    def quicksight_state_dir(self) -> Path:
-        """The local QuickSight's store: published definitions and SPICE snapshots."""
-        return self.state_dir / "quicksight"
-
-    @property
-    def dagster_home(self) -> Path:
-        return self.home / "dagster"
 
     @property
     def dynamodb_endpoint(self) -> str | None:
@@ -221,8 +229,14 @@ class Settings(BaseSettings):
         path = self.secrets_dir / name
         return path.read_text().strip() if path.exists() else None
 
+    def resolved_secret(self, name: str) -> str | None:
+        """A secret setting of `LOCAL_SECRET_FILES`: as set, else (locally) its generated file."""
+        if getattr(self, name):
+            return getattr(self, name)
+        return self.local_secret(LOCAL_SECRET_FILES[name]) if self.env == "local" else None
+
     def resolved_internal_token(self) -> str | None:
-        return self.internal_token or (self.local_secret("internal-token") if self.env == "local" else None)
+        return self.resolved_secret("internal_token")
 
     def resolved_cursor_key(self) -> bytes | None:
         if self.cursor_key:
@@ -269,13 +283,14 @@ class Settings(BaseSettings):
             raise UnsafeSettings("GITGOODS_ENV=aws with local defaults: " + "; ".join(problems))
 
     def resolved_portal_secret_key(self) -> str | None:
-        return self.portal_secret_key or (self.local_secret("portal-session-key") if self.env == "local" else None)
+        return self.resolved_secret("portal_secret_key")
+
+    def resolved_web_secret_key(self) -> str | None:
+        return self.resolved_secret("web_secret_key")
 
     def resolved_sim_clock_key(self) -> str | None:
         # The simulator's clock can only ever be set locally.
-        if self.env != "local":
-            return None
-        return self.sim_clock_key or self.local_secret("sim-clock-key")
+        return self.resolved_secret("sim_clock_key") if self.env == "local" else None
 
 
 @lru_cache(maxsize=1)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
+from gitgoods.settings import get_settings
 from storefront.web.app import create_app
-from storefront.web.config import DEFAULT_PORT
 
-create_app().run(host="127.0.0.1", port=int(os.environ.get("GITGOODS_WEB_PORT", DEFAULT_PORT)))
+create_app().run(host="127.0.0.1", port=get_settings().web_port)

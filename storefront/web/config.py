@@ -1,10 +1,9 @@
-"""Where the web app finds its services and its session key. `gitgoods.settings` already names the
-catalog; the order service's address and the session key are read here from the environment."""
+"""The web app's Flask config, drawn from `gitgoods.settings`: where it finds its services, its
+session key, its timeouts."""
 
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from typing import Any
 
@@ -12,8 +11,6 @@ from gitgoods.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ORDERS_URL = "http://127.0.0.1:5002"
-DEFAULT_PORT = 8080
 # One call to a service may take this long (connect and read each) ...
 SERVICE_TIMEOUT_S = 2.0
 # ... and all the calls of one page together at most this long, so a page never hangs.
@@ -24,12 +21,11 @@ def web_config(settings: Settings) -> dict[str, Any]:
     """Flask config defaults of the web app; `create_app(config=...)` overrides any of them."""
     return {
         "CATALOG_URL": settings.catalog_url,
-        "ORDERS_URL": os.environ.get("GITGOODS_ORDERS_URL", DEFAULT_ORDERS_URL),
+        "ORDERS_URL": settings.orders_url,
         "SERVICE_TIMEOUT_S": SERVICE_TIMEOUT_S,
         "PAGE_BUDGET_S": PAGE_BUDGET_S,
         "CATALOG_CACHE_TTL_S": settings.web_cache_ttl_s,
-        "SECRET_KEY": os.environ.get("GITGOODS_WEB_SECRET_KEY")
-        or (settings.local_secret("web-session-key") if settings.env == "local" else None),
+        "SECRET_KEY": settings.resolved_web_secret_key(),
         # Funnel events go to the order service's internal endpoint (storefront/web/funnel.py).
         "INTERNAL_TOKEN": settings.resolved_internal_token(),
         "FUNNEL_QUEUE_MAX": settings.web_funnel_queue_max,
