@@ -29,7 +29,6 @@ def openapi_document() -> dict[str, Any]:
     )
     doc.health()
     doc.self_document()
-    json_ = "application/json"
     doc.add(
         "/products",
         "get",
@@ -44,10 +43,7 @@ def openapi_document() -> dict[str, Any]:
             ),
             "parameters": query_parameters(schemas.ProductQuery),
             "responses": {
-                "200": {
-                    "description": "A page",
-                    "content": {json_: {"schema": doc.model(schemas.ProductPage, "serialization")}},
-                },
+                "200": doc.returns("A page", schemas.ProductPage),
                 **doc.error_responses(400, 429),
             },
         },
@@ -60,10 +56,7 @@ def openapi_document() -> dict[str, Any]:
             "operationId": "getProduct",
             "parameters": [id_param],
             "responses": {
-                "200": {
-                    "description": "The product",
-                    "content": {json_: {"schema": doc.model(schemas.Product, "serialization")}},
-                },
+                "200": doc.returns("The product", schemas.Product),
                 **doc.error_responses(404, 429),
             },
         },
@@ -74,10 +67,7 @@ def openapi_document() -> dict[str, Any]:
         {
             "operationId": "listSellers",
             "responses": {
-                "200": {
-                    "description": "All sellers",
-                    "content": {json_: {"schema": doc.model(schemas.SellerPage, "serialization")}},
-                },
+                "200": doc.returns("All sellers", schemas.SellerPage),
                 **doc.error_responses(429),
             },
         },
@@ -89,10 +79,7 @@ def openapi_document() -> dict[str, Any]:
             "operationId": "getSeller",
             "parameters": [{**id_param, "name": "seller_id"}],
             "responses": {
-                "200": {
-                    "description": "The seller",
-                    "content": {json_: {"schema": doc.model(schemas.Seller, "serialization")}},
-                },
+                "200": doc.returns("The seller", schemas.Seller),
                 **doc.error_responses(404, 429),
             },
         },

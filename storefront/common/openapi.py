@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 REF = "#/components/schemas/{model}"
+JSON = "application/json"
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -65,6 +66,15 @@ class OpenApiBuilder:
             },
         }
 
+    @staticmethod
+    def json_response(description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        """A response with a JSON body of `schema` (`extra`: its headers, say)."""
+        return {"description": description, "content": {JSON: {"schema": schema}}, **extra}
+
+    def returns(self, description: str, model: type[BaseModel], **extra: Any) -> dict[str, Any]:
+        """A response with a JSON body of `model`, as the service serializes it."""
+        return self.json_response(description, self.model(model, "serialization"), **extra)
+
     def model(self, model: type[BaseModel], mode: str = "validation") -> dict[str, str]:
         schema = model.model_json_schema(ref_template=REF, mode=mode)  # type: ignore[arg-type]
         for name, sub in schema.pop("$defs", {}).items():
@@ -84,11 +94,11 @@ class OpenApiBuilder:
             429: "Too many requests",
         }
         return {
-            str(s): {
-                "description": reasons.get(s, "Error"),
-                "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
+            str(s): OpenApiBuilder.json_response(
+                reasons.get(s, "Error"),
+                {"$ref": REF.format(model="Error")},
                 **({"headers": RETRY_AFTER} if s == 429 else {}),
-            }
+            )
             for s in statuses
         }
 
@@ -103,12 +113,7 @@ class OpenApiBuilder:
             {
                 "operationId": "openapi",
                 "summary": "This OpenAPI document",
-                "responses": {
-                    "200": {
-                        "description": "The document",
-                        "content": {"application/json": {"schema": {"$ref": REF.format(model="OpenApi")}}},
-                    }
-                },
+                "responses": {"200": self.json_response("The document", {"$ref": REF.format(model="OpenApi")})},
             },
         )
 
@@ -120,12 +125,7 @@ class OpenApiBuilder:
             {
                 "operationId": "health",
                 "summary": "Liveness and readiness",
-                "responses": {
-                    "200": {
-                        "description": "Ready",
-                        "content": {"application/json": {"schema": {"$ref": REF.format(model="Health")}}},
-                    },
-                },
+                "responses": {"200": self.json_response("Ready", {"$ref": REF.format(model="Health")})},
             },
         )
 

@@ -9,7 +9,7 @@ from flask import Flask
 
 from gitgoods import aws
 from gitgoods.settings import Settings
-from storefront.common.openapi import OpenApiBuilder
+from storefront.common.openapi import JSON, OpenApiBuilder
 from storefront.common.pii import PiiProtector
 from storefront.common.service import base_app, serve_openapi
 from storefront.orders import funnel, schemas
@@ -27,7 +27,6 @@ def openapi_document() -> dict[str, Any]:
     )
     doc.health()
     doc.self_document()
-    json_ = "application/json"
     doc.add(
         "/orders",
         "post",
@@ -49,11 +48,12 @@ def openapi_document() -> dict[str, Any]:
                     "schema": {"type": "string", "pattern": "^[\\x21-\\x7e]{1,128}$"},
                 }
             ],
-            "requestBody": {"required": True, "content": {json_: {"schema": doc.model(schemas.OrderIn)}}},
+            "requestBody": {"required": True, "content": {JSON: {"schema": doc.model(schemas.OrderIn)}}},
             "responses": {
-                "201": {
-                    "description": "Placed (or the first answer to the same key and body)",
-                    "headers": {
+                "201": doc.returns(
+                    "Placed (or the first answer to the same key and body)",
+                    schemas.OrderCreated,
+                    headers={
                         "Location": {
                             "description": "The order, to read with its receipt token",
                             "required": True,
@@ -65,8 +65,7 @@ def openapi_document() -> dict[str, Any]:
                             "schema": {"const": "true"},
                         },
                     },
-                    "content": {json_: {"schema": doc.model(schemas.OrderCreated, "serialization")}},
-                },
+                ),
                 **doc.error_responses(400, 409, 413, 415, 429),
             },
         },
@@ -81,10 +80,7 @@ def openapi_document() -> dict[str, Any]:
                 {"name": "X-Receipt-Token", "in": "header", "required": False, "schema": {"type": "string"}},
             ],
             "responses": {
-                "200": {
-                    "description": "The order",
-                    "content": {json_: {"schema": doc.model(schemas.OrderOut, "serialization")}},
-                },
+                "200": doc.returns("The order", schemas.OrderOut),
                 **doc.error_responses(404, 429),
             },
         },
