@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
@@ -10,6 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from gitgoods.identity import Identities
 from gitgoods.settings import Settings, get_settings
+from gitgoods.web import browser_app_config, configure_logging
 from portal import auth, health, views
 from portal.context import Portal
 from portal.embed import Embedder
@@ -40,11 +40,7 @@ def create_app(
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=secret_key,
-        SESSION_COOKIE_NAME="gitgoods_portal",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.env != "local",
-        MAX_CONTENT_LENGTH=16 * 1024,
+        **browser_app_config(settings, "gitgoods_portal"),
         JWKS_COOLDOWN_S=30.0,
     )
     app.config.update(config or {})
@@ -53,7 +49,7 @@ def create_app(
             "the portal has no session key: set GITGOODS_PORTAL_SECRET_KEY "
             "(locally `gitgoods.local.secrets.ensure_local_secrets` generates one)"
         )
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
 
     identities = Identities(settings)
     app.extensions["portal"] = Portal(

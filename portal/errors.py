@@ -8,6 +8,7 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from gitgoods.web import error_headers
 from portal.auth import SignInRequired, login_page
 
 log = logging.getLogger(__name__)
@@ -53,12 +54,8 @@ def register_error_handlers(app: Flask) -> None:
             return login_page(next_url=target, status=401)
         # 404s all say the same, so a seller cannot tell a foreign seller from a missing one.
         message = _MESSAGES.get(status) if status in (401, 404, 405) else (exc.description or _MESSAGES.get(status))
-        response = error_response(status, _CODES.get(status, "http_error"), message or "Error.")
-        valid_methods = getattr(exc, "valid_methods", None)
-        if valid_methods:
-            body, code = response
-            return body, code, {"Allow": ", ".join(valid_methods)}
-        return response
+        body, code = error_response(status, _CODES.get(status, "http_error"), message or "Error.")
+        return body, code, error_headers(exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from flask import Flask, jsonify
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from gitgoods.web import error_headers
 from storefront.common.deadline import is_outage
 
 log = logging.getLogger(__name__)
@@ -86,9 +87,7 @@ def register_error_handlers(app: Flask) -> None:
         response = jsonify(error_body(code, message))
         if status == 429:
             response.headers["Retry-After"] = "1"
-        for name, value in exc.get_headers():
-            if name == "Allow":
-                response.headers[name] = value
+        response.headers.update(error_headers(exc))
         return response, status
 
     @app.errorhandler(Exception)

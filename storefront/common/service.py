@@ -3,12 +3,12 @@ the OpenAPI document."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask, g, jsonify
 
 from gitgoods.settings import Settings, get_settings
+from gitgoods.web import configure_logging
 from storefront.common import deadline
 from storefront.common.errors import register_error_handlers
 from storefront.common.ratelimit import make_limiter
@@ -27,7 +27,7 @@ def base_app(name: str, settings: Settings | None, config: dict[str, Any] | None
         AWS_BUDGET_S=settings.request_budget_s,
     )
     app.config.update(config or {})
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     register_error_handlers(app)
     limiter = make_limiter(app, settings.rate_limit_store)
     app.extensions["limiter_obj"] = limiter

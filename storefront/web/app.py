@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import atexit
-import logging
 from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from gitgoods.settings import Settings, get_settings
+from gitgoods.web import browser_app_config, configure_logging
 from storefront.web import cart, visits
 from storefront.web.catalog_cache import catalog_client
 from storefront.web.config import ensure_secret_key, web_config
@@ -26,18 +26,14 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     app = Flask(__name__)
     app.config.update(
         SETTINGS=settings,
-        SESSION_COOKIE_NAME="gitgoods_shop",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.env != "local",
-        MAX_CONTENT_LENGTH=16 * 1024,
+        **browser_app_config(settings, "gitgoods_shop"),
         # The checkout form is good for a shopping session, not only an hour.
         WTF_CSRF_TIME_LIMIT=4 * 3600,
         **web_config(settings),
     )
     app.config.update(config or {})
     ensure_secret_key(app.config, settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
 
     timeout = app.config["SERVICE_TIMEOUT_S"]
     app.extensions["web_catalog"] = catalog_client(

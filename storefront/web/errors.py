@@ -9,6 +9,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from gitgoods.web import error_headers
 from storefront.web.services import ServiceError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -70,13 +71,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
-        status = exc.code or 500
-        response = error_page(status)
-        valid_methods = getattr(exc, "valid_methods", None)
-        if valid_methods:
-            body, code = response
-            return body, code, {"Allow": ", ".join(valid_methods)}
-        return response
+        body, status = error_page(exc.code or 500)
+        return body, status, error_headers(exc)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
