@@ -33,7 +33,6 @@ import math
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,6 +49,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from benchlib import free_port  # noqa: E402
 
 from gitgoods.settings import Settings  # noqa: E402
 
@@ -389,27 +390,17 @@ def order_requests(products, rng: random.Random, n: int) -> list[Request]:  # ty
 # -- the competing catalog (no cache) ----------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class UncachedCatalog:
     """The catalog app with both cache TTLs at 0, served exactly as `make up` serves it."""
 
     def __init__(self, settings: Settings, log_dir: Path):
-        from gitgoods.local.stack import _server  # the same command line as `make up`
+        from gitgoods.local.stack import _server, _service_env  # the same command line as `make up`
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,
-            "GITGOODS_HOME": str(settings.home),
-            "GITGOODS_ENV": settings.env,
-            "GITGOODS_TABLE_PREFIX": settings.table_prefix,
-            "GITGOODS_DYNAMODB_PORT": str(settings.dynamodb_port),
-            "GITGOODS_MOTO_PORT": str(settings.moto_port),
+            **_service_env(settings),
             "GITGOODS_CACHE_ITEM_TTL_S": "0",
             "GITGOODS_CACHE_QUERY_TTL_S": "0",
         }

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from gitgoods.local.stack import _server
+from gitgoods.local.stack import _server, _service_env
 from gitgoods.settings import REPO_ROOT, Settings
 from tests.conftest import free_port
 from tests.helpers import order_body, pick
@@ -58,11 +58,7 @@ class Service:
         self.port = port
         env = {
             **os.environ,
-            "GITGOODS_HOME": str(settings.home),
-            "GITGOODS_ENV": settings.env,
-            "GITGOODS_TABLE_PREFIX": settings.table_prefix,
-            "GITGOODS_DYNAMODB_PORT": str(settings.dynamodb_port),
-            "GITGOODS_MOTO_PORT": str(settings.moto_port),
+            **_service_env(settings),  # the session's stack, as `make up` hands it to its services
             "GITGOODS_INTERNAL_TOKEN": "test-internal-token",
             "GITGOODS_CATALOG_URL": "http://127.0.0.1:9",  # no catalog to notify: notices are dropped
             "GITGOODS_RATE_LIMIT_ORDERS": "100000 per second",
