@@ -144,14 +144,15 @@ class Tally:
     def total(self, op: str) -> int:
         return sum(self.by(op, 1).values())
 
-    def summary(self) -> str:
-        ops = sorted({key[0] for key in self.requests})
+    def summary(self, service: str = "") -> str:
+        ops = sorted({key[0] for key in self.requests if key[0].startswith(service)})
         lines = [
             f"{op:<38} {self.total(op):>5}  modes={self.by(op, 1)} phases={self.by(op, 2)} "
             f"statuses={self.by(op, 3)}"
             for op in ops
         ]
-        lines += [f"    {op:<34} {what:<34} {n:>5}" for (op, what), n in sorted(self.events.items())]
+        lines += [f"    {op:<34} {what:<34} {n:>5}" for (op, what), n in sorted(self.events.items())
+                  if op.startswith(service)]
         return "\n".join(lines)
 
 
@@ -442,7 +443,7 @@ def test_published_document_is_valid_openapi_and_is_the_one_fuzzed(service, shop
 def check_every_operation_fuzzed(service: str, request: pytest.FixtureRequest) -> None:
     """Every operation of the service's document got generated requests (as many as asked for, where
     it takes input), none answered 5xx, and the interesting paths were taken."""
-    summary = TALLY.summary()
+    summary = TALLY.summary(f"{service} ")
     print("\n" + summary)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:  # shown after the test summary (not under xdist workers)
