@@ -472,11 +472,11 @@ def check_every_operation_fuzzed(service: str, request: pytest.FixtureRequest) -
 # Each service's operations are fuzzed in one test (schemathesis' lazy schema runs them one after
 # the other, each as a subtest), so that the requests are counted and checked in the process that
 # sent them whichever way pytest-xdist hands out the tests. (Schemathesis' module-level
-# `schema.parametrize()` makes one item per operation, but with pytest 9 they all share one node
+# `schema.parametrize()` makes one item per operation, but with pytest 9.2 they all share one node
 # id, and pytest-xdist then ran only the first operation of each service.)
 def fuzzed(service: str, request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
-    # The lazy schema renames the test item per operation through `_nodeid`, an attribute pytest 9
-    # no longer has (its node ids are structured): give it one to write to.
+    # The lazy schema renames the test item per operation through `_nodeid`, an attribute pytest
+    # 9.2 no longer has (its node ids are structured): make sure there is one to write to.
     request.node._nodeid = request.node.nodeid
     yield SCHEMAS[service]
     check_every_operation_fuzzed(service, request)
