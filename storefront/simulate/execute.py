@@ -8,17 +8,14 @@ missing), and counts what happened in an `Outcome`; it stops on a `Fatal` refusa
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-
-from tqdm import tqdm
 
 from storefront.orders.service import TRANSITIONS
 from storefront.simulate.order_client import Fatal, OrderClient, OutOfStock
 from storefront.simulate.plan import Plan, PlannedEvent, PlannedOrder
+from storefront.simulate.pool import run_all
 
 DEFAULT_WORKERS = 12
 # Give up on the whole run after this many orders in a row failed for good (service down).
@@ -109,20 +106,6 @@ def execute(plan: Plan, orders_url: str, internal_token: str, clock_key: str,
             outcome.events.update(e.type for e in order.events)
             outcome.events_written.update(written)
 
-    # `disable=None`: a bar on a terminal, nothing in a log file.
-    bar = tqdm(total=len(plan.orders), unit="order", desc="shoppers",
-               disable=None if progress else True, smoothing=0.05, file=sys.stderr)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shopper") as pool:
-        futures = [pool.submit(run_one, order) for order in plan.orders]
-        try:
-            for future in as_completed(futures):
-                future.result()
-                bar.update(1)
-        except KeyboardInterrupt:
-            stop.set()
-            for future in futures:
-                future.cancel()
-            raise
-        finally:
-            bar.close()
+    run_all(plan.orders, run_one, workers=workers, stop=stop, desc="shoppers", unit="order", progress=progress,
+            on_done=lambda order, future: future.result())
     return outcome

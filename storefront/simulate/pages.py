@@ -21,18 +21,17 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import requests
-from tqdm import tqdm
 
 from storefront.common.clock import signed_headers
 from storefront.simulate.browsing import BROWSE_DAYS, Step, Visit, build_visits, describe_visits
 from storefront.simulate.order_client import SimulatorClient
 from storefront.simulate.plan import Plan
+from storefront.simulate.pool import run_all
 from storefront.simulate.seed import Catalog
 
 ATTEMPTS = 4
@@ -158,27 +157,18 @@ def execute_visits(visits: list[Visit], web_url: str, clock_key: str, *, workers
                 else:
                     outcome.steps[name] += n
 
-    bar = tqdm(total=len(todo), unit="visit", desc="browsing", disable=None if progress else True,
-               smoothing=0.05, file=sys.stderr)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="browser") as pool:
-        futures: dict[Any, Visit] = {pool.submit(run_one, v): v for v in todo}
-        try:
-            for future in as_completed(futures):
-                bar.update(1)
-                left[futures[future].day] -= 1
-                # Days are done in order: a day with a failed visit (or after a stop) is not.
-                while (next_day < len(days) and left[days[next_day]] == 0 and not stop.is_set()
-                       and days[next_day] not in failed_days):
-                    outcome.done_through = days[next_day]
-                    on_day_done(days[next_day])
-                    next_day += 1
-        except KeyboardInterrupt:
-            stop.set()
-            for future in futures:
-                future.cancel()
-            raise
-        finally:
-            bar.close()
+    def day_bookkeeping(visit: Visit, _future: object) -> None:
+        nonlocal next_day
+        left[visit.day] -= 1
+        # Days are done in order: a day with a failed visit (or after a stop) is not.
+        while (next_day < len(days) and left[days[next_day]] == 0 and not stop.is_set()
+               and days[next_day] not in failed_days):
+            outcome.done_through = days[next_day]
+            on_day_done(days[next_day])
+            next_day += 1
+
+    run_all(todo, run_one, workers=workers, stop=stop, desc="browsing", unit="visit", progress=progress,
+            on_done=day_bookkeeping)
     return outcome
 
 
