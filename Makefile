@@ -14,13 +14,13 @@ STAMP := $(VENV)/.installed
 .PHONY: up down test lint clean status tools venv bench check-prereqs browser plan
 
 up: venv tools ## start everything in the background, seed it, print where it listens
-	$(PY) -m gitgoods.cli up
+	@$(PY) -m launcher up
 
 down: ## stop everything `make up` started
-	@if [ -x $(PY) ]; then $(PY) -m gitgoods.cli down; else echo "nothing to stop (no $(VENV))"; fi
+	@if [ -x $(PY) ]; then $(PY) -m launcher down; else echo "nothing to stop (no $(VENV))"; fi
 
-status:
-	$(PY) -m gitgoods.cli status
+status: ## what `make up` started and is running
+	@$(PY) -m launcher status
 
 test: venv tools browser ## the whole test suite (lint included)
 	$(VENV)/bin/ruff check .
@@ -50,9 +50,10 @@ check-prereqs:
 venv: check-prereqs $(STAMP)
 
 $(STAMP): pyproject.toml
+	@echo "installing Python dependencies into $(VENV) (first time: a few minutes; pip's output in $(VENV)/install.log)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[all]'
+	@{ $(PY) -m pip install --upgrade pip && $(PY) -m pip install -e '.[all]'; } >$(VENV)/install.log 2>&1 || \
+	  { tail -n 30 $(VENV)/install.log; echo "error: pip failed; see $(VENV)/install.log"; exit 1; }
 	@touch $@
 
 tools: $(DDB_LOCAL_DIR)/DynamoDBLocal.jar $(CHARTJS) $(AXE)

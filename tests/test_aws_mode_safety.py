@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from gitgoods import cli
 from gitgoods.settings import Settings, UnsafeSettings
+from launcher import __main__ as launcher
 
 SAFE = {
     "env": "aws",
@@ -69,7 +69,7 @@ def test_make_up_refuses_the_aws_mode(monkeypatch, capsys):
 
     reset_settings()
     try:
-        assert cli.main(["up"]) == 1
+        assert launcher.main(["up"]) == 1
     finally:
         monkeypatch.delenv("GITGOODS_ENV")
         reset_settings()

@@ -26,7 +26,7 @@ from tests.helpers import missing_prerequisite
 
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
 PROJECT = "gitgoods"
-LOCAL_PACKAGES = {"gitgoods", "storefront", "pipelines", "portal", "tests", "bench"}
+LOCAL_PACKAGES = {"gitgoods", "storefront", "pipelines", "portal", "launcher", "tests", "bench"}
 # What only the pipeline, the portal or the emulators need: never in a storefront service.
 HEAVY = {"dagster", "dagster-webserver", "duckdb", "pyarrow", "sqlglot", "great-expectations", "awswrangler",
          "pyathena", "matplotlib", "reportlab", "moto", "pandas", "numpy"}

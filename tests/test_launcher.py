@@ -1,0 +1,66 @@
+"""`make up`'s terminal stays quiet (launcher/): what a phase prints and Python's warnings go to the
+log, each phase's seconds are kept in order and written as JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import warnings
+
+import dagster as dg
+import pytest
+
+from launcher.phases import Phases
+from launcher.up import send_logs_to
+
+
+def ticking(*times: float):
+    it = iter(times)
+    return lambda: next(it)
+
+
+def test_each_phase_is_timed_in_order_and_written_as_json(tmp_path, capsys):
+    log = io.StringIO()
+    phases = Phases(log, clock=ticking(0.0, 2.25, 2.25, 10.0))
+    with phases.timed("emulators"):
+        print("DynamoDB Local is up")
+    results = phases.steps("portal", [("seller portal", lambda: "http://127.0.0.1:8081")])
+    assert results == ["http://127.0.0.1:8081"]
+    assert phases.seconds == {"emulators": 2.2, "portal": 7.8} and list(phases.seconds) == ["emulators", "portal"]
+    assert phases.total() == 10.0
+    assert "DynamoDB Local is up" in log.getvalue() and "DynamoDB Local is up" not in capsys.readouterr().out
+    phases.write(tmp_path / "up-timings.json")
+    assert json.loads((tmp_path / "up-timings.json").read_text()) == {
+        "phases": {"emulators": 2.2, "portal": 7.8}, "total_s": 10.0}
+    assert [line.split() for line in phases.table()] == [["emulators", "2.2", "s"], ["portal", "7.8", "s"]]
+
+
+def test_a_failed_phase_is_timed_too():
+    phases = Phases(io.StringIO(), clock=ticking(0.0, 3.0))
+    with pytest.raises(RuntimeError), phases.timed("services"):
+        raise RuntimeError("the order service did not start")
+    assert phases.seconds == {"services": 3.0}
+
+
+@pytest.fixture
+def restore_logging():
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    with warnings.catch_warnings():
+        yield
+    logging.captureWarnings(False)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_warnings_and_library_logs_go_to_the_log_not_the_terminal(restore_logging, capfd):
+    log = io.StringIO()
+    send_logs_to(log)
+    warnings.simplefilter("always")
+    warnings.warn("the asset is in preview", dg.PreviewWarning, stacklevel=1)
+    logging.getLogger("botocore.credentials").warning("found credentials in the environment")
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    assert "PreviewWarning: the asset is in preview" in log.getvalue()
+    assert "found credentials in the environment" in log.getvalue()
