@@ -100,14 +100,17 @@ def _run(settings: Settings, phases, *, seed: bool, random_seed: int, days: int,
 
 
 def _load_the_lake(phases) -> list[str]:  # noqa: ANN001 - launcher.phases.Phases
+    import dagster as dg
+
     from pipelines.backfill import build_all, load_all_days, publish_all
 
+    instance = dg.DagsterInstance.get()  # opened once for the three (each opening checks its storage)
     with phases.timed("ingest"):
-        summary = load_all_days()
+        summary = load_all_days(instance)
     with phases.timed("marts"):
-        marts = build_all()
+        marts = build_all(instance)
     with phases.timed("publish"):
-        published = publish_all()
+        published = publish_all(instance)
     failed = marts["failed_checks"]
     refreshed = sum(1 for v in published["ingestions"].values() if v == "completed")
     return [

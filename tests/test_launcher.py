@@ -64,3 +64,19 @@ def test_warnings_and_library_logs_go_to_the_log_not_the_terminal(restore_loggin
     assert out == "" and err == ""
     assert "PreviewWarning: the asset is in preview" in log.getvalue()
     assert "found credentials in the environment" in log.getvalue()
+
+
+@pytest.mark.parametrize("start", ["start_events", "start_sweep"])
+def test_a_running_worker_is_kept_without_waiting(start, monkeypatch, tmp_path):
+    """A second `make up` finds the events relay and the sweep running: it neither starts them again
+    nor waits the second a new one is given to fail at start."""
+    from gitgoods.local import processes, stack
+    from gitgoods.settings import Settings
+
+    settings = Settings(home=tmp_path)
+    waited = []
+    monkeypatch.setattr(processes, "pid_of", lambda settings, name: 4242)
+    monkeypatch.setattr(processes, "start", lambda *a, **k: pytest.fail("started again"))
+    monkeypatch.setattr(stack.time, "sleep", waited.append)
+    service = getattr(stack, start)(settings)
+    assert waited == [] and service.name

@@ -133,14 +133,22 @@ def start_portal(settings: Settings) -> Service:
     return Service("seller portal", url)
 
 
+def _start_worker(settings: Settings, name: str, cmd: list[str], what: str) -> None:
+    """A background worker without a port: started unless running, given a second to fail at start
+    (a bad setting, a broker that refuses), which raises with where its log is."""
+    if processes.pid_of(settings, name):
+        return
+    processes.start(settings, name, cmd, env=_service_env(settings))
+    time.sleep(1.0)
+    if processes.pid_of(settings, name) is None:
+        raise processes.StartError(f"{what} stopped at start; see {settings.log_dir / f'{name}.log'}")
+
+
 def start_events(settings: Settings) -> Service:
     """The order events' relay and notification consumer (`python -m storefront.events both`):
     on RabbitMQ when AMQP_URL is set, in-process otherwise; notices go to the state folder's
     mailbox."""
-    processes.start(settings, "events", [_python(), "-m", "storefront.events", "both"], env=_service_env(settings))
-    time.sleep(1.0)
-    if processes.pid_of(settings, "events") is None:
-        raise processes.StartError(f"the order events relay stopped at start; see {settings.log_dir / 'events.log'}")
+    _start_worker(settings, "events", [_python(), "-m", "storefront.events", "both"], "the order events relay")
     where = "RabbitMQ" if settings.amqp_url else "in-process"
     return Service(f"order events relay ({where})", str(settings.state_dir / "mailbox"))
 
@@ -148,10 +156,7 @@ def start_events(settings: Settings) -> Service:
 def start_sweep(settings: Settings) -> Service:
     """The sweep that cancels orders left unpaid past `unpaid_order_ttl_s` and returns their stock
     (`python -m storefront.orders.sweep`, one run every `unpaid_sweep_interval_s`)."""
-    processes.start(settings, "sweep", [_python(), "-m", "storefront.orders.sweep"], env=_service_env(settings))
-    time.sleep(1.0)
-    if processes.pid_of(settings, "sweep") is None:
-        raise processes.StartError(f"the unpaid-order sweep stopped at start; see {settings.log_dir / 'sweep.log'}")
+    _start_worker(settings, "sweep", [_python(), "-m", "storefront.orders.sweep"], "the unpaid-order sweep")
     every = f"every {settings.unpaid_sweep_interval_s:.0f} s"
     return Service(f"unpaid-order sweep ({every})", str(settings.log_dir / "sweep.log"))
 
