@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-import warnings
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
-import dagster as dg
 import pytest
 
 from launcher.phases import Phases
-from launcher.up import send_logs_to
 
 
 def ticking(*times: float):
@@ -43,27 +43,25 @@ def test_a_failed_phase_is_timed_too():
     assert phases.seconds == {"services": 3.0}
 
 
-@pytest.fixture
-def restore_logging():
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    with warnings.catch_warnings():
-        yield
-    logging.captureWarnings(False)
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
-def test_warnings_and_library_logs_go_to_the_log_not_the_terminal(restore_logging, capfd):
-    log = io.StringIO()
-    send_logs_to(log)
-    warnings.simplefilter("always")
-    warnings.warn("the asset is in preview", dg.PreviewWarning, stacklevel=1)
-    logging.getLogger("botocore.credentials").warning("found credentials in the environment")
-    out, err = capfd.readouterr()
-    assert out == "" and err == ""
-    assert "PreviewWarning: the asset is in preview" in log.getvalue()
-    assert "found credentials in the environment" in log.getvalue()
+def test_warnings_and_library_logs_go_to_the_log_not_the_terminal(tmp_path):
+    """In a process of its own, as `make up` runs (pytest's own warning capture would otherwise
+    take the warning first)."""
+    log = tmp_path / "up.log"
+    script = textwrap.dedent(f"""
+        import logging, warnings
+        import dagster as dg
+        from launcher.up import send_logs_to
+        send_logs_to(open({str(log)!r}, "a", buffering=1))
+        warnings.simplefilter("always")
+        warnings.warn("the asset is in preview", dg.PreviewWarning, stacklevel=1)
+        logging.getLogger("botocore.credentials").warning("found credentials in the environment")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "" and done.stderr == ""
+    assert "PreviewWarning: the asset is in preview" in log.read_text()
+    assert "found credentials in the environment" in log.read_text()
 
 
 @pytest.mark.parametrize("start", ["start_events", "start_sweep"])
