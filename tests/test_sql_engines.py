@@ -273,6 +273,33 @@ def test_statements_are_recognised() -> None:
     assert parse_statement("DROP TABLE IF EXISTS x").if_exists
 
 
+def test_literals_read_back_as_the_python_values_they_stand_for() -> None:
+    from sqlglot import exp
+
+    from pipelines.sql.dialects import parse
+    from pipelines.sql.params import literal_value, to_literal
+    from pipelines.sql.pushdown import Predicate, table_predicates
+
+    def value(sql: str) -> tuple[bool, Any]:
+        return literal_value(parse(f"SELECT {sql}")[0].expressions[0])
+
+    assert value("'it''s'") == (True, "it's") and value("12") == (True, 12) and value("1.5") == (True, 1.5)
+    assert value("-7") == (True, -7) and value("-(2.5)") == (True, -2.5) and value("((3))") == (True, 3)
+    assert value("TRUE") == (True, True) and value("- -4") == (True, 4)
+    assert value("a") == (False, None) and value("-'x'") == (False, None) and value("1 + 1") == (False, None)
+    for v in ["x", 0, -3, 2.25, True, False]:  # to_literal's inverse
+        assert literal_value(to_literal(v)) == (True, v)
+    # the CTAS / UNLOAD properties and the pushed-down predicates read literals the same way
+    ctas = parse_statement("CREATE TABLE t WITH (format = 'ORC', bucket_count = -(4), x = (TRUE)) AS SELECT 1")
+    assert ctas.properties == {"format": "ORC", "bucket_count": -4, "x": True}
+    table = next(parse("SELECT * FROM t WHERE a = -(4) AND b IN ('x', (2)) AND c < 1.5")[0].find_all(exp.Table))
+    assert table_predicates(table) == [
+        Predicate("a", "eq", (-4,)),
+        Predicate("b", "in", ("x", 2)),
+        Predicate("c", "lt", (1.5,)),
+    ]
+
+
 # -- the DuckDB engine over the lake ----------------------------------------------------------------
 
 

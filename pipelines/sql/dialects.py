@@ -1,6 +1,6 @@
 """The ground the Athena-to-DuckDB layer stands on: the two dialects' names (both loaded at import),
-`TranspileError`, `parse` (Athena text -> sqlglot trees), the number a numeric literal stands for,
-and quoting an identifier.
+`TranspileError`, `parse` (Athena text -> sqlglot trees) and quoting an identifier (a literal's
+value is `pipelines.sql.params.literal_value`).
 """
 
 from __future__ import annotations
@@ -31,14 +31,6 @@ def parse(sql: str) -> list[exp.Expr]:
     return [t for t in trees if t is not None]
 
 
-def parse_number(text: str) -> int | float:
-    """The number a numeric literal's text stands for (int when it is one, else float)."""
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
-
-
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -47,4 +39,4 @@ def quote_identifier(name: str) -> str:
     return name if _IDENT.match(name) else '"' + name.replace('"', '""') + '"'
 
 
-__all__ = ["ATHENA", "DUCKDB", "TranspileError", "parse", "parse_number", "quote_identifier"]
+__all__ = ["ATHENA", "DUCKDB", "TranspileError", "parse", "quote_identifier"]

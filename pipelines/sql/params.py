@@ -1,6 +1,6 @@
-"""Query parameters: a Python value as an Athena literal (`to_literal`, `sql_literal`), and `?` /
-`:name` placeholders bound to values on the syntax tree (`bind_params`) or on the text, the rest
-kept as written (`bind_params_text`).
+"""Literals and query parameters: a Python value as an Athena literal (`to_literal`, `sql_literal`)
+and back (`literal_value`), and `?` / `:name` placeholders bound to values on the syntax tree
+(`bind_params`) or on the text, the rest kept as written (`bind_params_text`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,30 @@ def to_literal(value: Any) -> exp.Expr:
     if isinstance(value, list | tuple):
         return exp.Array(expressions=[to_literal(v) for v in value])
     raise TypeError(f"cannot use a {type(value).__name__} as an SQL parameter")
+
+
+def literal_value(node: exp.Expr) -> tuple[bool, Any]:
+    """An Athena literal as a Python value: `(True, value)` for a string, a number (int when it is
+    one, else float), a boolean, a negated number or one of these in parentheses; `(False, None)`
+    for anything else."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Literal):
+        return True, (node.this if node.is_string else _number(node.this))
+    if isinstance(node, exp.Boolean):
+        return True, bool(node.this)
+    if isinstance(node, exp.Neg):
+        ok, value = literal_value(node.this)
+        if ok and isinstance(value, int | float) and not isinstance(value, bool):
+            return True, -value
+    return False, None
+
+
+def _number(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
 
 def sql_literal(value: Any) -> str:
@@ -91,4 +115,4 @@ def bind_params_text(sql: str, params: Sequence[Any] | Mapping[str, Any] | None)
     return apply_edits(sql, edits)
 
 
-__all__ = ["bind_params", "bind_params_text", "sql_literal", "to_literal"]
+__all__ = ["bind_params", "bind_params_text", "literal_value", "sql_literal", "to_literal"]

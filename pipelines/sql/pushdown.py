@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from sqlglot import exp
 
-from pipelines.sql.dialects import parse_number
+from pipelines.sql.params import literal_value
 
 PredicateOp = Literal["eq", "in", "lt", "le", "gt", "ge", "between", "prefix"]
 
@@ -29,18 +29,6 @@ class Predicate:
 
 _FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le", "eq": "eq"}
 _COMPARISONS: dict[type, str] = {exp.EQ: "eq", exp.LT: "lt", exp.LTE: "le", exp.GT: "gt", exp.GTE: "ge"}
-
-
-def _literal(node: exp.Expr) -> tuple[bool, Any]:
-    while isinstance(node, exp.Paren):
-        node = node.this
-    if isinstance(node, exp.Literal):
-        return True, (node.this if node.is_string else parse_number(node.this))
-    if isinstance(node, exp.Boolean):
-        return True, bool(node.this)
-    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
-        return True, -parse_number(node.this.this)
-    return False, None
 
 
 def _sources(select: exp.Select) -> list[exp.Expr]:
@@ -121,28 +109,28 @@ def table_predicates(table: exp.Table) -> list[Predicate]:
         if type(cond) in _COMPARISONS:
             op = _COMPARISONS[type(cond)]
             left, right = cond.this, cond.expression
-            column, (is_lit, value) = ours(left), _literal(right)
+            column, (is_lit, value) = ours(left), literal_value(right)
             if column is None:
-                column, (is_lit, value) = ours(right), _literal(left)
+                column, (is_lit, value) = ours(right), literal_value(left)
                 op = _FLIP[op]
             if column is not None and is_lit:
                 out.append(Predicate(column, op, (value,)))  # type: ignore[arg-type]
         elif isinstance(cond, exp.In) and not cond.args.get("query") and (column := ours(cond.this)):
-            values = [_literal(v) for v in cond.expressions]
+            values = [literal_value(v) for v in cond.expressions]
             if values and all(ok for ok, _ in values):
                 out.append(Predicate(column, "in", tuple(v for _, v in values)))
         elif isinstance(cond, exp.Between) and (column := ours(cond.this)):
-            low, high = _literal(cond.args["low"]), _literal(cond.args["high"])
+            low, high = literal_value(cond.args["low"]), literal_value(cond.args["high"])
             if low[0] and high[0]:
                 out.append(Predicate(column, "between", (low[1], high[1])))
         elif isinstance(cond, exp.Like) and (column := ours(cond.this)):
-            ok, pattern = _literal(cond.expression)
+            ok, pattern = literal_value(cond.expression)
             if ok and isinstance(pattern, str) and pattern.endswith("%"):
                 prefix = pattern[:-1]
                 if not any(ch in prefix for ch in "%_\\"):
                     out.append(Predicate(column, "prefix", (prefix,)))
         elif isinstance(cond, exp.StartsWith) and (column := ours(cond.this)):
-            ok, prefix = _literal(cond.expression)
+            ok, prefix = literal_value(cond.expression)
             if ok and isinstance(prefix, str):
                 out.append(Predicate(column, "prefix", (prefix,)))
     return out

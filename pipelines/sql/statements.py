@@ -16,8 +16,8 @@ from typing import Any, Literal
 from sqlglot import exp, tokens
 from sqlglot.errors import SqlglotError
 
-from pipelines.sql.dialects import ATHENA, TranspileError, parse, parse_number
-from pipelines.sql.params import sql_literal
+from pipelines.sql.dialects import ATHENA, TranspileError, parse
+from pipelines.sql.params import literal_value, sql_literal
 
 StatementKind = Literal["query", "ctas", "unload", "create_view", "drop_table", "drop_view", "other"]
 
@@ -102,14 +102,13 @@ def _table_name(table: exp.Expr) -> str:
 
 
 def _python_value(node: exp.Expr) -> Any:
+    """A property's value: a literal's value, an array's list of values, a bare word's name, else
+    the expression's text."""
     if isinstance(node, exp.Array):
         return [_python_value(e) for e in node.expressions]
-    if isinstance(node, exp.Literal):
-        return node.this if node.is_string else parse_number(node.this)
-    if isinstance(node, exp.Boolean):
-        return bool(node.this)
-    if isinstance(node, exp.Neg):
-        return -_python_value(node.this)
+    ok, value = literal_value(node)
+    if ok:
+        return value
     if isinstance(node, (exp.Var, exp.Identifier)):
         return node.name
     return node.sql(ATHENA)
