@@ -1,12 +1,15 @@
 """Plain Python values <-> DynamoDB attribute values, for the storefront's small items.
 
 Numbers are the contract's integers (money in minor units, quantities, stock), so they come
-back as `int`, not `Decimal`.
+back as `int`, not `Decimal` (read by `gitgoods.dynamodb.read_number`: any other number is a
+`float`).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from gitgoods.dynamodb import read_number
 
 
 def to_attr(value: Any) -> dict[str, Any]:
@@ -36,7 +39,7 @@ def from_attr(attr: dict[str, Any]) -> Any:
     if kind == "S":
         return value
     if kind == "N":
-        return int(value) if "." not in value and "e" not in value.lower() else float(value)
+        return read_number(value)
     if kind == "BOOL":
         return value
     if kind == "B":
