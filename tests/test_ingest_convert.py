@@ -619,7 +619,7 @@ def test_converter_never_accepts_what_the_schema_rejects(items):
 
 
 def test_amount_reading_is_the_same_vectorised_and_per_item():
-    from pipelines.ingest.convert.integers import _readable_amounts
+    from pipelines.dynamodb_wire import read_int64
 
     texts = [
         "0",
@@ -639,7 +639,7 @@ def test_amount_reading_is_the_same_vectorised_and_per_item():
         "9" * 19,
         "-" + "9" * 18,
     ]
-    vectorised = _readable_amounts(pa.array(texts, pa.string())).to_pylist()
+    vectorised = read_int64(pa.array(texts, pa.string())).to_pylist()
     assert vectorised == [readable_amount({"N": t}) for t in texts]
     assert vectorised[:4] == [0, 12, -5, 0] and vectorised[4:12] == [None] * 8
     assert readable_amount({"S": "12"}) is None and readable_amount(None) is None

@@ -11,41 +11,47 @@ B -> binary (e.g. encrypted PII stays ciphertext), SS -> list<string>, NS -> lis
 BS -> list<binary>, L -> list (of the common element type, else JSON text), M -> struct, NULL ->
 null; an attribute with different types in different items becomes a string column.
 
-The body is parsed by `pyarrow.json` into DynamoDB's typed wire form (`struct<S, N, BOOL, ...>` per
-attribute), then decoded column by column; `unify` concatenates pages whose inferred types differ.
+The body is parsed by `pipelines.dynamodb_wire` (the ingest's decoder too) into DynamoDB's typed wire
+form (`struct<S, N, BOOL, ...>` per attribute), then decoded column by column; `unify`
+concatenates pages whose inferred types differ. Numbers are read by the platform's one rule
+(`gitgoods.dynamodb.read_number`: integers exact, others float), a column of them as int64 by
+`pipelines.dynamodb_wire.read_int64`.
 """
 
 from __future__ import annotations
 
 import base64
-import io
-import re
 from collections.abc import Iterable
 from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pj
 
-_INT = r"^-?[0-9]{1,18}$"
+from gitgoods.dynamodb import read_number
+from pipelines.dynamodb_wire import present_tags, read_body, read_int64
+
 _DECIMAL_38_9 = r"^-?[0-9]{1,29}(\.[0-9]{1,9})?$"
 DECIMAL = pa.decimal128(38, 9)
 
 
 def _plain(value: Any) -> Any:
-    """A DynamoDB-typed value (`{"N": "1"}`) as a JSON-able Python value (B as base64 text)."""
-    if not isinstance(value, dict) or len(value) != 1:
+    """A DynamoDB-typed value (`{"N": "1"}`, as a dict or a wire row's) as a JSON-able Python value
+    (B as base64 text); a wire row's absent tags and attributes (nulls) are left out."""
+    if not isinstance(value, dict):
         return value
-    ((tag, inner),) = value.items()
+    tags = present_tags(value)
+    if len(tags) != 1:
+        return value
+    ((tag, inner),) = tags.items()
     if tag == "N":
-        return int(inner) if re.fullmatch(r"-?[0-9]+", inner) else float(inner)
+        return read_number(inner)
     if tag == "NS":
         return [_plain({"N": v}) for v in inner]
     if tag == "L":
         return [_plain(v) for v in inner]
     if tag == "M":
-        return {k: _plain(v) for k, v in inner.items()}
+        return {k: _plain(v) for k, v in inner.items() if v is not None}
     if tag == "NULL":
         return None
     return inner  # S, B (base64 text), BOOL, SS, BS
@@ -66,8 +72,9 @@ def _numbers(strings: pa.Array) -> pa.Array:
     valid = strings.drop_null() if strings.null_count else strings
     if len(valid) == 0:
         return pa.nulls(len(strings), pa.int64())
-    if pc.all(pc.match_substring_regex(valid, _INT)).as_py():
-        return pc.cast(strings, pa.int64())
+    integers = read_int64(strings)
+    if integers.null_count == strings.null_count:
+        return integers
     if pc.all(pc.match_substring_regex(valid, _DECIMAL_38_9)).as_py():
         return pc.cast(strings, DECIMAL)
     return pc.cast(strings, pa.float64())
@@ -152,32 +159,19 @@ def body_to_arrow(
 ) -> tuple[pa.Table, dict[str, Any] | None]:
     """A Query/Scan response body -> (Arrow table of its items, LastEvaluatedKey or None).
 
-    The body is parsed by `pyarrow.json` (in C++, no Python object per item) into the typed wire
-    form; what pyarrow cannot type falls back to orjson and per-item Python values.
+    The body is parsed by `pipelines.dynamodb_wire.read_body` (in C++, no Python object per item)
+    into the typed wire form; what pyarrow cannot type falls back to orjson and per-item Python
+    values.
     """
     key_order = key_order or []
     try:
-        parsed = pj.read_json(
-            io.BytesIO(body),
-            read_options=pj.ReadOptions(use_threads=False, block_size=len(body) + 64),
-            parse_options=pj.ParseOptions(newlines_in_values=b"\n" in body),
-        )
+        wire, last_key = read_body(body, items_key=items_key)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         doc = orjson.loads(body)
         return _python_items(doc.get(items_key) or [], key_order), doc.get("LastEvaluatedKey")
-    last_key = None
-    if "LastEvaluatedKey" in parsed.column_names:
-        last_key = parsed.column("LastEvaluatedKey").chunk(0)[0].as_py()
-        if last_key is not None:
-            last_key = {
-                k: {t: v for t, v in tagged.items() if v is not None} for k, tagged in last_key.items() if tagged
-            }
-    if items_key not in parsed.column_names:
+    if wire is None:
         return pa.table({}), last_key
-    items = parsed.column(items_key).chunk(0)
-    if items.null_count or not pa.types.is_list(items.type) or not pa.types.is_struct(items.type.value_type):
-        return pa.table({}), last_key
-    return _columns(items.flatten(), key_order), last_key
+    return _columns(wire, key_order), last_key
 
 
 def _python_items(items: list[dict[str, Any]], key_order: list[str]) -> pa.Table:

@@ -2,9 +2,10 @@
 
 Items arrive as DynamoDB JSON (`{"qty": {"N": "2"}}`), either as Python dicts (`convert_page`,
 `convert_items`) or as the raw bytes of a Query response (`convert_body`). Both are turned into a
-*wire* `StructArray` in C++ (`pa.array` on the dicts, `pyarrow.json` on the bytes: no per-item
-Python objects at all), whose columns are the attributes and whose leaves are the DynamoDB type
-tags (`event_id.S`, `qty.N`, `lines.L[].M.qty.N`). Every rule then runs vectorised on those
+*wire* `StructArray` in C++ (`pa.array` on the dicts; on the bytes `pipelines.dynamodb_wire`, the
+decoder the federated SQL reads share: no per-item Python objects at all), whose columns are the
+attributes and whose leaves are the DynamoDB type tags (`event_id.S`, `qty.N`,
+`lines.L[].M.qty.N`). Every rule then runs vectorised on those
 columns (RE2 patterns, integer and timestamp casts, ranges), and the clean rows are cast to the
 schemas of `pipelines.ingest.schemas`.
 
@@ -37,6 +38,7 @@ The modules, each of one purpose (this package re-exports nothing: import from t
 - `validation`: the validation toolkit (failures, typed attribute access and generic rules, days);
 - `table_rules`: the rules of `order_events` and `sales`;
 - `contract`: the patterns, enums and bounds read from the contract's schema;
-- `integers`: DynamoDB numbers read as integers (`readable_amount`);
+- `integers`: `amount_cents` read for reconciliation (`readable_amount`, by
+  `gitgoods.dynamodb.read_number`'s rule);
 - `arrays`: small vectorised Arrow helpers.
 """

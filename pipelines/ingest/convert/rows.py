@@ -13,16 +13,15 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.json as pj
 
-from gitgoods.contract.tables import TABLES
+from pipelines.dynamodb_wire import read_body, read_int64
 from pipelines.ingest.convert.arrays import _child
-from pipelines.ingest.convert.integers import _readable_amounts, readable_amount
+from pipelines.ingest.convert.integers import readable_amount
 from pipelines.ingest.convert.results import PageResult, _empty
 from pipelines.ingest.convert.table_rules import _TABLE_RULES
 from pipelines.ingest.convert.unknown import _unknown_in_items, _unknown_in_wire
 from pipelines.ingest.convert.validation import _Attrs, _Days, _Failures
-from pipelines.ingest.convert.wire import _S, AMOUNT_ATTRIBUTE, OUTPUT, TIME_ATTRIBUTE, WIRE, _day, contract_table
+from pipelines.ingest.convert.wire import AMOUNT_ATTRIBUTE, OUTPUT, TIME_ATTRIBUTE, WIRE, _day, contract_table
 
 
 # -- entry points ------------------------------------------------------------------------------
@@ -60,30 +59,18 @@ def convert_items(items: Sequence[dict[str, Any]], table: str, day: dt.date | st
 def convert_body(body: bytes, table: str, day: dt.date | str | None) -> tuple[PageResult, dict[str, Any] | None]:
     """The raw body of a Query (or Scan) response -> (result, LastEvaluatedKey or None).
 
-    The body is parsed by `pyarrow.json` straight into the wire columns: no Python object per item.
+    The body is parsed by `pipelines.dynamodb_wire.read_body` straight into the wire columns: no
+    Python object per item.
     """
     table = contract_table(table)
-    key_names = sorted(TABLES[table].key_attributes())
-    lek_type = pa.struct([(k, _S) for k in key_names])
     try:
-        parsed = pj.read_json(
-            pa.BufferReader(body),  # zero-copy: the body is not copied into a Python stream
-            read_options=pj.ReadOptions(use_threads=False, block_size=len(body) + 64),
-            parse_options=pj.ParseOptions(
-                explicit_schema=pa.schema([("Items", pa.list_(WIRE[table])), ("LastEvaluatedKey", lek_type)]),
-                unexpected_field_behavior="infer",
-                newlines_in_values=b"\n" in body,
-            ),
-        )
+        wire, lek = read_body(body, WIRE[table])
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         # Something pyarrow cannot type (malformed DynamoDB JSON): take the slow, exact path.
         doc = orjson.loads(body)
         return convert_items(doc.get("Items", []), table, day), doc.get("LastEvaluatedKey")
-    if parsed.num_rows != 1:
-        raise ValueError(f"a Query response is one JSON object, got {parsed.num_rows}")
-    items_col = parsed.column("Items").chunk(0)
-    wire = items_col.flatten() if items_col.null_count == 0 else pa.array([], WIRE[table])
-    lek = _lek(parsed.column("LastEvaluatedKey").chunk(0)[0].as_py())
+    if wire is None:
+        wire = pa.array([], WIRE[table])
     items_cache: list[Any] = []
 
     def raw_item(i: int) -> dict[str, Any]:
@@ -103,12 +90,6 @@ def convert_wire(
     """Convert a wire array parsed elsewhere (e.g. from an export file with `pyarrow.json`)."""
     table = contract_table(table)
     return _convert(wire, table, _day(day), _unknown_in_wire(wire, table), {}, raw_item)
-
-
-def _lek(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not value:
-        return None
-    return {k: {t: v for t, v in w.items() if v is not None} for k, w in value.items() if w is not None}
 
 
 def _item_keys(a: _Attrs, table: str, rows: np.ndarray) -> list[str | None]:
@@ -155,7 +136,7 @@ def _convert_rows(
                 failures.fail_row(i, f"{name}: unknown attribute")
     for i in malformed:
         failures.bad[i] = True
-    readable = _readable_amounts(amount_raw)
+    readable = read_int64(amount_raw)
     amounts = readable.fill_null(0).to_numpy().astype(object)
     for i in malformed:  # a null row of the wire array: its amount comes from the raw item
         amounts[i] = _malformed_amount(raw_item(i)) or 0

@@ -14,9 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gitgoods.contract.tables import DAY_SHARDS
+from pipelines.dynamodb_wire import is_int64_digits
 from pipelines.ingest.convert.arrays import _NULL_S, _child, _np
 from pipelines.ingest.convert.contract import DAY_SHARD_RE, TIMESTAMP_RE
-from pipelines.ingest.convert.integers import _is_uint
 from pipelines.ingest.schemas import UTC_MS
 
 
@@ -128,7 +128,7 @@ class _Attrs:
 
     def uint(self, name: str, values: pa.Array, lo: int = 0, hi: int | None = None) -> pa.Array:
         """A non-negative integer (int64), optionally within [lo, hi]; null where it is not."""
-        ok = _is_uint(values)
+        ok = is_int64_digits(values)
         self.failures.fail(pc.invert(ok), f"{self.prefix}{name}: not a non-negative integer")
         ints = pc.if_else(ok, values, _NULL_S).cast(pa.int64())
         if lo > 0 or hi is not None:

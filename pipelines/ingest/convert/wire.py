@@ -1,25 +1,19 @@
 """Wire types: what the DynamoDB JSON of each contract table looks like as an Arrow struct (one
 field per attribute, the DynamoDB type tags as leaves), the tables' output schemas and key
 attributes, the table and day arguments' normalisation, and `read_wire_json` (newline-delimited
-DynamoDB JSON -> wire rows)."""
+DynamoDB JSON -> wire rows, by `pipelines.dynamodb_wire`)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 import pyarrow as pa
-import pyarrow.json as pj
 
+from pipelines.dynamodb_wire import read_lines, tagged
 from pipelines.ingest.schemas import RAW_ORDER_EVENTS, RAW_SALES
 
-
 # -- wire types: what the DynamoDB JSON of each table looks like --------------------------------
-def _tag(tag: str) -> pa.DataType:
-    return pa.struct([(tag, pa.string())])
-
-
-_S, _N = _tag("S"), _tag("N")
+_S, _N = tagged("S"), tagged("N")
 
 EVENT_LINE_WIRE = pa.struct(
     [
@@ -98,20 +92,4 @@ def read_wire_json(data: bytes, table: str, root: str | None = None) -> pa.Struc
 
     Raises `pa.ArrowInvalid` / `pa.ArrowTypeError` on what pyarrow cannot type.
     """
-    table = contract_table(table)
-    row_type = WIRE[table]
-    parsed = pj.read_json(
-        io.BytesIO(data),
-        # 1 MB blocks parse in parallel (an item is far smaller than a block)
-        read_options=pj.ReadOptions(use_threads=True, block_size=1 << 20),
-        parse_options=pj.ParseOptions(
-            explicit_schema=pa.schema([(root, row_type)] if root else list(zip(row_type.names, row_type, strict=True))),
-            unexpected_field_behavior="infer",
-        ),
-    )
-    if root:
-        col = parsed.column(root).combine_chunks()
-        if col.null_count:
-            raise pa.ArrowInvalid(f"a line has no {root!r}")
-        return col
-    return pa.StructArray.from_arrays([c.combine_chunks() for c in parsed.columns], fields=list(parsed.schema))
+    return read_lines(data, WIRE[contract_table(table)], root)
