@@ -346,9 +346,10 @@ def running_stack() -> tuple[str, list[str]] | None:
     except Exception:
         return None
     # the days the pipeline loads (pipelines/defs/partitions.py: its first day .. today)
-    from pipelines.pipeline_start import first_day
+    from gitgoods.settings import get_settings
+    from launcher.up import set_pipeline_start
 
-    first = first_day()
+    first = set_pipeline_start(get_settings()).pipeline_start
     today = dt.datetime.now(dt.UTC).date()
     return endpoint, [(first + dt.timedelta(days=i)).isoformat() for i in range((today - first).days + 1)]
 

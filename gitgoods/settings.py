@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -105,8 +106,9 @@ class Settings(BaseSettings):
     # (None: the work group's own result location).
     athena_workgroup: str = "primary"
     athena_output: str | None = None
-    # First day of the daily partitions; by default the first day the local simulation wrote.
-    pipeline_start: str | None = None
+    # First day of the daily (and monthly) partitions, YYYY-MM-DD: a fixed setting, never the clock.
+    # `make up` sets it from the shopper simulation's window; elsewhere it must be given.
+    pipeline_start: date | None = None
     # The ingest assets load each partition in a lean worker process (`pipelines.ingest.worker`,
     # through Dagster Pipes) so the Dagster process does not carry the ingest's memory; true loads
     # it inside the Dagster step's own process instead.

@@ -14,14 +14,17 @@ import logging
 import os
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from typing import IO
 
 from gitgoods.identity import Identities
 from gitgoods.local import processes, stack
-from gitgoods.settings import Settings
+from gitgoods.settings import Settings, get_settings
 
 UP_LOG = "up.log"
 TIMINGS = "up-timings.json"
+# The history a stack without simulated shoppers starts with.
+DEFAULT_HISTORY_DAYS = 90
 
 
 def send_logs_to(log: IO[str]) -> None:
@@ -91,12 +94,29 @@ def _run(settings: Settings, phases, *, seed: bool, random_seed: int, days: int,
     identities = Identities(settings)
     phases.steps("sign-ins", [("Cognito users", identities.rebuild)])
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    settings = set_pipeline_start(settings)
     phases.steps("dagster", [("Dagster UI", lambda: services.append(stack.start_dagster(settings)))])
     results = []
     if ingest:
         results = _load_the_lake(phases)
     phases.steps("portal", [("seller portal", lambda: services.append(stack.start_portal(settings)))])
     return services, identities, results
+
+
+def set_pipeline_start(settings: Settings) -> Settings:
+    """The pipeline's first day for the Dagster processes started from here and the loads run here:
+    `GITGOODS_PIPELINE_START` when set, else the first day the shopper simulation wrote, else
+    `DEFAULT_HISTORY_DAYS` before today (a stack without simulated shoppers). The pipeline reads it
+    as a setting (`pipelines.pipeline_start`), so it goes into this process's environment, which
+    the Dagster UI and its runs inherit."""
+    if settings.pipeline_start is None:
+        from storefront.simulate.run import simulated_first_day
+
+        start = simulated_first_day(settings) or datetime.now(UTC).date() - timedelta(days=DEFAULT_HISTORY_DAYS)
+        os.environ["GITGOODS_PIPELINE_START"] = start.isoformat()
+        get_settings.cache_clear()
+        settings = settings.model_copy(update={"pipeline_start": start})
+    return settings
 
 
 def _load_the_lake(phases) -> list[str]:  # noqa: ANN001 - launcher.phases.Phases

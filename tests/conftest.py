@@ -3,6 +3,7 @@ with a fresh data folder and table prefix, so tests never touch a running `make 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import socket
@@ -23,6 +24,9 @@ from tests.helpers import missing_prerequisite
 
 for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "GITGOODS_ENV", "GITGOODS_HOME"):
     os.environ.pop(var, None)
+# The pipeline's first day is a setting (make up sets it from the simulation): the tests' partitions
+# begin 90 days before the day the suite starts, the window their data is made in.
+os.environ["GITGOODS_PIPELINE_START"] = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=90)).isoformat()
 
 
 def free_port() -> int:

@@ -20,8 +20,8 @@ opened, filters_set = [], []
 
 
 def audit(event, args):
-    if event == "open" and isinstance(args[0], str) and args[0].startswith(home):
-        opened.append(args[0])
+    if event in ("open", "os.listdir", "os.scandir") and str(args[0]).startswith(home):
+        opened.append(f"{event} {args[0]}")
 
 
 sys.addaudithook(audit)
@@ -44,6 +44,7 @@ import pyarrow as pa
 pool_before = pa.default_memory_pool().backend_name
 import pipelines.definitions  # noqa: E402,F401
 import dagster as dg  # noqa: E402
+from pipelines.defs.partitions import daily  # noqa: E402
 
 print(json.dumps({
     "pool_before": pool_before,
@@ -52,15 +53,19 @@ print(json.dumps({
     "dagster_filters": [str(f) for f in warnings.filters if isinstance(f[2], type)
                         and issubclass(f[2], (dg.PreviewWarning, dg.BetaWarning))],
     "opened": opened,
+    "first_partition": daily.get_first_partition_key(),
 }))
 """
 
 
 def test_importing_the_code_location_has_no_side_effects(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    home.mkdir()
+    # a simulation's marker, which the pipeline's first day was once worked out from at import
+    (home / "state").mkdir(parents=True)
+    marker = home / "state" / "simulation-42.json"
+    marker.write_text('{"end": "2026-03-01T00:00:00Z", "days": 30}')
     env = {k: v for k, v in os.environ.items() if k not in {"ARROW_DEFAULT_MEMORY_POOL", "GITGOODS_LAKE_URI"}}
-    env.update({"GITGOODS_HOME": str(home), "GITGOODS_ENV": "local"})
+    env.update({"GITGOODS_HOME": str(home), "GITGOODS_ENV": "local", "GITGOODS_PIPELINE_START": "2026-01-15"})
     out = subprocess.run(
         [sys.executable, "-c", PROBE, str(home), str(REPO_ROOT)],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
@@ -74,9 +79,11 @@ def test_importing_the_code_location_has_no_side_effects(tmp_path: Path) -> None
     # the project's modules set no process-wide warnings filter (third-party packages may)
     assert seen["filters_set"] == []
     assert seen["dagster_filters"] == []
-    # nothing under the home folder is opened or created
+    # the partitions begin on the configured first day, not on one read from the disk or the clock
+    assert seen["first_partition"] == "2026-01-15"
+    # nothing under the home folder is listed, opened or created
     assert seen["opened"] == []
-    assert list(home.iterdir()) == []
+    assert sorted(p.relative_to(home) for p in home.rglob("*")) == [Path("state"), Path("state/simulation-42.json")]
 
 
 ENTRY_PROBE = r"""

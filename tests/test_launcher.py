@@ -3,8 +3,10 @@ log, each phase's seconds are kept in order and written as JSON."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -78,3 +80,36 @@ def test_a_running_worker_is_kept_without_waiting(start, monkeypatch, tmp_path):
     monkeypatch.setattr(stack.time, "sleep", waited.append)
     service = getattr(stack, start)(settings)
     assert waited == [] and service.name
+
+
+def test_the_pipeline_s_first_day_is_a_setting_the_launcher_fills_in(tmp_path, monkeypatch):
+    """The pipeline never works its first day out (no clock, no disk): without the setting it
+    refuses with the variable's name; `make up` sets it from the simulation's window, else 90
+    days back, and the setting wins over both."""
+    from gitgoods.settings import Settings, get_settings
+    from launcher.up import DEFAULT_HISTORY_DAYS, set_pipeline_start
+    from pipelines.pipeline_start import PipelineStartMissing, first_day
+
+    monkeypatch.delenv("GITGOODS_PIPELINE_START", raising=False)
+    monkeypatch.setenv("GITGOODS_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        bare = Settings(home=tmp_path, pipeline_start=None)
+        with pytest.raises(PipelineStartMissing, match="GITGOODS_PIPELINE_START"):
+            first_day(bare)
+
+        today = dt.datetime.now(dt.UTC).date()
+        assert set_pipeline_start(bare).pipeline_start == today - dt.timedelta(days=DEFAULT_HISTORY_DAYS)
+
+        (tmp_path / "state").mkdir()
+        (tmp_path / "state" / "simulation-7.json").write_text(json.dumps({"end": "2026-05-31T12:00:00Z", "days": 90}))
+        (tmp_path / "state" / "simulation-8.json").write_text(json.dumps({"end": "2026-06-30T12:00:00Z", "days": 10}))
+        started = set_pipeline_start(bare)
+        assert started.pipeline_start == dt.date(2026, 3, 2)  # May 31 minus 90 days, the earlier window
+        assert os.environ["GITGOODS_PIPELINE_START"] == "2026-03-02"  # what the Dagster processes inherit
+        assert first_day(get_settings()) == dt.date(2026, 3, 2)
+
+        fixed = Settings(home=tmp_path, pipeline_start=dt.date(2025, 12, 1))
+        assert set_pipeline_start(fixed).pipeline_start == dt.date(2025, 12, 1)
+    finally:
+        get_settings.cache_clear()

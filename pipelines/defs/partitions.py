@@ -6,8 +6,7 @@ import dagster as dg
 
 from pipelines.pipeline_start import first_day
 
-# The start is worked out once, when the code location loads (from the settings, the simulation's
-# markers or the clock), so both definitions begin on the same day.
+# The start is a setting (GITGOODS_PIPELINE_START), read once so both definitions begin on the same day.
 _START = first_day()
 
 # end_offset=1: today's partition exists too (it is refreshed during the day).

@@ -19,7 +19,7 @@ import json
 import os
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,18 @@ from storefront.simulate.shoppers import DEFAULT_ORDERS_PER_DAY, build_plan
 # -- the once-only, resumable run ------------------------------------------------------------
 def marker_path(settings: Settings, seed: int) -> Path:
     return settings.state_dir / f"simulation-{seed}.json"
+
+
+def simulated_first_day(settings: Settings) -> date | None:
+    """The first day any simulation in this home wrote (its window's start), None without one."""
+    starts = []
+    for marker in sorted(settings.state_dir.glob("simulation-*.json")):
+        try:
+            data = json.loads(marker.read_text())
+            starts.append((parse_utc(data["end"]) - timedelta(days=int(data["days"]))).date())
+        except (OSError, ValueError, KeyError):
+            continue
+    return min(starts, default=None)
 
 
 def _write_marker(path: Path, data: dict[str, Any]) -> None:
