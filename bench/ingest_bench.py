@@ -136,6 +136,8 @@ def _settings_and_resources(cfg: dict[str, Any]) -> tuple[Any, Any, Any]:
 
 
 def child_ours_inprocess(cfg: dict[str, Any]) -> dict[str, Any]:
+    # the definitions' partitions begin on the pipeline's first day, a setting: the data's first day
+    os.environ.setdefault("GITGOODS_PIPELINE_START", min(cfg["days"]))
     from pipelines.defs.ingest.assets import ingest_partition
 
     _, dynamo, lake = _settings_and_resources(cfg)
