@@ -13,7 +13,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -135,9 +135,34 @@ def child_env(extra: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def run_child_main(children: dict[str, Callable[[dict[str, Any]], dict[str, Any]]], kind: str, cfg_path: str) -> int:
+def add_run_args(parser: Any, *, timeout: float, profile: str) -> None:
+    """The options every benchmark runner takes: the child timeout, waiting for a quiet machine,
+    the JSON output, a cProfile file, and the hidden ones a child process is started with."""
+    import argparse
+
+    parser.add_argument("--timeout", type=float, default=timeout, help="seconds per child process")
+    parser.add_argument("--wait-quiet", type=float, default=0.0, help="wait up to this many s for load < 1.0")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--profile", type=Path, help=f"cProfile the {profile} run into this file")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+
+
+def run_child_main(
+    children: dict[str, Callable[[dict[str, Any]], dict[str, Any]]],
+    kind: str,
+    cfg_path: str,
+    *,
+    system_allocator: Collection[str] = frozenset(),
+) -> int:
     """In the child: run `children[kind]` on the JSON config (under cProfile when it names a
-    `profile` file) and print its result as one `RESULT {...}` line, with the peak RSS."""
+    `profile` file) and print its result as one `RESULT {...}` line, with the peak RSS. Children
+    named in `system_allocator` run pipeline code and put Arrow on the system allocator first, as
+    the pipeline's own processes do (`pipelines/arrow_memory.py`)."""
+    if kind in system_allocator:
+        from pipelines.arrow_memory import use_system_allocator
+
+        use_system_allocator()
     cfg = json.loads(Path(cfg_path).read_text())
     profile = cfg.get("profile")
     if profile:

@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import Proc, child_env, free_port, run_child_main, wait_child, wait_for_quiet, wait_http
+from benchlib import Proc, add_run_args, child_env, free_port, run_child_main, wait_child, wait_for_quiet, wait_http
 from benchlib import rss_mb as _rss_mb
 
 BENCH = Path(__file__).resolve().parent
@@ -609,19 +609,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-disk", action="store_true", help="skip the runs on a disk lake")
     parser.add_argument("--rebuild-staging", action="store_true", help="build the cached staging models again")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "gitgoods-marts-bench")
-    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per child process")
-    parser.add_argument("--wait-quiet", type=float, default=0.0, help="wait up to this many s for load < 1.0")
-    parser.add_argument("--json", type=Path, help="also write the raw results here")
-    parser.add_argument("--profile", type=Path, help="cProfile the first `ours` run into this file")
-    parser.add_argument("--child", help=argparse.SUPPRESS)
-    parser.add_argument("--config", help=argparse.SUPPRESS)
+    add_run_args(parser, timeout=1800.0, profile="first `ours`")
     args = parser.parse_args(argv)
     if args.child:
-        if args.child in SYSTEM_ALLOCATOR_CHILDREN:
-            from pipelines.arrow_memory import use_system_allocator
-
-            use_system_allocator()  # as the pipeline's processes run it (pipelines/arrow_memory.py)
-        return run_child_main(CHILDREN, args.child, args.config)
+        return run_child_main(CHILDREN, args.child, args.config, system_allocator=SYSTEM_ALLOCATOR_CHILDREN)
     if args.quick:
         args.lines = 1_000_000
 
