@@ -168,12 +168,11 @@ def service_url(config: Any, service: str) -> str:
 # -- the client ------------------------------------------------------------------------------------
 
 
-class SignedJsonClient:
-    """Signed JSON-protocol calls that return the raw response body.
-
-    One instance is shared by threads (urllib3's pool is thread-safe). Retries throttling, 5xx,
-    transport errors and CRC mismatches with jittered exponential backoff (tenacity).
-    """
+class SignedHttp:
+    """Signed requests over a pooled urllib3 connection, with retries: what every API client here
+    shares. One instance is shared by threads (urllib3's pool is thread-safe). Retries throttling,
+    5xx, transport errors and CRC mismatches (`RetryableError`) with jittered exponential backoff
+    (tenacity)."""
 
     def __init__(
         self,
@@ -182,8 +181,6 @@ class SignedJsonClient:
         region: str,
         credentials: Any,
         *,
-        target_prefix: str,
-        content_type: str = "application/x-amz-json-1.1",
         max_connections: int = 16,
         attempts: int = 10,
         backoff: float = 0.05,
@@ -194,8 +191,6 @@ class SignedJsonClient:
         self.url = url
         self.service = service
         self.region = region
-        self.target_prefix = target_prefix
-        self.content_type = content_type
         self._credentials = credentials
         pool_kwargs: dict[str, Any] = {}
         if self.url.startswith("https:"):
@@ -230,15 +225,43 @@ class SignedJsonClient:
             "%s %s, attempt %d: %s", self.service, state.fn.__name__, state.attempt_number, state.outcome.exception()
         )
 
-    def _headers(self, operation: str, body: bytes) -> dict[str, str]:
-        request = AWSRequest(
-            method="POST",
-            url=self.url,
-            data=body,
-            headers={"Content-Type": self.content_type, "X-Amz-Target": f"{self.target_prefix}.{operation}"},
-        )
-        SigV4Auth(self._credentials.get_frozen_credentials(), self.service, self.region).add_auth(request)
-        return dict(request.headers.items())
+    def send(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str], auth: type[SigV4Auth] = SigV4Auth
+    ) -> urllib3.BaseHTTPResponse:
+        """One attempt: sign (the date is part of the signature, so per attempt) and send; a
+        transport failure is a `RetryableError`. The caller reads the status."""
+        with self._lock:
+            self.requests += 1
+        request = AWSRequest(method=method, url=url, data=body, headers=headers)
+        auth(self._credentials.get_frozen_credentials(), self.service, self.region).add_auth(request)
+        try:
+            return self._http.request(
+                method, url, body=body, headers=dict(request.headers.items()), preload_content=True
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise RetryableError(type(exc).__name__, str(exc)) from exc
+
+    def close(self) -> None:
+        self._http.clear()
+
+
+class SignedJsonClient(SignedHttp):
+    """Signed JSON-protocol calls (DynamoDB, Glue) that return the raw response body."""
+
+    def __init__(
+        self,
+        url: str,
+        service: str,
+        region: str,
+        credentials: Any,
+        *,
+        target_prefix: str,
+        content_type: str = "application/x-amz-json-1.1",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(url, service, region, credentials, **kwargs)
+        self.target_prefix = target_prefix
+        self.content_type = content_type
 
     def call(self, operation: str, payload: dict[str, Any]) -> bytes:
         """POST one request (with retries); the raw JSON body of the successful answer."""
@@ -246,13 +269,8 @@ class SignedJsonClient:
         return self._retrying(self._once, operation, body)
 
     def _once(self, operation: str, body: bytes) -> bytes:
-        with self._lock:
-            self.requests += 1
-        headers = self._headers(operation, body)  # signed per attempt: the date is part of it
-        try:
-            response = self._http.request("POST", self.url, body=body, headers=headers, preload_content=True)
-        except urllib3.exceptions.HTTPError as exc:
-            raise RetryableError(type(exc).__name__, str(exc)) from exc
+        headers = {"Content-Type": self.content_type, "X-Amz-Target": f"{self.target_prefix}.{operation}"}
+        response = self.send("POST", self.url, body, headers)
         data = response.data
         if response.status == 200:
             crc = response.headers.get("x-amz-crc32")
@@ -263,9 +281,6 @@ class SignedJsonClient:
         if response.status >= 500 or code in RETRYABLE_CODES:
             raise RetryableError(code, message, response.status)
         raise AwsError(code, message, response.status)
-
-    def close(self) -> None:
-        self._http.clear()
 
 
 def error_of(data: bytes, header: str | None = None) -> tuple[str, str]:
