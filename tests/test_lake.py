@@ -1,6 +1,7 @@
 """The Parquet lake: streamed partition writes, the atomic switch (symlink on disk, Glue location and
-pointer on S3), garbage collection, crash safety, readers that never see a mix, and the Glue
-catalog (explicit types, partition switch, rebuild from the lake) on a moto server."""
+pointer on S3) and its loud failure when another writer switched first, garbage collection, crash
+safety, readers that never see a mix, and the Glue catalog (explicit types, partition switch,
+rebuild from the lake) on a moto server."""
 
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ from pipelines.ingest.schemas import QUARANTINE, RAW_ORDER_EVENTS, RAW_SALES
 from pipelines.lake.catalog import GlueCatalog, glue_columns, glue_type, rebuild_catalog
 from pipelines.lake.fs import LakeFS
 from pipelines.lake.partitions.gc import collect_garbage
-from pipelines.lake.partitions.layout import pointer_rel, run_rel, runs_rel
+from pipelines.lake.partitions.layout import new_run_id, pointer_rel, run_rel, runs_rel
 from pipelines.lake.partitions.manifest import (
+    PartitionInfo,
     current_location,
     current_run_id,
     list_partitions,
@@ -38,6 +40,7 @@ from pipelines.lake.partitions.manifest import (
 )
 from pipelines.lake.partitions.reading import PartitionNotFound, read_partition
 from pipelines.lake.partitions.reading import dataset as lake_dataset
+from pipelines.lake.partitions.switch import PartitionRaceLost, switch_for
 from pipelines.lake.partitions.writer import PartitionWriter, write_partition
 
 DAY = "2024-05-01"
@@ -527,6 +530,75 @@ def test_readers_never_see_a_mix(kind: str, versions: int, tmp_path: Path, lake_
     assert not errors, errors[0]
     assert len(seen) > versions and len(set(seen)) > 2
     assert read_partition(lake, "versions", DAY).equals(expected[versions - 1])
+
+
+# -- two writers of one partition ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["replacing", "first-version"])
+def test_a_lost_race_fails_loudly(
+    lake: LakeFS, glue: GlueCatalog, existing: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers start from the same version of a partition; the first to switch wins, the
+    other's switch raises - the pointer, the data and the Glue partition stay the winner's."""
+    base = write_partition(lake, "raw_sales", RAW_SALES, DAY, sales_batches(30, 10), catalog=glue) if existing else None
+    kind = type(switch_for(lake))
+    real_start = kind.start
+    noted = threading.Semaphore(0)
+
+    def start(self, writer, dt):  # type: ignore[no-untyped-def]
+        version = real_start(self, writer, dt)
+        noted.release()
+        return version
+
+    monkeypatch.setattr(kind, "start", start)
+    go_first, first_done = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def batches(wait_for: threading.Event, version: int):  # type: ignore[no-untyped-def]
+        assert wait_for.wait(30)
+        yield from sales_batches(100, 50, version=version)
+
+    def run(name: str, wait_for: threading.Event, version: int, run_id: str, done: threading.Event | None) -> None:
+        writer = PartitionWriter(lake, "raw_sales", RAW_SALES, catalog=glue, grace_s=0)
+        try:
+            results[name] = writer.write(DAY, batches(wait_for, version), run_id=run_id)
+        except BaseException as exc:
+            results[name] = exc
+        finally:
+            if done is not None:
+                done.set()
+
+    first_id, second_id = new_run_id(), new_run_id()
+    # The first writer starts and waits (on disk holding the partition's lock); the second starts
+    # from the same version and waits (on disk for the lock, on S3 for the first to finish).
+    first = threading.Thread(target=run, args=("first", go_first, 1, first_id, first_done))
+    first.start()
+    assert noted.acquire(timeout=30)
+    second = threading.Thread(target=run, args=("second", first_done, 2, second_id, None))
+    second.start()
+    assert noted.acquire(timeout=30)
+    go_first.set()
+    first.join(60)
+    second.join(60)
+
+    won, lost = results["first"], results["second"]
+    assert isinstance(won, PartitionInfo) and won.run_id == first_id
+    assert isinstance(lost, PartitionRaceLost)
+    assert (lost.table, lost.dt, lost.run_id) == ("raw/raw_sales", DAY, second_id)
+    assert (lost.expected, lost.found) == (base.run_id if base else None, first_id)
+    assert second_id in str(lost) and first_id in str(lost)
+    assert current_run_id(lake, "raw_sales", DAY) == first_id
+    assert read_partition(lake, "raw_sales", DAY).equals(sales_table(100, 50, version=1))
+    assert glue.get_partition_location("raw_sales", DAY) == won.location
+    # the losing run is complete but not current: it stays until garbage collection
+    assert read_manifest(lake, "raw_sales", DAY, second_id) is not None
+
+    # A writer starting from the winner's version switches as usual.
+    monkeypatch.undo()
+    last = write_partition(lake, "raw_sales", RAW_SALES, DAY, sales_batches(10, 10, version=3), catalog=glue)
+    assert current_run_id(lake, "raw_sales", DAY) == last.run_id
+    assert glue.get_partition_location("raw_sales", DAY) == last.location
 
 
 # -- Glue catalog ----------------------------------------------------------------------------------

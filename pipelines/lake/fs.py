@@ -86,6 +86,7 @@ class LakeFS:
     scheme: str  # "file" or "s3"
     settings: Config | None = field(default=None, repr=False)
     _s3: Any = field(default=None, repr=False, compare=False)
+    _objects: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_uri(cls, uri: str | os.PathLike[str] | None = None, settings: Config | None = None) -> LakeFS:
@@ -268,6 +269,17 @@ class LakeFS:
 
                 self._s3 = aws.client("s3", self.settings)
         return self._s3
+
+    @property
+    def objects(self) -> Any:
+        """`pipelines.s3_http.S3Objects` for this lake's configuration: the ETag-aware GET and the
+        conditional PUT a partition's pointer is switched with (no boto3: the ingest worker
+        switches partitions too)."""
+        if self._objects is None:
+            from pipelines.s3_http import S3Objects
+
+            self._objects = S3Objects(self.settings or _settings())
+        return self._objects
 
     def makedirs(self, *parts: str) -> None:
         """Create a directory on disk (S3 has none to create)."""

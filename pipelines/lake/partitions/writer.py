@@ -42,7 +42,8 @@ DEFAULT_MAX_FILE_ROWS = 16 * DEFAULT_ROW_GROUP_ROWS  # 2,097,152 rows
 @contextlib.contextmanager
 def _partition_lock(lake: LakeFS, zone: str, table: str, dt: str) -> Iterator[bool]:
     """On disk, an exclusive flock per partition for the whole write (released by the kernel if
-    the writer dies). S3 has no locks: the orchestrator runs one writer per partition at a time."""
+    the writer dies). S3 has no locks: the orchestrator runs one writer per table at a time (its
+    concurrency pool), and the switch's conditional PUT catches any other."""
     if not lake.is_local:
         yield False
         return
@@ -214,6 +215,9 @@ class PartitionWriter:
             raise ValueError(f"bad run id {run_id!r}")
         rel = run_rel(self.zone, self.table, dt, run_id)
         self._ensure_catalog()  # before any data: a schema Glue cannot take fails the write early
+        # The version this write replaces: the switch fails (PartitionRaceLost) if another writer
+        # switched the partition meanwhile, also one that held the lock while this one waited.
+        start = self._switch.start(self, dt)
         with _partition_lock(self.lake, self.zone, self.table, dt) as exclusive:
             self.lake.makedirs(rel)
             files = _RunFiles(self, rel, run_id)
@@ -228,7 +232,7 @@ class PartitionWriter:
             manifest = self._manifest(dt, run_id, files.files)
             self.lake.write_bytes(json.dumps(manifest, indent=1).encode(), rel, MANIFEST)  # the run is complete
             info = PartitionInfo.from_manifest(self.lake, manifest)
-            pointer_md5 = self._switch.switch(self, dt, run_id, manifest, info)
+            pointer_md5 = self._switch.switch(self, dt, run_id, manifest, info, start)
             if pointer_md5:
                 info = replace(info, pointer_md5=pointer_md5, manifest=manifest)
             protect = []
