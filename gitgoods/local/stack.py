@@ -161,11 +161,32 @@ def start_sweep(settings: Settings) -> Service:
     return Service(f"unpaid-order sweep ({every})", str(settings.log_dir / "sweep.log"))
 
 
+# The Dagster instance's settings (besides SQLite storage in its folder, the default): every
+# concurrency pool holds one step at a time. The steps that write a lake table share the table's pool
+# (`pipelines.lake.partitions.layout.writers_pool`), so two runs - the schedule and a backfill, the
+# late-data sensor and a manual run - never write the same partition at once; the second one's
+# step waits for the first. dagster.yaml has no per-pool limits (those are set in the UI or with
+# `dagster instance concurrency set`), only this default for every pool.
+DAGSTER_INSTANCE = """\
+concurrency:
+  pools:
+    default_limit: 1
+"""
+
+
+def write_dagster_instance(settings: Settings) -> Path:
+    """The instance's `dagster.yaml` in `DAGSTER_HOME`, for `dagster dev` and the runs started in
+    this process (`pipelines.backfill`); rewritten at every start."""
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    path = settings.dagster_home / "dagster.yaml"
+    path.write_text(DAGSTER_INSTANCE)
+    return path
+
+
 def start_dagster(settings: Settings) -> Service:
     """`dagster dev` (webserver and daemon) on the repository's workspace, SQLite instance in the
-    state folder."""
-    settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    (settings.dagster_home / "dagster.yaml").touch()  # SQLite storage in this folder
+    state folder, its pools limited to one step each (`DAGSTER_INSTANCE`)."""
+    write_dagster_instance(settings)
     cmd = [
         _python(),
         "-m",

@@ -27,6 +27,7 @@ from pipelines.defs.partitions import daily
 from pipelines.ingest import load
 from pipelines.ingest.load import IngestTally, quarantine_table
 from pipelines.ingest.schemas import RAW_TABLES
+from pipelines.lake.partitions.layout import writers_pool
 from pipelines.lake.partitions.manifest import PartitionInfo
 from pipelines.resources import DynamoResource, LakeResource
 
@@ -127,6 +128,7 @@ def build_raw_asset(lake_table: str) -> dg.AssetsDefinition:
         name=lake_table,
         group_name="ingest",
         partitions_def=daily,
+        pool=writers_pool("raw", lake_table),
         kinds={"dynamodb", "parquet"},
         owners=OWNERS,
         description=(

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from gitgoods.settings import get_settings
 from pipelines.defs.partitions import daily, monthly
+from pipelines.lake.partitions.layout import writers_pool
 from pipelines.lake.partitions.manifest import PartitionInfo
 from pipelines.lake.preview import PREVIEW_ROWS, markdown_preview
 from pipelines.marts.models import SQL_DIR, Model, discover, upstream
@@ -76,6 +77,7 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
         name=model.name,
         group_name=GROUPS[model.layer],
         partitions_def=partitions_of(model),
+        pool=writers_pool(model.zone, model.name),
         deps=[dg.AssetKey(name) for name in [*models, *raw]],
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"sql", "parquet"},

@@ -57,6 +57,13 @@ def glue_table_name(zone: str, table: str) -> str:
     return table if table.startswith(f"{zone}_") else f"{zone}_{table}"
 
 
+def writers_pool(zone: str, table: str) -> str:
+    """The Dagster concurrency pool of the steps that write a lake table (`lake/raw/raw_sales`):
+    the instance limits every pool to one step at a time, so two runs never write one partition
+    at once (docs/lake.md)."""
+    return f"lake/{table_rel(zone, table)}"
+
+
 def table_rel(zone: str, table: str) -> str:
     return LakeFS.join(check_name(zone, "zone"), check_name(table))
 
@@ -76,4 +83,5 @@ def pointer_rel(zone: str, table: str, dt: str) -> str:
 __all__ = [
     "glue_table_name",
     "new_run_id",
+    "writers_pool",
 ]
