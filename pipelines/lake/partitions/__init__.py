@@ -10,8 +10,10 @@ Layout (relative to the lake root; `<zone>` is `raw` or `quarantine`, see docs/l
 A write streams record batches into row groups of a fixed size (memory stays bounded whatever the
 day's size), rolls to a new file past `max_file_rows`, writes the manifest, and only then switches
 the partition to the new run: on disk by replacing the symlink with `os.replace` (a rename), on S3
-by setting the Glue partition's location and then PUTting the pointer object. Before the switch
-the old partition is untouched; after it, old runs are garbage-collected (the previous one is kept).
+by PUTting the pointer object and then setting the Glue partition's location. The switch happens
+only if the partition is still at the version the write started from (a lost race raises
+`PartitionRaceLost`). Before the switch the old partition is untouched; after it, old runs are
+garbage-collected (the previous one is kept).
 
 Readers resolve the partition once (symlink or pointer -> run -> manifest) and read exactly the
 files that manifest names, so they see one whole version, never a mix and never a half-written run.
