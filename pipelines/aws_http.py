@@ -249,17 +249,9 @@ class SignedJsonClient(SignedHttp):
     """Signed JSON-protocol calls (DynamoDB, Glue) that return the raw response body."""
 
     def __init__(
-        self,
-        url: str,
-        service: str,
-        region: str,
-        credentials: Any,
-        *,
-        target_prefix: str,
-        content_type: str = "application/x-amz-json-1.1",
-        **kwargs: Any,
+        self, *args: Any, target_prefix: str, content_type: str = "application/x-amz-json-1.1", **kwargs: Any
     ) -> None:
-        super().__init__(url, service, region, credentials, **kwargs)
+        super().__init__(*args, **kwargs)  # url, service, region, credentials and the pool's settings
         self.target_prefix = target_prefix
         self.content_type = content_type
 

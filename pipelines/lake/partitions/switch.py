@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 _LOST_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"}
 _LOST_STATUS = {412, 409}
 
+Manifest = dict[str, Any]  # a run's manifest (pipelines/lake/partitions/manifest.py)
+
 
 @dataclass(frozen=True)
 class StartVersion:
@@ -70,15 +72,7 @@ class PartitionSwitch(Protocol):
         """The partition's current version, noted when a write starts."""
         ...
 
-    def switch(
-        self,
-        writer: PartitionWriter,
-        dt: str,
-        run_id: str,
-        manifest: dict[str, Any],
-        info: PartitionInfo,
-        start: StartVersion,
-    ) -> str:
+    def switch(self, writer: PartitionWriter, manifest: Manifest, info: PartitionInfo, start: StartVersion) -> str:
         """Make the run current or raise `PartitionRaceLost`; on S3, return the MD5 (hex) of the
         pointer it PUT ("" on disk)."""
         ...
@@ -93,15 +87,8 @@ class DiskSwitch:
     def start(self, writer: PartitionWriter, dt: str) -> StartVersion:
         return StartVersion(current_run_id(writer.lake, writer.table, dt, zone=writer.zone))
 
-    def switch(
-        self,
-        writer: PartitionWriter,
-        dt: str,
-        run_id: str,
-        manifest: dict[str, Any],
-        info: PartitionInfo,
-        start: StartVersion,
-    ) -> str:
+    def switch(self, writer: PartitionWriter, manifest: Manifest, info: PartitionInfo, start: StartVersion) -> str:
+        dt, run_id = info.dt, info.run_id
         folder = writer.lake.local_path(table_rel(writer.zone, writer.table))
         link = folder / f"dt={dt}"
         if link.exists() and not link.is_symlink():
@@ -127,15 +114,8 @@ class S3Switch:
         found = writer.lake.objects.get(*writer.lake.bucket_key(pointer_rel(writer.zone, writer.table, dt)))
         return StartVersion(json.loads(found[1])["run_id"], found[0]) if found else StartVersion(None)
 
-    def switch(
-        self,
-        writer: PartitionWriter,
-        dt: str,
-        run_id: str,
-        manifest: dict[str, Any],
-        info: PartitionInfo,
-        start: StartVersion,
-    ) -> str:
+    def switch(self, writer: PartitionWriter, manifest: Manifest, info: PartitionInfo, start: StartVersion) -> str:
+        dt, run_id = info.dt, info.run_id
         # S3 has no rename: lake readers follow the pointer, Athena the Glue partition's location.
         # The pointer decides who won, so it goes first; only the winner then moves Glue.
         objects = writer.lake.objects

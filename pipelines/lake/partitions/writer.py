@@ -232,7 +232,7 @@ class PartitionWriter:
             manifest = self._manifest(dt, run_id, files.files)
             self.lake.write_bytes(json.dumps(manifest, indent=1).encode(), rel, MANIFEST)  # the run is complete
             info = PartitionInfo.from_manifest(self.lake, manifest)
-            pointer_md5 = self._switch.switch(self, dt, run_id, manifest, info, start)
+            pointer_md5 = self._switch.switch(self, manifest, info, start)
             if pointer_md5:
                 info = replace(info, pointer_md5=pointer_md5, manifest=manifest)
             protect = []
