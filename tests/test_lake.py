@@ -601,6 +601,30 @@ def test_a_lost_race_fails_loudly(
     assert glue.get_partition_location("raw_sales", DAY) == last.location
 
 
+def test_a_retried_switch_whose_first_put_landed_is_no_lost_race(
+    s3_lake: LakeFS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pointer's PUT lands but its answer is lost: the retry's condition fails on the write's
+    own pointer, and that is a switch, not a lost race."""
+    from pipelines.aws_http import RetryableError, SignedHttp
+
+    old = write_partition(s3_lake, "raw_sales", RAW_SALES, DAY, sales_batches(30, 10))
+    real_send = SignedHttp.send
+    lost_answers: list[str] = []
+
+    def send(self, method, url, body, headers, *args):  # type: ignore[no-untyped-def]
+        response = real_send(self, method, url, body, headers, *args)
+        if method == "PUT" and not lost_answers:
+            lost_answers.append(url)
+            raise RetryableError("ConnectionReset", "the answer was lost")
+        return response
+
+    monkeypatch.setattr(SignedHttp, "send", send)
+    new = write_partition(s3_lake, "raw_sales", RAW_SALES, DAY, sales_batches(20, 10, version=2))
+    assert lost_answers and new.run_id != old.run_id
+    assert current_run_id(s3_lake, "raw_sales", DAY) == new.run_id
+
+
 # -- Glue catalog ----------------------------------------------------------------------------------
 
 

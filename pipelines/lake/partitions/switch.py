@@ -131,7 +131,8 @@ class S3Switch:
                 raise
             found = objects.get(bucket, key)
             now = json.loads(found[1])["run_id"] if found else None
-            raise PartitionRaceLost(writer, dt, run_id, start.run_id, now) from exc
+            if now != run_id:  # else a retried PUT whose first attempt had landed: this run is current
+                raise PartitionRaceLost(writer, dt, run_id, start.run_id, now) from exc
         if writer.catalog is not None:
             writer.catalog.set_partition(writer.glue_table, dt, info.location, schema=writer.schema)
         return hashlib.md5(pointer, usedforsecurity=False).hexdigest()
