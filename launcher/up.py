@@ -10,10 +10,13 @@ changed."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import IO
 
@@ -38,7 +41,32 @@ def send_logs_to(log: IO[str]) -> None:
     logging.captureWarnings(True)
 
 
+@contextlib.contextmanager
+def only_one_up(settings: Settings) -> Iterator[bool]:
+    """An exclusive lock on the home's `state/up.lock` while `make up` runs (released by the kernel
+    if it dies): False when another `make up` on the same home holds it."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(settings.state_dir / "up.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
 def up(settings: Settings, *, seed: bool, random_seed: int, days: int, ingest: bool) -> int:
+    with only_one_up(settings) as alone:
+        if not alone:
+            print(f"error: another `make up` is running on {settings.home}", file=sys.stderr)
+            return 1
+        return _up(settings, seed=seed, random_seed=random_seed, days=days, ingest=ingest)
+
+
+def _up(settings: Settings, *, seed: bool, random_seed: int, days: int, ingest: bool) -> int:
     from launcher.phases import Phases
 
     settings.log_dir.mkdir(parents=True, exist_ok=True)
@@ -122,9 +150,10 @@ def set_pipeline_start(settings: Settings) -> Settings:
 def _load_the_lake(phases) -> list[str]:  # noqa: ANN001 - launcher.phases.Phases
     import dagster as dg
 
-    from pipelines.backfill import build_all, load_all_days, publish_all
+    from pipelines.backfill import build_all, load_all_days, publish_all, release_abandoned_runs
 
     instance = dg.DagsterInstance.get()  # opened once for the three (each opening checks its storage)
+    release_abandoned_runs(instance)  # a killed earlier make up's runs would hold their tables' pools
     with phases.timed("ingest"):
         summary = load_all_days(instance)
     with phases.timed("marts"):

@@ -72,6 +72,26 @@ def materialize(
     )
 
 
+REASONS = ("initial-load", "initial-publish")  # the `gitgoods/reason` tag of the runs made here
+
+
+def release_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Runs made here that are still marked as running although the process that ran them is gone
+    (a `make up` killed mid-load): marked failed, and their writers' pool slots given back, so the
+    next load of their tables does not wait for them forever. Only call it when no other process
+    is loading (`make up` holds its lock). Returns their run ids."""
+    stale = instance.get_runs(
+        filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED],
+            tags={"gitgoods/reason": list(REASONS)},
+        )
+    )
+    for run in stale:
+        instance.report_run_failed(run, "the process that ran it is gone (released by the next make up)")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+    return [run.run_id for run in stale]
+
+
 def _done(instance: dg.DagsterInstance, assets: Sequence[dg.AssetsDefinition]) -> set[str]:
     """The partitions every one of `assets` has materialised."""
     done: set[str] | None = None

@@ -113,3 +113,16 @@ def test_the_pipeline_s_first_day_is_a_setting_the_launcher_fills_in(tmp_path, m
         assert set_pipeline_start(fixed).pipeline_start == dt.date(2025, 12, 1)
     finally:
         get_settings.cache_clear()
+
+
+def test_a_second_make_up_on_the_same_home_is_refused_while_one_runs(tmp_path, capsys):
+    from gitgoods.settings import Settings
+    from launcher.up import only_one_up, up
+
+    settings = Settings(home=tmp_path)
+    with only_one_up(settings) as alone:
+        assert alone
+        assert up(settings, seed=False, random_seed=1, days=1, ingest=False) == 1
+    assert "another `make up` is running" in capsys.readouterr().err
+    with only_one_up(settings) as alone:  # given back when the first ends
+        assert alone

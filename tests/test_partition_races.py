@@ -78,3 +78,32 @@ def test_a_second_run_of_a_table_waits_for_the_first(tmp_path: Path) -> None:
         assert "STEP_START" in events  # it ran once the slot was free ...
         info = storage.get_concurrency_info(pool)
         assert not info.claimed_slots and not info.pending_step_count  # ... and gave the slot back
+
+
+def test_a_killed_make_up_s_runs_give_their_pools_back_to_the_next(tmp_path: Path) -> None:
+    """A `make up` killed mid-load leaves its run marked as running and its step holding the
+    table's slot; the next `make up` marks that run failed and frees the slot, so its own load of
+    the table does not wait forever. Runs not made by `make up` are left alone."""
+    from pipelines.backfill import release_abandoned_runs
+
+    settings = Settings(env="local", home=tmp_path)
+    write_dagster_instance(settings)
+    pool = DAILY_ASSETS[0].op.pool
+    with dg.DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        storage = instance.event_log_storage
+        storage.initialize_concurrency_limit_to_default(pool)
+        killed = instance.create_run_for_job(
+            dg.define_asset_job("killed").resolve(asset_graph=dg.Definitions(assets=[]).resolve_asset_graph()),
+            tags={"gitgoods/reason": "initial-load"}, status=dg.DagsterRunStatus.STARTED,
+        )
+        scheduled = instance.create_run_for_job(
+            dg.define_asset_job("scheduled").resolve(asset_graph=dg.Definitions(assets=[]).resolve_asset_graph()),
+            tags={"dagster/schedule_name": "daily_ingest"}, status=dg.DagsterRunStatus.STARTED,
+        )
+        assert storage.claim_concurrency_slot(pool, killed.run_id, "raw_sales").is_claimed
+
+        assert release_abandoned_runs(instance) == [killed.run_id]
+        assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert not storage.get_concurrency_info(pool).claimed_slots
+        assert instance.get_run_by_id(scheduled.run_id).status == dg.DagsterRunStatus.STARTED
+        assert release_abandoned_runs(instance) == []
