@@ -1,4 +1,4 @@
-"""Reading a partition's current version whole (`read_partition`), or a table's current files as a
+"""Reading a partition's current version (or a given run) whole (`read_partition`), or a table's current files as a
 dataset snapshot (`dataset`; `snapshot_dataset` for files already resolved)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pyarrow as pa
 from pipelines.lake.fs import LakeFS
 from pipelines.lake.partitions.current import CurrentFile, CurrentFiles, TableFiles
 from pipelines.lake.partitions.layout import check_dt, run_rel
-from pipelines.lake.partitions.manifest import current_manifest, current_run_id, schema_from_b64
+from pipelines.lake.partitions.manifest import current_manifest, current_run_id, read_manifest, schema_from_b64
 
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
@@ -34,8 +34,10 @@ def read_partition(
     zone: str = "raw",
     columns: Sequence[str] | None = None,
     filter: ds.Expression | None = None,  # noqa: A002
+    run_id: str | None = None,
 ) -> pa.Table:
-    """The partition's current version, whole (through the symlink or pointer, never a listing).
+    """The partition's current version, whole (through the symlink or pointer, never a listing);
+    with `run_id`, that run instead (e.g. one staged for its audit, not yet current).
 
     If the version read is garbage-collected while it is being read (only possible when the
     partition was switched at least twice meanwhile), the read starts again on the new version.
@@ -45,9 +47,12 @@ def read_partition(
     dt = check_dt(dt)
     last_exc: BaseException | None = None
     for _ in range(5):
-        manifest = current_manifest(lake, table, dt, zone=zone)
+        if run_id is None:
+            manifest = current_manifest(lake, table, dt, zone=zone)
+        else:
+            manifest = read_manifest(lake, table, dt, run_id, zone=zone)
         if manifest is None:
-            raise PartitionNotFound(f"{zone}/{table}/dt={dt}")
+            raise PartitionNotFound(f"{zone}/{table}/dt={dt}" + (f"/run={run_id}" if run_id else ""))
         rel = run_rel(zone, table, dt, manifest["run_id"])
         paths = [lake.path(rel, f["name"]) for f in manifest["files"]]
         schema = schema_from_b64(manifest["schema"])
@@ -55,7 +60,7 @@ def read_partition(
             dataset_ = ds.dataset(paths, schema=schema, format="parquet", filesystem=lake.fs)
             return dataset_.to_table(columns=list(columns) if columns is not None else None, filter=filter)
         except OSError as exc:
-            if not _is_not_found(exc) or current_run_id(lake, table, dt, zone=zone) == manifest["run_id"]:
+            if not _is_not_found(exc) or run_id or current_run_id(lake, table, dt, zone=zone) == manifest["run_id"]:
                 raise
             last_exc = exc  # switched and collected under us: read the new version
     raise RuntimeError(f"{zone}/{table}/dt={dt} kept changing while being read") from last_exc

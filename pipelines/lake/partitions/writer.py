@@ -1,5 +1,8 @@
 """The partition writer: streams record batches into a run's Parquet files, writes its manifest,
-switches the partition to it (`switch`) and collects the old runs (`gc`)."""
+switches the partition to it (`switch`) and collects the old runs (`gc`).
+
+Write-audit-publish: `stage` stops after the manifest (the run is complete, not current), an
+audit reads that run, and `publish` switches to it only if it passed; `write` does both at once."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import json
 import os
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +33,7 @@ from pipelines.lake.partitions.layout import (
     table_rel,
 )
 from pipelines.lake.partitions.manifest import MANIFEST_FORMAT, PartitionInfo, schema_to_b64
-from pipelines.lake.partitions.switch import PartitionSwitch, switch_for
+from pipelines.lake.partitions.switch import PartitionSwitch, StartVersion, switch_for
 
 if TYPE_CHECKING:
     from pipelines.lake.catalog import GlueCatalog
@@ -55,6 +58,17 @@ def _partition_lock(lake: LakeFS, zone: str, table: str, dt: str) -> Iterator[bo
         yield True
     finally:
         os.close(fd)  # releases the lock
+
+
+@dataclass(frozen=True)
+class StagedRun:
+    """A run written by `PartitionWriter.stage`: complete, not current. `info` describes it (its id,
+    location, files, rows); `PartitionWriter.publish` switches to it if the partition is still at
+    the version the write started from (`start`)."""
+
+    info: PartitionInfo
+    manifest: dict[str, Any]
+    start: StartVersion
 
 
 class _RunFiles:
@@ -208,51 +222,84 @@ class PartitionWriter:
     def write(
         self, dt: str | date, batches: Iterable[pa.RecordBatch | pa.Table], *, run_id: str | None = None
     ) -> PartitionInfo:
-        """Write the whole partition `dt` from `batches` and make it the current version."""
+        """Write the whole partition `dt` from `batches` and make it the current version (`stage`
+        and `publish` in one step, under one lock)."""
+        dt, run_id, start = self._begin(dt, run_id)
+        with _partition_lock(self.lake, self.zone, self.table, dt) as exclusive:
+            return self._publish(self._stage(dt, batches, run_id, start), exclusive)
+
+    def stage(
+        self, dt: str | date, batches: Iterable[pa.RecordBatch | pa.Table], *, run_id: str | None = None
+    ) -> StagedRun:
+        """Write the whole partition `dt` from `batches` as a run that is complete but not current:
+        invisible to readers and to Glue, for an audit to read (`read_partition(..., run_id=...)`)
+        before `publish` switches to it. A run never published is kept like an old run (see `gc`),
+        so a failed audit leaves it for inspection."""
+        dt, run_id, start = self._begin(dt, run_id)
+        with _partition_lock(self.lake, self.zone, self.table, dt):
+            return self._stage(dt, batches, run_id, start)
+
+    def publish(self, staged: StagedRun) -> PartitionInfo:
+        """Make a staged run the partition's current version (the switch, if the partition is still
+        at the version the write started from, then the garbage collection of old runs)."""
+        info = staged.info
+        if (info.zone, info.table) != (self.zone, self.table):
+            raise ValueError(f"{info.zone}/{info.table} is not this writer's table {self.zone}/{self.table}")
+        with _partition_lock(self.lake, self.zone, self.table, info.dt) as exclusive:
+            return self._publish(staged, exclusive)
+
+    def _begin(self, dt: str | date, run_id: str | None) -> tuple[str, str, StartVersion]:
         dt = check_dt(dt)
         run_id = run_id or new_run_id()
         if not _RUN_ID.match(run_id):
             raise ValueError(f"bad run id {run_id!r}")
-        rel = run_rel(self.zone, self.table, dt, run_id)
         self._ensure_catalog()  # before any data: a schema Glue cannot take fails the write early
         # The version this write replaces: the switch fails (PartitionRaceLost) if another writer
         # switched the partition meanwhile, also one that held the lock while this one waited.
-        start = self._switch.start(self, dt)
-        with _partition_lock(self.lake, self.zone, self.table, dt) as exclusive:
-            self.lake.makedirs(rel)
-            files = _RunFiles(self, rel, run_id)
-            try:
-                self._stream(batches, files)
-                files.finish()
-            except BaseException:
-                files.abandon()
-                with contextlib.suppress(Exception):
-                    self.lake.delete_prefix(rel)
-                raise
-            manifest = self._manifest(dt, run_id, files.files)
-            self.lake.write_bytes(json.dumps(manifest, indent=1).encode(), rel, MANIFEST)  # the run is complete
-            info = PartitionInfo.from_manifest(self.lake, manifest)
-            pointer_md5 = self._switch.switch(self, manifest, info, start)
-            if pointer_md5:
-                info = replace(info, pointer_md5=pointer_md5, manifest=manifest)
-            protect = []
-            if self.catalog is not None:
-                glue_location = self.catalog.get_partition_location(self.glue_table, dt)
-                if glue_location:
-                    protect.append(glue_location.rstrip("/").rsplit("/run=", 1)[-1])
-            collect_garbage(
-                self.lake,
-                self.table,
-                dt,
-                zone=self.zone,
-                keep_previous=self.keep_previous,
-                grace_s=self.grace_s,
-                stale_s=self.stale_s,
-                protect=protect,
-                exclusive=exclusive,
-                current=run_id,  # just switched to it, under the lock (disk) / as the one writer (S3)
-                manifests={run_id: manifest},
-            )
+        return dt, run_id, self._switch.start(self, dt)
+
+    def _stage(
+        self, dt: str, batches: Iterable[pa.RecordBatch | pa.Table], run_id: str, start: StartVersion
+    ) -> StagedRun:
+        rel = run_rel(self.zone, self.table, dt, run_id)
+        self.lake.makedirs(rel)
+        files = _RunFiles(self, rel, run_id)
+        try:
+            self._stream(batches, files)
+            files.finish()
+        except BaseException:
+            files.abandon()
+            with contextlib.suppress(Exception):
+                self.lake.delete_prefix(rel)
+            raise
+        manifest = self._manifest(dt, run_id, files.files)
+        self.lake.write_bytes(json.dumps(manifest, indent=1).encode(), rel, MANIFEST)  # the run is complete
+        return StagedRun(PartitionInfo.from_manifest(self.lake, manifest), manifest, start)
+
+    def _publish(self, staged: StagedRun, exclusive: bool) -> PartitionInfo:
+        info, manifest = staged.info, staged.manifest
+        dt, run_id = info.dt, info.run_id
+        pointer_md5 = self._switch.switch(self, manifest, info, staged.start)
+        if pointer_md5:
+            info = replace(info, pointer_md5=pointer_md5, manifest=manifest)
+        protect = []
+        if self.catalog is not None:
+            glue_location = self.catalog.get_partition_location(self.glue_table, dt)
+            if glue_location:
+                protect.append(glue_location.rstrip("/").rsplit("/run=", 1)[-1])
+        collect_garbage(
+            self.lake,
+            self.table,
+            dt,
+            zone=self.zone,
+            keep_previous=self.keep_previous,
+            grace_s=self.grace_s,
+            stale_s=self.stale_s,
+            protect=protect,
+            exclusive=exclusive,
+            current=run_id,  # just switched to it, under the lock (disk) / as the one writer (S3)
+            manifests={run_id: manifest},
+        )
         return info
 
     def _stream(self, data: Iterable[pa.RecordBatch | pa.Table], files: _RunFiles) -> None:
@@ -363,5 +410,6 @@ def write_partition(
 
 __all__ = [
     "PartitionWriter",
+    "StagedRun",
     "write_partition",
 ]
