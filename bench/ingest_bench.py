@@ -148,7 +148,8 @@ def child_ours_inprocess(cfg: dict[str, Any]) -> dict[str, Any]:
     per_table: dict[str, int] = {}
     for day in cfg["days"]:
         for table in tables:
-            raw, quarantine, tally = ingest_partition(table, dt.date.fromisoformat(day), dynamo, lake)
+            loaded = ingest_partition(table, dt.date.fromisoformat(day), dynamo, lake)
+            raw, quarantine, tally = loaded.raw, loaded.quarantined, loaded.tally
             items += tally.items
             clean += tally.clean
             quarantined += quarantine.rows

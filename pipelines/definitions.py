@@ -6,7 +6,6 @@ from __future__ import annotations
 import dagster as dg
 
 from pipelines.defs.ingest.assets import ASSETS as INGEST_ASSETS
-from pipelines.defs.ingest.checks import CHECKS as INGEST_CHECKS
 from pipelines.defs.ingest.history import JOBS as HISTORY_JOBS
 from pipelines.defs.ingest.schedules import JOBS as INGEST_JOBS
 from pipelines.defs.ingest.schedules import SCHEDULES as INGEST_SCHEDULES
@@ -22,7 +21,7 @@ from pipelines.resources import resources_for
 
 defs = dg.Definitions(
     assets=[*INGEST_ASSETS, *MART_ASSETS, *PUBLISH_ASSETS],
-    asset_checks=[*INGEST_CHECKS, *MART_CHECKS],
+    asset_checks=MART_CHECKS,  # the ingest assets carry their check (check_specs)
     jobs=[*INGEST_JOBS, *HISTORY_JOBS, *MART_JOBS, *PUBLISH_JOBS],
     schedules=[*INGEST_SCHEDULES, *MART_SCHEDULES, *PUBLISH_SCHEDULES],
     sensors=[*INGEST_SENSORS],

@@ -356,7 +356,7 @@ def test_pages_browsed_on_a_day_make_that_day_s_funnel(settings, shop, catalog_d
     assert sent() == 8  # A: 2 views, a cart, a checkout; B: 2 views, a cart; C: a view
 
     lake = LakeFS.from_uri(f"file://{tmp_path}/lake", settings)
-    raw, quarantined, _ = ingest_day("raw_order_events", date.fromisoformat(day.date().isoformat()), settings, lake)
+    assert ingest_day("raw_order_events", date.fromisoformat(day.date().isoformat()), settings, lake).published
     events = [r for r in read_partition(lake, "raw_order_events", day.date().isoformat()).to_pylist()
               if {line["product_id"] for line in r["lines"]} & {p1["product_id"], p2["product_id"]}]
     funnel = [e for e in events if e["event_type"] != "order_placed"]

@@ -18,7 +18,7 @@ import pytest
 from gitgoods import aws
 from gitgoods.settings import reset_settings
 from pipelines.defs.ingest.assets import ASSETS, raw_order_events, raw_sales
-from pipelines.defs.ingest.checks import CHECKS, reconcile
+from pipelines.defs.ingest.checks import reconcile
 from pipelines.defs.ingest.sensors import late_data
 from pipelines.ingest.day_totals import changed_partitions, dynamodb_fingerprint, lake_day_totals, lake_fingerprint
 from pipelines.lake.partitions.reading import read_partition
@@ -121,7 +121,7 @@ def write_bad_items(settings, day):  # type: ignore[no-untyped-def]
 
 def materialize(resources, day, assets=None):  # type: ignore[no-untyped-def]
     return dg.materialize(
-        [*(assets or ASSETS), *CHECKS],
+        assets or ASSETS,
         partition_key=day,
         resources=resources,
         instance=dg.DagsterInstance.ephemeral(),

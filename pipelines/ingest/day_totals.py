@@ -2,8 +2,10 @@
 
 Two uses, one count on each side:
 
-- reconciliation (the blocking check `reconciles_with_dynamodb`): DynamoDB's item count and sum
-  of readable amounts of the day must equal the lake's clean plus quarantined rows and amounts;
+- reconciliation (the blocking check `reconciles_with_dynamodb`, `reconcile_day`): DynamoDB's item
+  count and sum of readable amounts of the day must equal the lake's clean plus quarantined rows
+  and amounts - of the current partitions, or of the runs a load has just staged, before they are
+  published (write-audit-publish, `pipelines.ingest.load`);
 - the fingerprint (the `late_data` sensor): the same count and sum and, for sales, whose items
   change in place when an order is cancelled or refunded, the number of lines per status, so a
   partition whose items changed after it was loaded is found and loaded again.
@@ -29,9 +31,8 @@ import pyarrow.compute as pc
 from gitgoods.contract.tables import DAY_SHARDS
 from pipelines.ingest.convert.integers import readable_amount
 from pipelines.ingest.convert.wire import AMOUNT_ATTRIBUTE, contract_table
-from pipelines.ingest.load import quarantine_table
 from pipelines.ingest.reader import DynamoDBHttp, day_query
-from pipelines.ingest.schemas import RAW_TABLES
+from pipelines.ingest.schemas import RAW_TABLES, quarantine_table
 from pipelines.lake.partitions.reading import PartitionNotFound, read_partition
 
 if TYPE_CHECKING:
@@ -47,12 +48,14 @@ __all__ = [
     "LOOKBACK_DAYS",
     "DayTotals",
     "LakeDayTotals",
+    "Reconciliation",
     "changed_partitions",
     "count_and_sum_day",
     "dynamodb_day_totals",
     "dynamodb_fingerprint",
     "lake_day_totals",
     "lake_fingerprint",
+    "reconcile_day",
 ]
 
 
@@ -154,19 +157,25 @@ def _amount_sum(values: Any) -> int:
     return int(pc.sum(values).as_py() or 0)
 
 
-def lake_day_totals(fs: LakeFS, lake_table: str, day: dt.date, *, statuses: bool = False) -> LakeDayTotals:
+def lake_day_totals(
+    fs: LakeFS, lake_table: str, day: dt.date, *, statuses: bool = False, runs: tuple[str, str] | None = None
+) -> LakeDayTotals:
     """The clean and quarantined rows and amounts of a lake partition; with `statuses`, the rows
-    per status too (a quarantined row's status comes from its raw item). Raises
-    `PartitionNotFound` when the clean partition is not in the lake."""
+    per status too (a quarantined row's status comes from its raw item). `runs` (clean run id,
+    quarantine run id) counts those runs instead of the current versions, e.g. runs staged for
+    their audit. Raises `PartitionNotFound` when the clean partition (or run) is not in the lake."""
     source, _, amount = RAW_TABLES[lake_table]
-    clean = read_partition(fs, lake_table, day.isoformat(), columns=[amount] + ([STATUS_ATTRIBUTE] if statuses else []))
+    clean_run, bad_run = runs or (None, None)
+    clean = read_partition(
+        fs, lake_table, day.isoformat(), columns=[amount] + ([STATUS_ATTRIBUTE] if statuses else []), run_id=clean_run
+    )
     seen: Counter = Counter()
     if statuses:
         seen.update(clean[STATUS_ATTRIBUTE].to_pylist())
     try:
         bad = read_partition(
             fs, quarantine_table(source), day.isoformat(), zone="quarantine",
-            columns=["amount_cents"] + (["item_json"] if statuses else []),
+            columns=["amount_cents"] + (["item_json"] if statuses else []), run_id=bad_run,
         )
     except PartitionNotFound:
         bad_rows, bad_amount = 0, 0
@@ -175,6 +184,55 @@ def lake_day_totals(fs: LakeFS, lake_table: str, day: dt.date, *, statuses: bool
         if statuses:
             seen.update(_item_status(orjson.loads(raw)) for raw in bad["item_json"].to_pylist())
     return LakeDayTotals(clean.num_rows, _amount_sum(clean[amount]), bad_rows, bad_amount, _sorted(seen))
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """The outcome of `reconcile_day`: passed or not, how severe a difference is, the counts on
+    both sides and their differences (or why nothing could be counted)."""
+
+    passed: bool
+    severity: str  # "ERROR", or "WARN" for today's still-open day (a difference there is new data)
+    counts: dict[str, int]
+    reason: str = ""
+
+    @property
+    def publishable(self) -> bool:
+        """Whether runs with this outcome may become current: passed, or only a warning."""
+        return self.passed or self.severity == "WARN"
+
+
+def reconcile_day(
+    lake_table: str,
+    day: dt.date,
+    settings: Settings | AwsTarget,
+    fs: LakeFS,
+    *,
+    runs: tuple[str, str] | None = None,
+    http: DynamoDBHttp | None = None,
+) -> Reconciliation:
+    """DynamoDB's count and sum of amounts of the day against the lake's clean plus quarantined
+    rows: of the current partitions, or of `runs` (clean run id, quarantine run id)."""
+    items, amount = count_and_sum_day(RAW_TABLES[lake_table][0], day, settings, http=http)
+    try:
+        in_lake = lake_day_totals(fs, lake_table, day, runs=runs)
+    except PartitionNotFound:
+        return Reconciliation(False, "ERROR", {}, "the partition is not in the lake")
+    clean, bad, lake_amount = in_lake.clean, in_lake.quarantined, in_lake.total().amount
+    passed = items == clean + bad and amount == lake_amount
+    # Today is still being written to: a difference there means new data, not a loss.
+    open_day = day >= dt.datetime.now(dt.UTC).date()
+    counts = {
+        "dynamodb_items": items,
+        "dynamodb_amount_cents": amount,
+        "lake_clean_rows": clean,
+        "lake_quarantined_rows": bad,
+        "lake_amount_cents": lake_amount,
+        "difference_items": items - clean - bad,
+        "difference_amount_cents": amount - lake_amount,
+    }
+    severity = "WARN" if open_day and not passed else "ERROR"
+    return Reconciliation(passed, severity, counts)
 
 
 def _tracks_status(lake_table: str) -> bool:

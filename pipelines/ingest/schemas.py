@@ -80,3 +80,8 @@ RAW_TABLES = {
     "raw_sales": ("sales", RAW_SALES, "amount_cents"),
     "raw_order_events": ("order_events", RAW_ORDER_EVENTS, "amount_cents"),
 }
+
+
+def quarantine_table(source: str) -> str:
+    """The quarantine table of a contract table: `quarantine/<contract table>/dt=...`."""
+    return source

@@ -20,9 +20,11 @@ threshold at 256 KB, so memory freed by the converting threads goes back to the 
 staying with the process: ~30 MB less at peak for ~25 % more system CPU (page faults).
 
 Under Dagster Pipes the config comes in the Pipes extras, the partition and the asset from the
-Pipes context; the worker reports one materialisation with the same metadata as the in-process
-asset, plus the worker's own peak memory. With `--config` it loads every (table, day) given and
-prints one JSON line per partition and a last `{"summary": ...}` line.
+Pipes context; like the in-process asset, the worker reports the materialisation (when the staged
+runs passed their audit and were published: same metadata, plus the worker's own peak memory),
+then the result of the blocking check `reconciles_with_dynamodb` on those runs. With `--config` it
+loads every (table, day) given and prints one JSON line per partition and a last `{"summary": ...}`
+line.
 """
 
 from __future__ import annotations
@@ -149,13 +151,15 @@ class Session:
         self.http = DynamoDBHttp(self.target, max_connections=max(1, workers))
 
     def ingest(self, lake_table: str, day: date) -> dict[str, Any]:
-        """Load one partition; its summary and its materialisation metadata (Pipes format)."""
-        from pipelines.ingest.load import ingest_day, partition_metadata
+        """Load one partition (staged, audited, published if it passed); its summary, its
+        materialisation metadata and its check's result (Pipes format)."""
+        from pipelines.ingest.load import check_metadata, ingest_day, partition_metadata
 
         t0 = time.perf_counter()
-        raw, quarantined, tally = ingest_day(
+        loaded = ingest_day(
             lake_table, day, self.target, self.fs, self.catalog, http=self.http, **self.config.read_options
         )
+        raw, quarantined, tally = loaded.raw, loaded.quarantined, loaded.tally
         return {
             "table": lake_table,
             "day": day.isoformat(),
@@ -167,7 +171,13 @@ class Session:
             "bytes": raw.bytes,
             "location": raw.location,
             "seconds": round(time.perf_counter() - t0, 3),
+            "published": loaded.published,
             "metadata": partition_metadata(raw, quarantined, tally),
+            "check": {
+                "passed": loaded.audit.passed,
+                "severity": loaded.audit.severity,
+                "metadata": check_metadata(loaded),
+            },
         }
 
 
@@ -177,12 +187,13 @@ def run_batch(config: WorkerConfig, emit: Callable[[dict[str, Any]], None]) -> d
     session = Session(config)
     ready = rss_mb()
     t0 = time.perf_counter()
-    totals = {"partitions": 0, "items": 0, "clean": 0, "rows": 0, "quarantined": 0}
+    totals = {"partitions": 0, "items": 0, "clean": 0, "rows": 0, "quarantined": 0, "unpublished": 0}
     for lake_table, day in _partitions(config):
         line = session.ingest(lake_table, day)
         for key in ("items", "clean", "rows", "quarantined"):
             totals[key] += line[key]
         totals["partitions"] += 1
+        totals["unpublished"] += not line["published"]
         emit(line)
     return {
         **totals,
@@ -200,8 +211,11 @@ def _partitions(config: WorkerConfig) -> Iterator[tuple[str, date]]:
 
 
 def run_pipes() -> None:
-    """One partition of one asset, as Dagster Pipes asks; the materialisation goes back through Pipes."""
+    """One partition of one asset, as Dagster Pipes asks; the materialisation (if the new runs were
+    published) and the check's result go back through Pipes."""
     from dagster_pipes import open_dagster_pipes
+
+    from pipelines.ingest.load import RECONCILIATION_CHECK
 
     with open_dagster_pipes() as pipes:
         config = WorkerConfig.from_dict(
@@ -212,11 +226,17 @@ def run_pipes() -> None:
         line = session.ingest(lake_table, day)
         pipes.log.info(
             f"{lake_table} {day}: {line['items']} items, {line['rows']} rows, {line['quarantined']} quarantined "
-            f"-> {line['location']} ({line['seconds']:.2f}s, worker peak {peak_rss_mb()} MB)"
+            f"-> {line['location']} ({line['seconds']:.2f}s, worker peak {peak_rss_mb()} MB, "
+            f"{'published' if line['published'] else 'not published'})"
         )
-        metadata = dict(line["metadata"])
-        metadata["worker_peak_rss_mb"] = {"type": "float", "raw_value": peak_rss_mb() or 0.0}
-        pipes.report_asset_materialization(metadata=metadata)
+        if line["published"]:  # first, so that the check's result targets this materialisation
+            metadata = dict(line["metadata"])
+            metadata["worker_peak_rss_mb"] = {"type": "float", "raw_value": peak_rss_mb() or 0.0}
+            pipes.report_asset_materialization(metadata=metadata)
+        check = line["check"]
+        pipes.report_asset_check(
+            RECONCILIATION_CHECK, passed=check["passed"], severity=check["severity"], metadata=check["metadata"]
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,12 @@
 """`raw_sales` and `raw_order_events`: one day of a DynamoDB table into one lake partition.
 
 A partition is read with parallel Queries over the sharded day index, converted straight into
-typed Arrow columns, streamed into Parquet row groups in a run-specific folder and then switched
-in atomically. Items that break the contract go to the quarantine table with their reasons.
+typed Arrow columns and streamed into Parquet row groups in a run-specific folder, staged. Items
+that break the contract go to the quarantine table with their reasons. The blocking check
+`reconciles_with_dynamodb` runs in the asset's step on the staged runs, which are switched in
+atomically only if it passed (write-audit-publish): the asset yields its materialisation (when
+published) and the check's result; when the check failed, nothing is published and the step
+fails, so nothing downstream runs on the day.
 
 The load itself (`pipelines.ingest.load.ingest_day`) runs in a lean worker process launched
 through Dagster Pipes (`pipelines.ingest.worker`), which reports the materialisation back, so the
@@ -14,6 +18,7 @@ a worker per asset and day would cost ~0.3 s more a partition.
 
 import os
 import sys
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -23,10 +28,12 @@ import pyarrow as pa
 from gitgoods.settings import get_settings
 from pipelines.arrow_memory import POOL_VARIABLE, use_system_allocator
 from pipelines.aws_http import AwsTarget
+from pipelines.defs.ingest.checks import check_result, check_spec
+from pipelines.defs.ingest.metadata import dagster_metadata
 from pipelines.defs.partitions import daily
 from pipelines.ingest import load
-from pipelines.ingest.load import IngestTally, quarantine_table
-from pipelines.ingest.schemas import RAW_TABLES
+from pipelines.ingest.load import IngestTally, LoadedDay
+from pipelines.ingest.schemas import RAW_TABLES, quarantine_table
 from pipelines.lake.partitions.layout import writers_pool
 from pipelines.lake.partitions.manifest import PartitionInfo
 from pipelines.resources import DynamoResource, LakeResource
@@ -39,6 +46,7 @@ __all__ = [
     "ASSETS",
     "IngestTally",
     "ingest_partition",
+    "load_results",
     "materialize_metadata",
     "quarantine_table",
     "raw_order_events",
@@ -50,10 +58,10 @@ __all__ = [
 
 def ingest_partition(
     lake_table: str, day: date, dynamo: DynamoResource, lake: LakeResource, log: object | None = None
-) -> tuple[PartitionInfo, PartitionInfo, IngestTally]:
-    """Read one day of a contract table into the lake, in this process; returns the raw and
-    quarantine partitions (`pipelines.ingest.load.ingest_day` with the resources' clients), with
-    Arrow on the system allocator (`pipelines.arrow_memory`)."""
+) -> LoadedDay:
+    """Read one day of a contract table into the lake, in this process: staged, audited, published
+    if it passed (`pipelines.ingest.load.ingest_day` with the resources' clients), with Arrow on the
+    system allocator (`pipelines.arrow_memory`)."""
     use_system_allocator()
     return load.ingest_day(lake_table, day, dynamo.settings(), lake.open(), lake.catalog())
 
@@ -67,35 +75,34 @@ def table_schema(schema: pa.Schema) -> dg.TableSchema:
     )
 
 
-def dagster_metadata(plain: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Metadata in Pipes' format (`load.partition_metadata`) as Dagster's values, in process."""
-    out: dict[str, Any] = {}
-    for key, entry in plain.items():
-        kind, value = entry["type"], entry["raw_value"]
-        if kind == "table_schema":
-            out[key] = dg.TableSchema(
-                columns=[
-                    dg.TableColumn(c["name"], c["type"], constraints=dg.TableColumnConstraints(**c["constraints"]))
-                    for c in value["columns"]
-                ]
-            )
-        elif kind == "path":
-            out[key] = dg.MetadataValue.path(value)
-        elif kind == "md":
-            out[key] = dg.MetadataValue.md(value)
-        elif kind == "json":
-            out[key] = dg.MetadataValue.json(value)
-        elif kind == "int":
-            out[key] = dg.MetadataValue.int(value)
-        elif kind == "float":
-            out[key] = dg.MetadataValue.float(value)
-        else:
-            out[key] = value
-    return out
-
-
 def materialize_metadata(raw: PartitionInfo, quarantined: PartitionInfo, tally: IngestTally) -> dict:
     return dagster_metadata(load.partition_metadata(raw, quarantined, tally))
+
+
+def load_results(loaded: LoadedDay) -> list[dg.MaterializeResult | dg.AssetCheckResult]:
+    """What an in-process load reports, as the worker reports it through Pipes: the materialisation
+    when the runs were published, then the check's result (so it targets that materialisation)."""
+    check = check_result(loaded.audit, load.check_metadata(loaded))
+    if not loaded.published:
+        return [check]
+    return [dg.MaterializeResult(metadata=materialize_metadata(loaded.raw, loaded.quarantined, loaded.tally)), check]
+
+
+def publish_outcome(
+    lake_table: str, day: date, results: Sequence[dg.MaterializeResult | dg.AssetCheckResult]
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """Yield a load's results; when nothing was published, fail the step after the check's result:
+    no materialisation claims the new run, and nothing downstream runs."""
+    yield from results
+    if not any(isinstance(r, dg.MaterializeResult) for r in results):
+        check = next(r for r in results if isinstance(r, dg.AssetCheckResult))
+        raise dg.Failure(
+            description=(
+                f"{lake_table} {day}: the new run does not reconcile with DynamoDB and was not published; "
+                "the previous version stays current and the run is kept for inspection"
+            ),
+            metadata=check.metadata,
+        )
 
 
 def worker_extras(dynamo: DynamoResource, lake: LakeResource) -> dict[str, Any]:
@@ -137,26 +144,30 @@ def build_raw_asset(lake_table: str) -> dg.AssetsDefinition:
             f"contract are kept in `quarantine/{source}/` with their reasons."
         ),
         tags={"layer": "raw"},
+        check_specs=[check_spec(lake_table)],
     )
     def raw_asset(
         context: dg.AssetExecutionContext, config: IngestConfig, dynamo: DynamoResource, lake: LakeResource
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         day = date.fromisoformat(context.partition_key)
         in_process = get_settings().ingest_in_process if config.in_process is None else config.in_process
         if in_process:
-            raw, quarantined, tally = ingest_partition(lake_table, day, dynamo, lake)
+            loaded = ingest_partition(lake_table, day, dynamo, lake)
             context.log.info(
-                f"{lake_table} {day}: {tally.items} items, {raw.rows} rows, {quarantined.rows} quarantined "
-                f"-> {raw.location} (in process)"
+                f"{lake_table} {day}: {loaded.tally.items} items, {loaded.raw.rows} rows, "
+                f"{loaded.quarantined.rows} quarantined -> {loaded.raw.location} (in process, "
+                f"{'published' if loaded.published else 'not published'})"
             )
-            return dg.MaterializeResult(metadata=materialize_metadata(raw, quarantined, tally))
-        client = dg.PipesSubprocessClient(env=worker_env())
-        invocation = client.run(
-            command=WORKER_COMMAND,
-            context=context,
-            extras={"ingest": worker_extras(dynamo, lake)},
-        )
-        return invocation.get_materialize_result()
+            results = load_results(loaded)
+        else:
+            client = dg.PipesSubprocessClient(env=worker_env())
+            invocation = client.run(
+                command=WORKER_COMMAND,
+                context=context,
+                extras={"ingest": worker_extras(dynamo, lake)},
+            )
+            results = invocation.get_results(implicit_materializations=False)
+        yield from publish_outcome(lake_table, day, results)
 
     return raw_asset
 

@@ -1,68 +1,50 @@
-"""Checks beside the ingest assets.
+"""The ingest assets' check, `reconciles_with_dynamodb` (blocking): DynamoDB's item count and sum
+of amounts for the day, read again independently, must equal the lake's clean plus quarantined
+rows exactly.
 
-`reconciles_with_dynamodb` (blocking): DynamoDB's item count and sum of amounts for the day,
-read again independently, must equal the lake's clean plus quarantined rows exactly. Nothing
-downstream of a raw partition runs while it fails.
+It runs inside the asset's own step, on the runs the load has just staged and before they are
+published (write-audit-publish, `pipelines.ingest.load`): the asset declares it (`check_spec`) and
+yields its result. A failure leaves the previous version current, keeps the new run for
+inspection (named in the check's metadata) and fails the step, so nothing downstream runs.
 """
 
 import warnings
-from datetime import UTC, date, datetime
+from datetime import date
 
 import dagster as dg
 
-from pipelines.defs.ingest.assets import ASSETS
+from pipelines.defs.ingest.metadata import dagster_metadata
 from pipelines.defs.partitions import daily
-from pipelines.ingest.day_totals import count_and_sum_day, lake_day_totals
-from pipelines.ingest.schemas import RAW_TABLES
-from pipelines.lake.partitions.reading import PartitionNotFound
+from pipelines.ingest.day_totals import Reconciliation, reconcile_day
+from pipelines.ingest.load import RECONCILIATION_CHECK, reconciliation_metadata
 from pipelines.resources import DynamoResource, LakeResource
+
+DESCRIPTION = (
+    "DynamoDB count and sum of amounts for the day == lake clean + quarantined rows, exactly; checked on "
+    "the newly written run before it becomes current (a failing run is not published)."
+)
+
+
+def check_spec(lake_table: str) -> dg.AssetCheckSpec:
+    """The blocking reconciliation check of a raw asset, per daily partition."""
+    # Partitioned asset checks are a preview feature of this Dagster release; the pin keeps it stable.
+    with warnings.catch_warnings(action="ignore", category=dg.PreviewWarning):
+        return dg.AssetCheckSpec(
+            RECONCILIATION_CHECK, asset=lake_table, blocking=True, partitions_def=daily, description=DESCRIPTION
+        )
+
+
+def check_result(audit: Reconciliation, metadata: dict[str, dict]) -> dg.AssetCheckResult:
+    """The check's result, from an audit and its metadata in Pipes' format."""
+    return dg.AssetCheckResult(
+        check_name=RECONCILIATION_CHECK,
+        passed=audit.passed,
+        severity=dg.AssetCheckSeverity(audit.severity),
+        metadata=dagster_metadata(metadata),
+    )
 
 
 def reconcile(lake_table: str, day: date, dynamo: DynamoResource, lake: LakeResource) -> dg.AssetCheckResult:
-    source = RAW_TABLES[lake_table][0]
-    items, amount = count_and_sum_day(source, day, dynamo.settings())
-    try:
-        in_lake = lake_day_totals(lake.open(), lake_table, day)
-    except PartitionNotFound:
-        return dg.AssetCheckResult(passed=False, metadata={"reason": "the partition is not in the lake"})
-    clean, bad, lake_amount = in_lake.clean, in_lake.quarantined, in_lake.total().amount
-    passed = items == clean + bad and amount == lake_amount
-    # Today is still being written to: a difference there means new data, not a loss.
-    open_day = day >= datetime.now(UTC).date()
-    severity = dg.AssetCheckSeverity.WARN if open_day and not passed else dg.AssetCheckSeverity.ERROR
-    return dg.AssetCheckResult(
-        passed=passed,
-        severity=severity,
-        metadata={
-            "dynamodb_items": items,
-            "dynamodb_amount_cents": amount,
-            "lake_clean_rows": clean,
-            "lake_quarantined_rows": bad,
-            "lake_amount_cents": lake_amount,
-            "difference_items": items - clean - bad,
-            "difference_amount_cents": amount - lake_amount,
-        },
-    )
-
-
-def build_reconciliation_check(asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition:
-    lake_table = asset.key.to_user_string()
-
-    @dg.asset_check(
-        asset=asset,
-        name="reconciles_with_dynamodb",
-        blocking=True,
-        partitions_def=daily,
-        description="DynamoDB count and sum of amounts for the day == lake clean + quarantined rows, exactly.",
-    )
-    def check(
-        context: dg.AssetCheckExecutionContext, dynamo: DynamoResource, lake: LakeResource
-    ) -> dg.AssetCheckResult:
-        return reconcile(lake_table, date.fromisoformat(context.partition_key), dynamo, lake)
-
-    return check
-
-
-# Partitioned asset checks are a preview feature of this Dagster release; the pin keeps it stable.
-with warnings.catch_warnings(action="ignore", category=dg.PreviewWarning):
-    CHECKS = [build_reconciliation_check(asset) for asset in ASSETS]
+    """The check on the day's partitions as they are current now (not on a staged run)."""
+    audit = reconcile_day(lake_table, day, dynamo.settings(), lake.open())
+    return check_result(audit, reconciliation_metadata(audit))
