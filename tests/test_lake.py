@@ -739,3 +739,36 @@ def test_a_preview_shows_the_first_rows_as_markdown() -> None:
     assert rows[0] == "| " + " | ".join(str(first[n]) for n in names) + " |"
     assert markdown_preview(pa.Table.from_batches([batch])).count("\n") == PREVIEW_ROWS + 1
     assert markdown_preview(None) == markdown_preview(batch.slice(0, 0)) == "_no rows_"
+
+
+def test_a_staged_run_is_invisible_until_published(lake: LakeFS, glue: GlueCatalog) -> None:
+    writer = PartitionWriter(lake, "raw_sales", RAW_SALES, catalog=glue, grace_s=0)
+    first = writer.write(DAY, [sales_table(300)])
+    staged = writer.stage(DAY, [sales_table(500, version=1)])
+    run = staged.info
+    assert run.run_id != first.run_id and run.rows == 500 and staged.manifest["rows"] == 500
+    # complete, readable by its id, and nobody else sees it: readers, the dataset, Glue
+    assert read_partition(lake, "raw_sales", DAY, run_id=run.run_id).num_rows == 500
+    assert current_run_id(lake, "raw_sales", DAY) == first.run_id
+    assert read_partition(lake, "raw_sales", DAY).num_rows == 300
+    assert lake_dataset(lake, "raw_sales").count_rows() == 300
+    assert glue.get_partition_location("raw_sales", DAY) == first.location
+    assert set(run_ids(lake, "raw_sales", DAY)) == {first.run_id, run.run_id}
+
+    published = writer.publish(staged)
+    assert published.run_id == run.run_id and published.location == run.location
+    assert current_run_id(lake, "raw_sales", DAY) == run.run_id
+    assert read_partition(lake, "raw_sales", DAY).equals(sales_table(500, version=1))
+    assert glue.get_partition_location("raw_sales", DAY) == run.location
+    with pytest.raises(PartitionNotFound):
+        read_partition(lake, "raw_sales", DAY, run_id="20240101T000000000000Z-00000000")
+    with pytest.raises(ValueError):
+        PartitionWriter(lake, "raw_order_events", RAW_ORDER_EVENTS).publish(staged)
+
+    # a staged run does not replace a version written after it was staged
+    late = writer.stage(DAY, [sales_table(10, version=2)])
+    newer = writer.write(DAY, [sales_table(20, version=3)])
+    with pytest.raises(PartitionRaceLost):
+        writer.publish(late)
+    assert current_run_id(lake, "raw_sales", DAY) == newer.run_id
+    assert glue.get_partition_location("raw_sales", DAY) == newer.location
