@@ -13,7 +13,9 @@ the partition to the new run: on disk by replacing the symlink with `os.replace`
 by PUTting the pointer object and then setting the Glue partition's location. The switch happens
 only if the partition is still at the version the write started from (a lost race raises
 `PartitionRaceLost`). Before the switch the old partition is untouched; after it, old runs are
-garbage-collected (the previous one is kept).
+garbage-collected (the previous one is kept). A write can also stop before the switch
+(`PartitionWriter.stage`: the run is complete, not current), so that the run is audited first and
+switched by `PartitionWriter.publish` only if it passed (write-audit-publish).
 
 Readers resolve the partition once (symlink or pointer -> run -> manifest) and read exactly the
 files that manifest names, so they see one whole version, never a mix and never a half-written run.
