@@ -6,9 +6,21 @@ from typing import Any
 
 import dagster as dg
 
+# Pipes' metadata types used by the load, and Dagster's constructor of each.
+_VALUES = {
+    "path": dg.MetadataValue.path,
+    "md": dg.MetadataValue.md,
+    "json": dg.MetadataValue.json,
+    "text": dg.MetadataValue.text,
+    "bool": dg.MetadataValue.bool,
+    "int": dg.MetadataValue.int,
+    "float": dg.MetadataValue.float,
+}
+
 
 def dagster_metadata(plain: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Metadata in Pipes' format (`load.partition_metadata`) as Dagster's values, in process."""
+    """Metadata in Pipes' format (`load.partition_metadata`, `load.check_metadata`) as Dagster's
+    values, in process."""
     out: dict[str, Any] = {}
     for key, entry in plain.items():
         kind, value = entry["type"], entry["raw_value"]
@@ -19,20 +31,6 @@ def dagster_metadata(plain: dict[str, dict[str, Any]]) -> dict[str, Any]:
                     for c in value["columns"]
                 ]
             )
-        elif kind == "path":
-            out[key] = dg.MetadataValue.path(value)
-        elif kind == "md":
-            out[key] = dg.MetadataValue.md(value)
-        elif kind == "json":
-            out[key] = dg.MetadataValue.json(value)
-        elif kind == "text":
-            out[key] = dg.MetadataValue.text(value)
-        elif kind == "bool":
-            out[key] = dg.MetadataValue.bool(value)
-        elif kind == "int":
-            out[key] = dg.MetadataValue.int(value)
-        elif kind == "float":
-            out[key] = dg.MetadataValue.float(value)
         else:
-            out[key] = value
+            out[key] = _VALUES[kind](value) if kind in _VALUES else value
     return out
