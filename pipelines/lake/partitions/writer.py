@@ -1,4 +1,4 @@
-"""The partition writer: streams record batches into a run's Parquet files, writes its manifest,
+"""The partition writer: streams record batches into a run's Parquet files (`run_files`), writes its manifest,
 switches the partition to it (`switch`) and collects the old runs (`gc`).
 
 Write-audit-publish: `stage` stops after the manifest (the run is complete, not current), an
@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipelines.lake.fs import LakeFS
 from pipelines.lake.partitions.gc import DEFAULT_GRACE_S, DEFAULT_KEEP_PREVIOUS, DEFAULT_STALE_S, collect_garbage
@@ -33,6 +32,7 @@ from pipelines.lake.partitions.layout import (
     table_rel,
 )
 from pipelines.lake.partitions.manifest import MANIFEST_FORMAT, PartitionInfo, schema_to_b64
+from pipelines.lake.partitions.run_files import RunFiles, dictionary_columns
 from pipelines.lake.partitions.switch import PartitionSwitch, StartVersion, switch_for
 
 if TYPE_CHECKING:
@@ -69,81 +69,6 @@ class StagedRun:
     info: PartitionInfo
     manifest: dict[str, Any]
     start: StartVersion
-
-
-class _RunFiles:
-    """Streams row groups into the Parquet files of one run, rolling files at `max_file_rows`."""
-
-    def __init__(self, writer: PartitionWriter, rel: str, run_id: str) -> None:
-        self.w = writer
-        self.rel = rel
-        self.run_id = run_id
-        self.files: list[dict[str, Any]] = []
-        self._sink: Any = None
-        self._pq: pq.ParquetWriter | None = None
-        self._name = ""
-        self._rows = 0
-        self._row_groups = 0
-
-    @property
-    def room(self) -> int:
-        """Rows that still fit in the open (or next) file."""
-        return self.w.max_file_rows - self._rows if self._pq is not None else self.w.max_file_rows
-
-    def _open(self) -> None:
-        self._name = f"part-{len(self.files):05d}-{self.run_id.rsplit('-', 1)[-1]}.parquet"
-        self._sink = self.w.lake.fs.open_output_stream(self.w.lake.path(self.rel, self._name))
-        self._pq = pq.ParquetWriter(
-            self._sink,
-            self.w.schema,
-            compression=self.w.compression,
-            compression_level=self.w.compression_level,
-            write_statistics=True,
-            use_dictionary=self.w.use_dictionary,
-        )
-        self._rows = 0
-        self._row_groups = 0
-
-    def write_row_group(self, table: pa.Table) -> None:
-        if self._pq is None:
-            self._open()
-        assert self._pq is not None
-        self._pq.write_table(table, row_group_size=max(table.num_rows, 1))
-        self._rows += table.num_rows
-        self._row_groups += 1
-        if self._rows >= self.w.max_file_rows:
-            self._close_file()
-
-    def _close_file(self) -> None:
-        assert self._pq is not None
-        self._pq.close()
-        size = self._sink.tell()
-        self._sink.close()
-        if self.w.lake.is_local:
-            fd = os.open(self.w.lake.path(self.rel, self._name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        self.files.append({"name": self._name, "rows": self._rows, "bytes": size, "row_groups": self._row_groups})
-        self._pq = None
-        self._sink = None
-
-    def finish(self) -> None:
-        if self._pq is None and not self.files:
-            self._open()  # an empty day is an empty partition (one file, no rows), not a missing one
-        if self._pq is not None:
-            self._close_file()
-
-    def abandon(self) -> None:
-        # The run has no manifest and is never read; close the sink first so no footer follows.
-        if self._sink is not None:
-            with contextlib.suppress(Exception):
-                self._sink.close()
-            self._sink = None
-        if self._pq is not None:
-            self._pq.is_open = False
-            self._pq = None
 
 
 class PartitionWriter:
@@ -263,7 +188,7 @@ class PartitionWriter:
     ) -> StagedRun:
         rel = run_rel(self.zone, self.table, dt, run_id)
         self.lake.makedirs(rel)
-        files = _RunFiles(self, rel, run_id)
+        files = RunFiles(self, rel, run_id)
         try:
             self._stream(batches, files)
             files.finish()
@@ -302,7 +227,7 @@ class PartitionWriter:
         )
         return info
 
-    def _stream(self, data: Iterable[pa.RecordBatch | pa.Table], files: _RunFiles) -> None:
+    def _stream(self, data: Iterable[pa.RecordBatch | pa.Table], files: RunFiles) -> None:
         # At most one row group plus one input batch is referenced at any time: each group is
         # handed to the Parquet writer and dropped before the next input batch is pulled.
         buffer: list[pa.RecordBatch] = []
@@ -319,7 +244,7 @@ class PartitionWriter:
             buffer = self._flush(buffer, target, files)
             buffered -= target
 
-    def _flush(self, buffer: list[pa.RecordBatch], n: int, files: _RunFiles) -> list[pa.RecordBatch]:
+    def _flush(self, buffer: list[pa.RecordBatch], n: int, files: RunFiles) -> list[pa.RecordBatch]:
         group, rest = _take(buffer, n)
         buffer.clear()
         files.write_row_group(pa.Table.from_batches(group, schema=self.schema))
@@ -356,26 +281,6 @@ class PartitionWriter:
                 self.glue_table, self.schema, self.lake.uri_of(table_rel(self.zone, self.table)) + "/"
             )
             self._catalog_ready = True
-
-
-def dictionary_columns(schema: pa.Schema) -> list[str]:
-    """Parquet leaf columns worth dictionary-encoding: all but timestamps, dates and floats.
-
-    Those are nearly unique per row, so their dictionary only grows until the writer falls back to
-    plain encoding at the 1 MiB dictionary page limit (131,072 int64 values) - and that fallback
-    re-encodes the buffered pages, about doubling the writer's memory for the row group.
-    """
-    sink = pa.BufferOutputStream()
-    pq.write_table(schema.empty_table(), sink)
-    parquet_schema = pq.ParquetFile(pa.BufferReader(sink.getvalue())).schema
-    out = []
-    for i in range(len(parquet_schema)):
-        column = parquet_schema.column(i)
-        logical = str(column.logical_type)
-        if column.physical_type in ("FLOAT", "DOUBLE") or logical.startswith(("Timestamp", "Date", "Time")):
-            continue
-        out.append(column.path)
-    return out
 
 
 def _take(buffer: list[pa.RecordBatch], n: int) -> tuple[list[pa.RecordBatch], list[pa.RecordBatch]]:
