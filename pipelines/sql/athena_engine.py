@@ -247,9 +247,10 @@ class AthenaEngine(SqlEngine):
 
     def execute(self, sql: str, params: Params = None) -> ExecuteResult:
         try:
-            kind = parse_statement(sql).kind
+            statement = parse_statement(sql)
+            kind = statement.kind
         except TranspileError:
-            kind = "other"  # Athena-only DDL sqlglot does not know: Athena judges it
+            statement, kind = None, "other"  # Athena-only DDL sqlglot does not know: Athena judges it
         cursor = self.run(sql, params, unload=kind == "query" and self._unload(sql))
         rows = None
         if kind == "query":
@@ -257,8 +258,7 @@ class AthenaEngine(SqlEngine):
         elif kind in ("ctas", "unload") or cursor.statement_type == "DML":
             rows = cursor.rowcount if cursor.rowcount >= 0 else self._update_count(cursor.query_id)
         location = None
-        if kind in ("ctas", "unload"):
-            statement = parse_statement(sql)
+        if statement is not None and kind in ("ctas", "unload"):
             location = statement.properties.get("external_location") or statement.properties.get("location")
         return ExecuteResult(
             kind,
