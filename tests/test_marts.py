@@ -328,7 +328,7 @@ def test_a_model_writing_outside_its_range_is_refused(built, tmp_path: Path) -> 
 def test_models_reading_their_history_run_in_one_chunk(tmp_path: Path) -> None:
     from pipelines.marts.models import ModelError
 
-    assert MODELS["seller_daily_sales"].chunk == 366 and MODELS["stg_sales"].chunk is None
+    assert MODELS["seller_kpis"].chunk == 366 and MODELS["stg_sales"].chunk is None
     (tmp_path / "marts").mkdir()
     (tmp_path / "marts" / "x.sql").write_text("SELECT 1 AS n, dt FROM stg_sales")
     (tmp_path / "marts" / "models.yml").write_text(

@@ -23,7 +23,7 @@ from pipelines.sql.engine import engine_for
 
 MODELS = discover()
 OWNERS = ["team:data"]
-GROUPS = {"staging": "staging", "marts": "marts"}
+GROUPS = {"staging": "staging", "state": "state", "marts": "marts"}
 
 
 def partitions_of(model: Model) -> dg.PartitionsDefinition:
