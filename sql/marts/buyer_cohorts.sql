@@ -16,14 +16,17 @@ WITH purchases AS (
     WHERE dt >= :start AND dt < CAST(date_add('month', 1, date(:end)) AS varchar)
 ),
 firsts AS (
+    -- the cohort of the month's buyers only (a semi join: the state streams past them)
     SELECT seller_id, buyer, date_trunc('month', date(dt)) AS cohort_month
     FROM state_first_purchase
     WHERE dt < CAST(date_add('month', 1, date(:end)) AS varchar)
+      AND buyer IN (SELECT buyer FROM purchases)
 ),
 sizes AS (
-    SELECT seller_id, cohort_month, count(*) AS cohort_size
-    FROM firsts
-    GROUP BY seller_id, cohort_month
+    SELECT seller_id, date_trunc('month', date(dt)) AS cohort_month, count(*) AS cohort_size
+    FROM state_first_purchase
+    WHERE dt < CAST(date_add('month', 1, date(:end)) AS varchar)
+    GROUP BY 1, 2
 ),
 activity AS (
     SELECT

@@ -10,9 +10,12 @@ WITH in_range AS (
     GROUP BY seller_id, buyer
 ),
 known AS (
+    -- only the range's buyers: the engine streams the state past a small set (a semi join) instead
+    -- of holding every pair in a hash table (docs/incremental.md: 1.7 s and 950 MB -> 0.55 s, 310 MB)
     SELECT seller_id, buyer
     FROM state_first_purchase
     WHERE dt < :start
+      AND buyer IN (SELECT buyer FROM in_range)
 )
 SELECT r.seller_id, r.buyer, r.first_dt AS dt
 FROM in_range AS r

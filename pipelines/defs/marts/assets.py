@@ -69,6 +69,14 @@ def _metadata(model: Model, parts: list[PartitionInfo], query_s: float, write_s:
     }
 
 
+def own_history(model: Model) -> list[dg.AssetDep]:
+    """A state model reads its own partitions before the run's first: its partition D depends on
+    D - 1 (so a partition is built after the one before it; a range is one run)."""
+    if not model.reads_itself:
+        return []
+    return [dg.AssetDep(model.name, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))]
+
+
 def build_model_asset(model: Model) -> dg.AssetsDefinition:
     models, raw = upstream(model, MODELS)
     sql_path = model.path.relative_to(SQL_DIR.parent).as_posix()
@@ -78,7 +86,7 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
         group_name=GROUPS[model.layer],
         partitions_def=partitions_of(model),
         pool=writers_pool(model.zone, model.name),
-        deps=[dg.AssetKey(name) for name in [*models, *raw]],
+        deps=[*(dg.AssetKey(name) for name in [*models, *raw]), *own_history(model)],
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"sql", "parquet"},
         owners=OWNERS,
