@@ -593,12 +593,18 @@ def parse_variant(text: str) -> dict[str, Any]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_year_args(parser: argparse.ArgumentParser) -> None:
+    """The generated year and its cache (the nightly benchmark reuses both)."""
     parser.add_argument("--lines", type=int, default=10_000_000, help="sales lines of the generated year")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--quick", action="store_true", help="1,000,000 lines: a smoke test")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "gitgoods-marts-bench")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_year_args(parser)
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (ours)")
     parser.add_argument(
         "--memory-limit", default=None, help="DuckDB memory_limit (ours; default: the settings', as the assets run)"
@@ -612,7 +618,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-days", type=int, default=90, help="days of the one-seller report")
     parser.add_argument("--no-disk", action="store_true", help="skip the runs on a disk lake")
     parser.add_argument("--rebuild-staging", action="store_true", help="build the cached staging models again")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "gitgoods-marts-bench")
     add_run_args(parser, timeout=1800.0, profile="first `ours`")
     args = parser.parse_args(argv)
     if args.child:

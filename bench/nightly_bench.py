@@ -160,13 +160,9 @@ CHILDREN = {"build": child_build, "pandas-day": child_pandas_day, "compare": chi
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lines", type=int, default=10_000_000, help="sales lines of the generated year")
-    parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--quick", action="store_true", help="1,000,000 lines")
+    mb.add_year_args(parser)
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (ours and the full-history query)")
     parser.add_argument("--no-disk", action="store_true", help="skip the runs on a disk lake")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "gitgoods-marts-bench")
     add_run_args(parser, timeout=1800.0, profile="")
     args = parser.parse_args(argv)
     if args.child:
