@@ -20,7 +20,17 @@ from pipelines.lake.partitions.reading import read_partition
 from pipelines.lake.partitions.writer import PartitionWriter
 from pipelines.marts.expectations import Dimensions, band, validate
 from pipelines.resources import LakeResource
-from tests.marts_data import S1, S2, days_between, ingest_run, put_dimensions, record_raw_checks, sale_rows, story_days, write_raw
+from tests.marts_data import (
+    S1,
+    S2,
+    days_between,
+    ingest_run,
+    put_dimensions,
+    record_raw_checks,
+    sale_rows,
+    story_days,
+    write_raw,
+)
 
 # the story of marts_data, a month and a bit ago (inside the daily partitions of the definitions)
 _this_month = dt.date.today().replace(day=1)
@@ -157,7 +167,8 @@ def test_a_corrupt_staging_row_stops_the_marts_below_it(env):
     assert "stg_sales " + D2 in failure.message and "expectations failed in run " + result.run_id in failure.message
     assert current_run_id(lake, "seller_daily_sales", D2, zone="marts") == before
     # the raw day fixed and staging rebuilt and passed: the marts build again
-    PartitionWriter(lake, "raw_sales", RAW_SALES).write(D2, [pa.Table.from_pylist(sale_rows(DAYS)[D2], schema=RAW_SALES)])
+    fixed = pa.Table.from_pylist(sale_rows(DAYS)[D2], schema=RAW_SALES)
+    PartitionWriter(lake, "raw_sales", RAW_SALES).write(D2, [fixed])
     staging = [a for a in DAILY_ASSETS if a.key.to_user_string() == "stg_sales"]
     assert run(resources, D2, D2, assets=staging).success
     assert run(resources, D2, D2, assets=marts_only).success

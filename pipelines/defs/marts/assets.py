@@ -21,13 +21,13 @@ import dagster as dg
 import pyarrow as pa
 
 from gitgoods.settings import get_settings
+from pipelines.defs.marts.checks import check_spec, failed_result, passed_result
+from pipelines.defs.marts.gates import blocked_upstream
 from pipelines.defs.partitions import daily, monthly
 from pipelines.lake.partitions.layout import writers_pool
 from pipelines.lake.partitions.manifest import PartitionInfo
 from pipelines.lake.preview import PREVIEW_ROWS, markdown_preview
 from pipelines.marts.models import SQL_DIR, Model, discover, upstream
-from pipelines.defs.marts.checks import check_spec, failed_result, passed_result
-from pipelines.defs.marts.gates import blocked_upstream
 from pipelines.marts.runner import AuditFailed, build
 from pipelines.marts.suite import validate_staged
 from pipelines.resources import LakeResource
@@ -135,7 +135,7 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
                 check = failed_result(failed, start, end)
                 yield check
                 raise dg.Failure(
-                    description=f"{failed}: the previous versions stay current and the new runs are kept for inspection",
+                    description=f"{failed}: the previous versions stay current, the new runs are kept for inspection",
                     metadata=check.metadata,
                 ) from None
         context.log.info(

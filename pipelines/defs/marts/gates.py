@@ -5,7 +5,8 @@ Within one run Dagster already stops below a failing blocking check. Across runs
 the latest evaluations from the instance before the model's step builds anything:
 
 - a raw table's `reconciles_with_dynamodb` is a partitioned check: its latest evaluation per day
-  (`get_asset_check_partition_info`), which must have passed and target the latest materialisation;
+  (`get_asset_check_partition_info`) must have passed (every path that writes a raw day audits it
+  before publishing: the ingest asset, the history load, so the current version is the one checked);
 - a model's `expectations` check runs once per build over the build's range: its evaluations carry
   the partitions they passed (`passed_partitions`) and failed (`failed_partitions`) in their metadata;
   each partition takes the newest evaluation that covers it.
@@ -61,7 +62,8 @@ def upstream_keys(partitions: dg.PartitionsDefinition, first: date, last: date) 
 
 def _raw(instance: dg.DagsterInstance, asset: str, keys: Sequence[str]) -> list[Blocked]:
     check = dg.AssetCheckKey(dg.AssetKey(asset), RECONCILIATION_CHECK)
-    infos = {i.partition_key: i for i in instance.event_log_storage.get_asset_check_partition_info([check], partition_keys=keys)}
+    storage = instance.event_log_storage
+    infos = {i.partition_key: i for i in storage.get_asset_check_partition_info([check], partition_keys=keys)}
     blocked = []
     for key in keys:
         info = infos.get(key)
@@ -70,8 +72,6 @@ def _raw(instance: dg.DagsterInstance, asset: str, keys: Sequence[str]) -> list[
         elif info.latest_execution_status != Status.SUCCEEDED:
             status = info.latest_execution_status.value.lower()
             blocked.append(Blocked(asset, key, f"{RECONCILIATION_CHECK} {status} in run {info.latest_planned_run_id}"))
-        elif not info.is_current:
-            blocked.append(Blocked(asset, key, "materialised again since its last check"))
     return blocked
 
 
@@ -105,7 +105,7 @@ def _model(instance: dg.DagsterInstance, asset: str, keys: Sequence[str]) -> lis
             break
         cursor = page[-1].id
     return [
-        Blocked(asset, key, verdict[key] if key in verdict else f"{MODEL_CHECK} has never passed on it")
+        Blocked(asset, key, verdict.get(key) or f"{MODEL_CHECK} has never passed on it")
         for key in keys
         if verdict.get(key, "missing") is not None
     ]
