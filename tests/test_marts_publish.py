@@ -20,7 +20,7 @@ from pipelines.marts.models import discover
 from pipelines.marts.runner import AuditFailed, build
 from pipelines.marts.suite import validate_staged
 from pipelines.sql.duckdb_engine import DuckDBEngine
-from tests.marts_data import D1, D2, D3, put_dimensions, sale_rows, write_raw
+from tests.marts_data import D1, D2, D3, S2, put_dimensions, sale_rows, write_raw
 
 MODELS = discover()
 STG = MODELS["stg_sales"]
@@ -88,3 +88,48 @@ def test_a_chunk_that_fails_its_audit_is_not_published(lake_engine) -> None:
     # without an audit the same build publishes the bad day (the path tests and benchmarks use)
     build(STG, D2, D2, engine=engine, lake=lake)
     assert negative_amounts(DuckDBEngine(engine.settings, lake=lake)) == [D2]
+
+
+@pytest.mark.stack
+def test_a_mart_that_fails_its_audit_on_s3_leaves_glue_and_readers_on_the_previous_run(lake_engine) -> None:
+    """On S3 (moto) with Glue: a seller removed from DynamoDB makes the mart's `known_sellers`
+    expectation fail; the partitions keep their previous run in the lake and in Glue."""
+    from gitgoods import aws
+    from pipelines.lake.catalog import GlueCatalog
+
+    del lake_engine  # used for its settings and dimension tables
+    s = get_settings()
+    bucket = f"wap-{uuid.uuid4().hex[:8]}"
+    aws.client("s3", s).create_bucket(Bucket=bucket)
+    lake = LakeFS.from_uri(f"s3://{bucket}/lake", s)
+    catalog = GlueCatalog(aws.client("glue", s), database=f"wap_{uuid.uuid4().hex[:8]}")
+    write_raw(lake)
+    mart = MODELS["seller_daily_sales"]
+
+    def audit(staged):  # type: ignore[no-untyped-def]
+        return validate_staged(mart, lake, staged)
+
+    def figures(engine: DuckDBEngine) -> list[tuple]:
+        rows = engine.query(f"SELECT seller_id, net_cents FROM marts_seller_daily_sales WHERE dt = '{D1}' "
+                            "ORDER BY seller_id")  # fmt: skip
+        return list(zip(rows["seller_id"].to_pylist(), rows["net_cents"].to_pylist(), strict=True))
+
+    with DuckDBEngine(s, lake=lake) as engine:
+        for name in ("stg_sales", "stg_event_lines"):
+            build(MODELS[name], D1, D3, engine=engine, lake=lake, catalog=catalog)
+        build(mart, D1, D1, engine=engine, lake=lake, catalog=catalog, audit=audit)
+        before = (current_run_id(lake, mart.name, D1, zone="marts"),
+                  catalog.get_partition_location(mart.lake_name, D1), figures(engine))  # fmt: skip
+        assert (S2, 6000) in before[2]  # S2 sold 6000 on D1 (tests/marts_data.py)
+        aws.client("dynamodb", s).delete_item(TableName=s.table("sellers"), Key={"seller_id": {"S": S2}})
+        with pytest.raises(AuditFailed) as failed:
+            build(mart, D1, D1, engine=engine, lake=lake, catalog=catalog, audit=audit)
+        assert any(f["expectation"] == "expect_column_values_to_be_in_set" and f["column"] == "seller_id"
+                   for f in failed.value.outcome.failures)
+        after = (current_run_id(lake, mart.name, D1, zone="marts"),
+                 catalog.get_partition_location(mart.lake_name, D1))  # fmt: skip
+        assert after == before[:2]  # the pointer and Glue still name the previous run
+        staged = failed.value.staged[0].info
+        assert staged.run_id != before[0] and not before[1].rstrip("/").endswith(staged.run_id)
+    with DuckDBEngine(s, lake=lake) as fresh:  # a new reader sees the previous figures
+        assert figures(fresh) == before[2]
