@@ -188,6 +188,7 @@ def build(
     progress: Callable[[str, int, int], None] | None = None,
     write_threads: int = DEFAULT_WRITE_THREADS,
     audit: Callable[[list[StagedRun]], Audit] | None = None,
+    retake: bool = False,
 ) -> BuildResult:
     """Write every partition of `model` from `start` to `end` and switch each to its new version.
 
@@ -201,7 +202,16 @@ def build(
     to readers; `audit(staged)` reads them, and only if it passed are they switched in, chunk by
     chunk (a later chunk's query may read an earlier chunk's partitions). A failed audit raises
     `AuditFailed`: that chunk's partitions keep their previous version, and its runs are kept.
+
+    A dimension snapshot's final partitions are kept unless `retake`
+    (pipelines/marts/snapshots.py).
     """
+    if model.snapshot and not retake:
+        from pipelines.marts.snapshots import build_missing
+
+        return build_missing(model, start, end, lake, functools.partial(
+            build, model, engine=engine, lake=lake, catalog=catalog, chunk=chunk, run_id=run_id, progress=progress,
+            write_threads=write_threads, audit=audit, retake=True))  # fmt: skip
     keys = partition_keys(model, start, end)
     chunk = chunk or model.chunk or DEFAULT_CHUNK[model.partitioned_by]
     write_threads = max(1, write_threads)

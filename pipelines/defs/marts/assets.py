@@ -29,13 +29,14 @@ from pipelines.lake.partitions.manifest import PartitionInfo
 from pipelines.lake.preview import PREVIEW_ROWS, markdown_preview
 from pipelines.marts.models import SQL_DIR, Model, discover, upstream
 from pipelines.marts.runner import AuditFailed, build
+from pipelines.marts.snapshots import RETAKE_TAG
 from pipelines.marts.suite import validate_staged
 from pipelines.resources import LakeResource
 from pipelines.sql.engine import engine_for
 
 MODELS = discover()
 OWNERS = ["team:data"]
-GROUPS = {"staging": "staging", "marts": "marts"}
+GROUPS = {"dimensions": "dimensions", "staging": "staging", "marts": "marts"}
 
 
 def partitions_of(model: Model) -> dg.PartitionsDefinition:
@@ -130,6 +131,7 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
                     model, start, end, engine=engine, lake=fs, catalog=lake.catalog(),
                     progress=lambda key, done, total: context.log.debug(f"{model.name} {key} ({done}/{total})"),
                     audit=lambda staged: validate_staged(model, fs, staged),
+                    retake=context.run.tags.get(RETAKE_TAG) == "true",
                 )
             except AuditFailed as failed:
                 check = failed_result(failed, start, end)
