@@ -54,13 +54,24 @@ def take(engine: DuckDBEngine, lake: LakeFS, start: str, end: str, *, retake: bo
 def change_dimensions(settings: Settings) -> None:
     """S1 renamed, P1 retitled and moved to another genre, S2 moved to another category."""
     ddb = aws.client("dynamodb", settings)
-    ddb.update_item(TableName=settings.table("catalog"), Key={"product_id": {"S": P1}},
-                    UpdateExpression="SET title = :t, genre = :g",
-                    ExpressionAttributeValues={":t": {"S": "Dragon Path Remastered"}, ":g": {"S": "Action"}})
-    ddb.update_item(TableName=settings.table("sellers"), Key={"seller_id": {"S": S1}},
-                    UpdateExpression="SET display_name = :n", ExpressionAttributeValues={":n": {"S": "One Games"}})
-    ddb.update_item(TableName=settings.table("sellers"), Key={"seller_id": {"S": S2}},
-                    UpdateExpression="SET category = :c", ExpressionAttributeValues={":c": {"S": "retro"}})
+    ddb.update_item(
+        TableName=settings.table("catalog"),
+        Key={"product_id": {"S": P1}},
+        UpdateExpression="SET title = :t, genre = :g",
+        ExpressionAttributeValues={":t": {"S": "Dragon Path Remastered"}, ":g": {"S": "Action"}},
+    )
+    ddb.update_item(
+        TableName=settings.table("sellers"),
+        Key={"seller_id": {"S": S1}},
+        UpdateExpression="SET display_name = :n",
+        ExpressionAttributeValues={":n": {"S": "One Games"}},
+    )
+    ddb.update_item(
+        TableName=settings.table("sellers"),
+        Key={"seller_id": {"S": S2}},
+        UpdateExpression="SET category = :c",
+        ExpressionAttributeValues={":c": {"S": "retro"}},
+    )
 
 
 @pytest.fixture()
@@ -79,7 +90,9 @@ def test_final_means_taken_after_the_day_ended() -> None:
     assert is_final("2025-12-31", "2026-01-01T00:00:00.001000+00:00")
     assert not is_final("2026-03-01", "2026-02-28T10:00:00+00:00")  # taken before its day: a future day
     assert day_runs(["2026-02-27", "2026-02-28", "2026-03-01", "2026-03-03"]) == [
-        ("2026-02-27", "2026-03-01"), ("2026-03-03", "2026-03-03")]
+        ("2026-02-27", "2026-03-01"),
+        ("2026-03-03", "2026-03-03"),
+    ]
     assert day_runs([]) == []
 
 
@@ -115,8 +128,14 @@ def test_a_rebuilt_day_keeps_its_names(story) -> None:
     assert (pp[D1][P1]["title"], pp[D1][P1]["genre"]) == ("Dragon Path", "RPG")
     assert (pp[D2][P1]["title"], pp[D2][P1]["genre"]) == ("Dragon Path Remastered", "RPG")  # genre as sold
     kpis = {d: by(lake, "seller_kpis", d, "seller_id") for d in (D1, D2)}
-    cols = ("category", "orders_28d", "category_sellers", "category_median_orders_28d",
-            "orders_28d_vs_category_median", "category_percentile")
+    cols = (
+        "category",
+        "orders_28d",
+        "category_sellers",
+        "category_median_orders_28d",
+        "orders_28d_vs_category_median",
+        "category_percentile",
+    )
     assert tuple(kpis[D1][S1][c] for c in cols) == ("games", 2, 2, 1.5, pytest.approx(4 / 3), 1.0)
     assert tuple(kpis[D1][S2][c] for c in cols) == ("games", 1, 2, 1.5, pytest.approx(2 / 3), 0.5)
     assert tuple(kpis[D2][S1][c] for c in cols) == ("games", 4, 1, 4.0, 1.0, 1.0)
@@ -199,8 +218,10 @@ def test_the_daily_schedule_finishes_yesterday_and_starts_today() -> None:
     for day, yesterday in cases:
         (request,) = _tick(_midnight(day))
         assert request.partition_key is None  # a range: yesterday and today, in one run
-        assert (request.tags["dagster/asset_partition_range_start"],
-                request.tags["dagster/asset_partition_range_end"]) == (yesterday, day.isoformat())
+        assert (
+            request.tags["dagster/asset_partition_range_start"],
+            request.tags["dagster/asset_partition_range_end"],
+        ) == (yesterday, day.isoformat())
         assert request.run_key == f"dimensions-{day.isoformat()}"
 
 
@@ -236,15 +257,21 @@ def test_dagster_keeps_final_snapshots_unless_the_run_says_retake(story, monkeyp
     resources = {"lake": LakeResource(uri=lake.uri, glue_database="unused", register_in_glue=False)}
 
     def run(**tags: str) -> dg.ExecuteInProcessResult:
-        result = dg.materialize([*SNAPSHOT_ASSETS, *checks], resources=resources, raise_on_error=False, tags={
-            "dagster/asset_partition_range_start": D1, "dagster/asset_partition_range_end": D2, **tags})
+        result = dg.materialize(
+            [*SNAPSHOT_ASSETS, *checks],
+            resources=resources,
+            raise_on_error=False,
+            tags={"dagster/asset_partition_range_start": D1, "dagster/asset_partition_range_end": D2, **tags},
+        )
         assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
         return result
 
     try:
         result = run()
         first = snapshot_runs(lake, D1, D2)
-        meta = {m.asset_key.to_user_string(): m.materialization.metadata for m in result.get_asset_materialization_events()}
+        meta = {
+            m.asset_key.to_user_string(): m.materialization.metadata for m in result.get_asset_materialization_events()
+        }
         assert meta["dim_sellers"]["dagster/row_count"].value == 6  # 3 sellers x 2 days
         assert meta["dim_catalog"]["dagster/row_count"].value == 8  # 4 products x 2 days
         change_dimensions(settings)

@@ -1,8 +1,8 @@
 """The SQL models in `sql/`: found by file, documented by the YAML beside them.
 
-`sql/dimensions/<name>.sql`, `sql/staging/<name>.sql` and `sql/marts/<name>.sql` are Athena-dialect SELECTs with two named
-parameters, `:start` and `:end` (partition keys, `YYYY-MM-DD` strings), returning the rows of every
-partition in that range with the partition column `dt` last. `models.yml` in the same folder
+`sql/dimensions/<name>.sql`, `sql/staging/<name>.sql` and `sql/marts/<name>.sql` are Athena-dialect
+SELECTs with two named parameters, `:start` and `:end` (partition keys, `YYYY-MM-DD` strings),
+returning the rows of every partition in that range with the partition column `dt` last. `models.yml` in the same folder
 documents each model (description, partitioning, grain, every column with its Athena type) and
 lists its checks. A `.sql` file without a YAML entry is still a model: its columns and types are
 then whatever the query returns, and it is partitioned by day.

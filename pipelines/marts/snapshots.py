@@ -51,9 +51,7 @@ def final_partitions(lake: LakeFS, model: Model, keys: list[str]) -> dict[str, P
     current = CurrentFiles(lake)
     existing = set(current.days(model.zone, model.name))
     manifests: list[dict[str, Any]] = current.manifests(model.zone, model.name, [k for k in keys if k in existing])
-    return {
-        m["dt"]: PartitionInfo.from_manifest(lake, m) for m in manifests if is_final(m["dt"], m["completed_at"])
-    }
+    return {m["dt"]: PartitionInfo.from_manifest(lake, m) for m in manifests if is_final(m["dt"], m["completed_at"])}
 
 
 def day_runs(keys: list[str]) -> list[tuple[str, str]]:
