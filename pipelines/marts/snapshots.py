@@ -16,6 +16,7 @@ first built, with the values of that moment; `taken_at` says when.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,6 +27,8 @@ from pipelines.lake.partitions.current import CurrentFiles
 from pipelines.lake.partitions.manifest import PartitionInfo
 from pipelines.marts.models import Model
 from pipelines.marts.runner import BuildResult, partition_keys
+
+log = logging.getLogger(__name__)
 
 # The Dagster run tag that takes the snapshots of the run's range again (value "true").
 RETAKE_TAG = "gitgoods/retake_snapshots"
@@ -72,7 +75,10 @@ def build_missing(
     run of consecutive days, and keep the final ones."""
     keys = partition_keys(model, start, end)
     kept = final_partitions(lake, model, keys)
-    results = [build_range(first, last) for first, last in day_runs([k for k in keys if k not in kept])]
+    runs = day_runs([k for k in keys if k not in kept])
+    log.info("%s %s..%s: %d final partitions kept, taking %s", model.name, start, end, len(kept),
+             ", ".join(f"{a}..{b}" for a, b in runs) or "nothing")  # fmt: skip
+    results = [build_range(first, last) for first, last in runs]
     taken = {p.dt: p for r in results for p in r.partitions}
     return SnapshotBuild(
         model.name,
