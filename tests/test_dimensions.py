@@ -238,12 +238,13 @@ def test_the_daily_schedule_starts_at_the_first_partition() -> None:
         assert schedule.evaluate_tick(ctx).skip_message
 
 
-@pytest.mark.stack
-def test_dagster_keeps_final_snapshots_unless_the_run_says_retake(story, monkeypatch) -> None:
+@pytest.fixture()
+def dagster_run(story, monkeypatch):  # type: ignore[no-untyped-def]
+    """`run(assets, start, end, **tags)`: one Dagster run over the story's lake and tables, in one
+    instance for the test (the models' gate reads the checks of earlier runs there)."""
     from gitgoods.settings import reset_settings
-    from pipelines.defs.dimensions.schedules import SNAPSHOT_ASSETS
-    from pipelines.marts.snapshots import RETAKE_TAG
     from pipelines.resources import LakeResource
+    from tests.marts_data import record_raw_checks
 
     settings, lake, _ = story
     for name, value in {"GITGOODS_HOME": str(settings.home), "GITGOODS_DYNAMODB_PORT": str(settings.dynamodb_port),
@@ -252,31 +253,77 @@ def test_dagster_keeps_final_snapshots_unless_the_run_says_retake(story, monkeyp
         monkeypatch.setenv(name, value)
     reset_settings()
     resources = {"lake": LakeResource(uri=lake.uri, glue_database="unused", register_in_glue=False)}
+    with dg.instance_for_test() as instance:
+        record_raw_checks(instance, [D1, D2])
+
+        def run(assets, start: str, end: str, **tags: str) -> dg.ExecuteInProcessResult:  # type: ignore[no-untyped-def]
+            range_tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
+            return dg.materialize(assets, resources=resources, instance=instance, raise_on_error=False,
+                                  tags={**range_tags, **tags})  # fmt: skip
+
+        yield run
+    reset_settings()
+
+
+def _assets(*names: str) -> list[dg.AssetsDefinition]:
+    from pipelines.defs.marts.assets import ASSETS
+
+    return [a for a in ASSETS if a.key.to_user_string() in names]
+
+
+@pytest.mark.stack
+def test_dagster_keeps_final_snapshots_unless_the_run_says_retake(story, dagster_run) -> None:
+    from pipelines.defs.dimensions.schedules import SNAPSHOT_ASSETS
+    from pipelines.marts.snapshots import RETAKE_TAG
+
+    settings, lake, _ = story
 
     def run(**tags: str) -> dg.ExecuteInProcessResult:
-        result = dg.materialize(
-            SNAPSHOT_ASSETS,
-            resources=resources,
-            raise_on_error=False,
-            tags={"dagster/asset_partition_range_start": D1, "dagster/asset_partition_range_end": D2, **tags},
-        )
+        result = dagster_run(SNAPSHOT_ASSETS, D1, D2, **tags)
         assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
         return result
 
-    try:
-        result = run()
-        first = snapshot_runs(lake, D1, D2)
-        meta = {
-            m.asset_key.to_user_string(): m.materialization.metadata for m in result.get_asset_materialization_events()
-        }
-        assert meta["dim_sellers"]["dagster/row_count"].value == 6  # 3 sellers x 2 days
-        assert meta["dim_catalog"]["dagster/row_count"].value == 8  # 4 products x 2 days
-        change_dimensions(settings)
-        run()
-        assert snapshot_runs(lake, D1, D2) == first
-        assert by(lake, "dim_sellers", D2, "seller_id")[S2]["category"] == "games"
-        run(**{RETAKE_TAG: "true"})
-        assert all(snapshot_runs(lake, D1, D2)[k] != run_id for k, run_id in first.items())
-        assert by(lake, "dim_sellers", D2, "seller_id")[S2]["category"] == "retro"
-    finally:
-        reset_settings()
+    result = run()
+    first = snapshot_runs(lake, D1, D2)
+    meta = {m.asset_key.to_user_string(): m.materialization.metadata for m in result.get_asset_materialization_events()}
+    assert meta["dim_sellers"]["dagster/row_count"].value == 6  # 3 sellers x 2 days
+    assert meta["dim_catalog"]["dagster/row_count"].value == 8  # 4 products x 2 days
+    change_dimensions(settings)
+    run()
+    assert snapshot_runs(lake, D1, D2) == first
+    assert by(lake, "dim_sellers", D2, "seller_id")[S2]["category"] == "games"
+    run(**{RETAKE_TAG: "true"})
+    assert all(snapshot_runs(lake, D1, D2)[k] != run_id for k, run_id in first.items())
+    assert by(lake, "dim_sellers", D2, "seller_id")[S2]["category"] == "retro"
+
+
+@pytest.mark.stack
+def test_a_snapshot_failing_its_check_stays_unpublished_and_gates_the_mart(story, dagster_run) -> None:
+    from pipelines.marts.snapshots import RETAKE_TAG
+
+    settings, lake, _ = story
+    models = ("dim_catalog", "stg_sales", "product_performance")
+    first = dagster_run(_assets(*models), D1, D2)
+    assert first.success
+    before = {d: current_run_id(lake, "dim_catalog", d, zone="dim") for d in (D1, D2)}
+    mart_before = current_run_id(lake, "product_performance", D2, zone="marts")
+    # a product in a currency the contract does not have reaches the catalog table
+    aws.client("dynamodb", settings).put_item(TableName=settings.table("catalog"), Item={
+        "product_id": {"S": "prd_0000000000000000000000000P9"}, "seller_id": {"S": S1}, "title": {"S": "Odd"},
+        "kind": {"S": "game"}, "price_cents": {"N": "100"}, "currency": {"S": "XXX"}, "active": {"BOOL": True}})
+
+    bad = dagster_run(_assets(*models), D2, D2, **{RETAKE_TAG: "true"})
+    assert not bad.success
+    (check,) = [e for e in bad.get_asset_check_evaluations() if e.asset_key == dg.AssetKey("dim_catalog")]
+    assert not check.passed
+    assert any(f["column"] == "currency" and f["unexpected_count"] == 1 for f in check.metadata["failures"].value)
+    assert {d: current_run_id(lake, "dim_catalog", d, zone="dim") for d in (D1, D2)} == before  # not published
+    assert "prd_0000000000000000000000000P9" not in by(lake, "dim_catalog", D2, "product_id")
+    materialized = {m.asset_key.to_user_string() for m in bad.get_asset_materialization_events()}
+    assert "product_performance" not in materialized
+    # a later run of the mart alone is gated on the snapshot's failed check
+    later = dagster_run(_assets("product_performance"), D2, D2)
+    assert not later.success
+    (failure,) = [e for e in later.all_events if e.is_step_failure]
+    assert "dim_catalog" in str(failure.step_failure_data.user_failure_data.metadata["blocked"].value)
+    assert current_run_id(lake, "product_performance", D2, zone="marts") == mart_before
