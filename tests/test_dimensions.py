@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import replace
+from types import SimpleNamespace
 
 import dagster as dg
 import pytest
@@ -170,6 +172,30 @@ def test_a_retake_is_on_purpose_and_an_open_day_is_taken_again(story) -> None:
     build(MODELS["stg_sales"], D1, D1, engine=engine, lake=lake)
     build(MODELS["product_performance"], D1, D1, engine=engine, lake=lake)
     assert by(lake, "product_performance", D1, "product_id")[P1]["title"] == "Dragon Path Remastered"
+
+
+@pytest.mark.stack
+def test_a_build_takes_each_run_of_missing_days_and_reports_what_an_audit_failure_left_published(story) -> None:
+    from pipelines.lake.partitions.manifest import partition_info
+    from pipelines.marts.runner import AuditFailed, BuildResult
+    from pipelines.marts.snapshots import build_missing
+
+    _, lake, engine = story
+    take(engine, lake, D2, D2)  # final: D1 and D3 around it are missing
+    d2 = partition_info(lake, "dim_catalog", D2, zone="dim")
+    calls = []
+
+    def build_range(first: str, last: str) -> BuildResult:
+        calls.append((first, last))
+        if first == D1:
+            return BuildResult("dim_catalog", [replace(d2, dt=D1)], 0.0, 0.0)
+        raise AuditFailed("dim_catalog", SimpleNamespace(passed=False), [], [])
+
+    day3 = (dt.date.fromisoformat(D2) + dt.timedelta(days=1)).isoformat()
+    with pytest.raises(AuditFailed) as failed:
+        build_missing(MODELS["dim_catalog"], D1, day3, lake, build_range)
+    assert calls == [(D1, D1), (day3, day3)]
+    assert [p.dt for p in failed.value.published] == [D1]
 
 
 # -- Dagster ---------------------------------------------------------------------------------------

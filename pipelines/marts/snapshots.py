@@ -26,7 +26,7 @@ from pipelines.lake.fs import LakeFS
 from pipelines.lake.partitions.current import CurrentFiles
 from pipelines.lake.partitions.manifest import PartitionInfo
 from pipelines.marts.models import Model
-from pipelines.marts.runner import BuildResult, partition_keys
+from pipelines.marts.runner import AuditFailed, BuildResult, partition_keys
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +72,20 @@ def build_missing(
     model: Model, start: str, end: str, lake: LakeFS, build_range: Callable[[str, str], BuildResult]
 ) -> SnapshotBuild:
     """Take the snapshots of `start`..`end` that are not final, one `build_range(first, last)` per
-    run of consecutive days, and keep the final ones."""
+    run of consecutive days, and keep the final ones. A run failing its audit stops the build
+    (`AuditFailed`, listing the partitions the runs before it published)."""
     keys = partition_keys(model, start, end)
     kept = final_partitions(lake, model, keys)
     runs = day_runs([k for k in keys if k not in kept])
     log.info("%s %s..%s: %d final partitions kept, taking %s", model.name, start, end, len(kept),
              ", ".join(f"{a}..{b}" for a, b in runs) or "nothing")  # fmt: skip
-    results = [build_range(first, last) for first, last in runs]
+    results: list[BuildResult] = []
+    for first, last in runs:
+        try:
+            results.append(build_range(first, last))
+        except AuditFailed as failed:  # the runs of days before it were published: say so
+            failed.published[:0] = [p for r in results for p in r.partitions]
+            raise
     taken = {p.dt: p for r in results for p in r.partitions}
     return SnapshotBuild(
         model.name,
