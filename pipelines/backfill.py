@@ -26,7 +26,6 @@ from tqdm import tqdm
 from gitgoods.settings import get_settings
 from pipelines.defs.ingest.assets import ASSETS as INGEST_ASSETS
 from pipelines.defs.marts.assets import DAILY_ASSETS, MONTHLY_ASSETS
-from pipelines.defs.marts.checks import CHECKS as MART_CHECKS
 from pipelines.defs.partitions import daily, monthly
 from pipelines.defs.publish.assets import ASSETS as PUBLISH_ASSETS
 from pipelines.resources import resources_for
@@ -135,11 +134,6 @@ def load_all_days(instance: dg.DagsterInstance | None = None, progress: bool = T
 
 
 # -- marts: every model over the whole range -----------------------------------------------------
-def _checks_of(assets: list[dg.AssetsDefinition]) -> list[dg.AssetChecksDefinition]:
-    keys = {a.key for a in assets}
-    return [c for c in MART_CHECKS if any(k.asset_key in keys for k in c.check_keys)]
-
-
 def first_missing(instance: dg.DagsterInstance, assets: list[dg.AssetsDefinition], keys: list[str]) -> str:
     """The first partition key some asset has not materialised; the last key when none is missing
     (the open partition is always refreshed, as the ingest refreshes today)."""
@@ -159,7 +153,7 @@ def build_all(instance: dg.DagsterInstance | None = None, progress: bool = True)
         for assets, keys in groups:
             if assets and keys:
                 result = materialize(
-                    [*assets, *_checks_of(assets)],
+                    assets,  # with their blocking checks inside (write-audit-publish)
                     resources=resources,
                     instance=instance,
                     tags={

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.defs.dimensions.schedules import JOBS as DIMENSION_JOBS
+from pipelines.defs.dimensions.schedules import SCHEDULES as DIMENSION_SCHEDULES
 from pipelines.defs.ingest.assets import ASSETS as INGEST_ASSETS
 from pipelines.defs.ingest.history import JOBS as HISTORY_JOBS
 from pipelines.defs.ingest.schedules import JOBS as INGEST_JOBS
 from pipelines.defs.ingest.schedules import SCHEDULES as INGEST_SCHEDULES
 from pipelines.defs.ingest.sensors import SENSORS as INGEST_SENSORS
 from pipelines.defs.marts.assets import ASSETS as MART_ASSETS
-from pipelines.defs.marts.checks import CHECKS as MART_CHECKS
 from pipelines.defs.marts.schedules import JOBS as MART_JOBS
 from pipelines.defs.marts.schedules import SCHEDULES as MART_SCHEDULES
 from pipelines.defs.publish.assets import ASSETS as PUBLISH_ASSETS
@@ -21,9 +22,8 @@ from pipelines.resources import resources_for
 
 defs = dg.Definitions(
     assets=[*INGEST_ASSETS, *MART_ASSETS, *PUBLISH_ASSETS],
-    asset_checks=MART_CHECKS,  # the ingest assets carry their check (check_specs)
-    jobs=[*INGEST_JOBS, *HISTORY_JOBS, *MART_JOBS, *PUBLISH_JOBS],
-    schedules=[*INGEST_SCHEDULES, *MART_SCHEDULES, *PUBLISH_SCHEDULES],
+    jobs=[*INGEST_JOBS, *HISTORY_JOBS, *MART_JOBS, *DIMENSION_JOBS, *PUBLISH_JOBS],
+    schedules=[*INGEST_SCHEDULES, *MART_SCHEDULES, *DIMENSION_SCHEDULES, *PUBLISH_SCHEDULES],
     sensors=[*INGEST_SENSORS],
     resources=resources_for(),
 )

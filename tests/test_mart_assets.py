@@ -1,5 +1,6 @@
 """The model assets in Dagster: found from `sql/`, run for a range in one run, checked by their
-great-expectations suites, and blocked below a failing check."""
+great-expectations suites on the new runs before they are published (write-audit-publish), blocked
+below a failing check in the same run, and gated on their upstream's latest checks across runs."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ import pyarrow as pa
 import pytest
 
 from gitgoods.settings import reset_settings
-from pipelines.defs.marts.assets import DAILY_ASSETS, MODELS, MONTHLY_ASSETS
-from pipelines.defs.marts.checks import CHECKS
+from pipelines.defs.marts.assets import ASSETS, DAILY_ASSETS, MODELS, MONTHLY_ASSETS
 from pipelines.ingest.schemas import RAW_SALES
 from pipelines.lake.fs import LakeFS
 from pipelines.lake.partitions.manifest import current_run_id
@@ -20,7 +20,17 @@ from pipelines.lake.partitions.reading import read_partition
 from pipelines.lake.partitions.writer import PartitionWriter
 from pipelines.marts.expectations import Dimensions, band, validate
 from pipelines.resources import LakeResource
-from tests.marts_data import S1, S2, put_dimensions, sale_rows, story_days, write_raw
+from tests.marts_data import (
+    S1,
+    S2,
+    days_between,
+    ingest_run,
+    put_dimensions,
+    record_raw_checks,
+    sale_rows,
+    story_days,
+    write_raw,
+)
 
 # the story of marts_data, a month and a bit ago (inside the daily partitions of the definitions)
 _this_month = dt.date.today().replace(day=1)
@@ -44,19 +54,19 @@ def env(settings, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
     lake = LakeFS.from_uri(f"file://{tmp_path / 'lake'}", settings)
     write_raw(lake, DAYS)
     resource = LakeResource(uri=f"file://{tmp_path / 'lake'}", glue_database="unused", register_in_glue=False)
-    yield {"lake": resource}, lake
+    with dg.instance_for_test() as instance:
+        # the raw partitions passed their reconciliation (days after D3 are empty: the story ends there)
+        record_raw_checks(instance, days_between(D1, dt.date.today().isoformat()))
+        yield {"lake": resource, "instance": instance}, lake
     reset_settings()
 
 
-def checked(check: dg.AssetChecksDefinition) -> dg.AssetKey:
-    return next(iter(check.check_keys)).asset_key
-
-
-def run(resources, start: str, end: str, assets=DAILY_ASSETS, checks=None):  # type: ignore[no-untyped-def]
-    keys = {a.key for a in assets}
+def run(resources, start: str, end: str, assets=DAILY_ASSETS):  # type: ignore[no-untyped-def]
+    """One run of `assets` (each with its blocking check inside) over `start`..`end`, in the test's instance."""
     return dg.materialize(
-        [*assets, *(checks if checks is not None else [c for c in CHECKS if checked(c) in keys])],
-        resources=resources,
+        assets,
+        resources={"lake": resources["lake"]},
+        instance=resources["instance"],
         tags={"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end},
         raise_on_error=False,
     )
@@ -73,7 +83,8 @@ def test_every_sql_file_is_an_asset_with_a_blocking_check():
             "fulfilment", "funnel"} <= keys
     checks = {k.to_user_string() for k in repo.asset_graph.asset_check_keys}
     assert {f"{m}:expectations" for m in MODELS} <= checks
-    assert all(spec.blocking for c in CHECKS for spec in c.check_specs)
+    specs = [spec for a in ASSETS for spec in a.check_specs]
+    assert len(specs) == len(MODELS) and all(spec.blocking for spec in specs)
     graph = repo.asset_graph
     assert dg.AssetKey("raw_sales") in graph.get(dg.AssetKey("stg_sales")).parent_keys
     assert dg.AssetKey("seller_daily_sales") in graph.get(dg.AssetKey("seller_kpis")).parent_keys
@@ -99,6 +110,9 @@ def test_a_backfill_is_one_run_that_writes_checks_and_reports(env):
     assert "seller_id" in meta["preview"].value
     day1 = {r["seller_id"]: r for r in read_partition(lake, "seller_daily_sales", D1, zone="marts").to_pylist()}
     assert (day1[S1]["gross_cents"], day1[S1]["net_cents"], day1[S2]["gross_cents"]) == (3500, 2500, 6000)
+    # a month reads every day of its month: staging up to today first, then the months
+    staging = [a for a in DAILY_ASSETS if a.key.to_user_string() == "stg_sales"]
+    assert run(resources, D3, dt.date.today().isoformat(), assets=staging).success
     months = run(resources, D1, D3, assets=MONTHLY_ASSETS)
     assert months.success and all(e.passed for e in months.get_asset_check_evaluations())
 
@@ -119,6 +133,9 @@ def test_a_corrupt_staging_row_stops_the_marts_below_it(env):
     rows[0] = dict(rows[0], amount_cents=-500)
     PartitionWriter(lake, "raw_sales", RAW_SALES).write(D2, [pa.Table.from_pylist(rows, schema=RAW_SALES)])
 
+    stg_before = current_run_id(lake, "stg_sales", D2, zone="stg")
+    stg_rows = read_partition(lake, "stg_sales", D2, zone="stg").num_rows
+
     result = run(resources, D2, D2)
     assert not result.success  # a blocking check failed
     evaluations = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
@@ -127,12 +144,58 @@ def test_a_corrupt_staging_row_stops_the_marts_below_it(env):
     failures = stg.metadata["failures"].value
     assert any(f["expectation"] == "expect_column_values_to_be_between" and f["column"] == "amount_cents"
                and f["unexpected_count"] == 1 for f in failures)
+    # write-audit-publish: the bad run was written and audited, not published
     materialized = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
-    assert "stg_sales" in materialized  # written, and found bad by its check
+    assert "stg_sales" not in materialized
+    assert current_run_id(lake, "stg_sales", D2, zone="stg") == stg_before  # readers keep the previous version
+    assert read_partition(lake, "stg_sales", D2, zone="stg").num_rows == stg_rows
+    kept = stg.metadata["unpublished_runs"].value[D2]  # the failed run is kept and named
+    bad_run = kept.rstrip("/").rsplit("/run=", 1)[1]
+    bad = read_partition(lake, "stg_sales", D2, zone="stg", run_id=bad_run)
+    assert -500 in bad["amount_cents"].to_pylist()
+    assert stg.metadata["failed_partitions"].value == [D2, D2]
     below = {"seller_daily_sales", "seller_daily_segments", "product_performance", "seller_kpis"}
     assert not materialized & below  # nothing below the failing check ran
     assert current_run_id(lake, "seller_daily_sales", D2, zone="marts") == before  # the mart is untouched
     assert "stg_event_lines" in materialized  # a sibling that does not read stg_sales still ran
+
+    # gates across runs: a later run of the marts alone refuses to build on the failed staging day
+    marts_only = [a for a in DAILY_ASSETS if a.key.to_user_string() == "seller_daily_sales"]
+    later = run(resources, D2, D2, assets=marts_only)
+    assert not later.success
+    failure = next(e for e in later.all_events if e.is_step_failure).step_failure_data.error
+    assert "stg_sales " + D2 in failure.message and "expectations failed in run " + result.run_id in failure.message
+    assert current_run_id(lake, "seller_daily_sales", D2, zone="marts") == before
+    # the raw day fixed and staging rebuilt and passed: the marts build again
+    fixed = pa.Table.from_pylist(sale_rows(DAYS)[D2], schema=RAW_SALES)
+    PartitionWriter(lake, "raw_sales", RAW_SALES).write(D2, [fixed])
+    staging = [a for a in DAILY_ASSETS if a.key.to_user_string() == "stg_sales"]
+    assert run(resources, D2, D2, assets=staging).success
+    assert run(resources, D2, D2, assets=marts_only).success
+    assert current_run_id(lake, "seller_daily_sales", D2, zone="marts") != before
+
+
+@pytest.mark.stack
+def test_a_model_is_not_built_on_raw_days_whose_check_failed_or_never_ran(env):
+    resources, lake = env
+    staging = [a for a in DAILY_ASSETS if a.key.to_user_string() == "stg_sales"]
+    assert run(resources, D1, D3, assets=staging).success
+    versions = {d: current_run_id(lake, "stg_sales", d, zone="stg") for d in (D1, D2, D3)}
+    # an earlier run's ingest of D2 failed its reconciliation (the previous raw version stayed current)
+    failed_run = ingest_run(resources["instance"], "raw_sales", D2, passed=False)
+    result = run(resources, D1, D3, assets=staging)
+    assert not result.success
+    message = next(e for e in result.all_events if e.is_step_failure).step_failure_data.error.message
+    assert f"raw_sales {D2}: reconciles_with_dynamodb failed in run {failed_run}" in message
+    assert {d: current_run_id(lake, "stg_sales", d, zone="stg") for d in (D1, D2, D3)} == versions  # nothing built
+    assert not result.get_asset_materialization_events() and not result.get_asset_check_evaluations()
+    # a day the ingest never checked (the day before D1) blocks as well
+    before = (dt.date.fromisoformat(D1) - dt.timedelta(days=1)).isoformat()
+    ingest_run(resources["instance"], "raw_sales", D2, passed=True)  # D2 reloaded and reconciled
+    missing = run(resources, before, D1, assets=staging)
+    message = next(e for e in missing.all_events if e.is_step_failure).step_failure_data.error.message
+    assert f"raw_sales {before}: reconciles_with_dynamodb has never run" in message
+    assert run(resources, D1, D3, assets=staging).success  # every day it reads passed: built
 
 
 def test_the_band_and_unknown_ids_fail_the_suite():

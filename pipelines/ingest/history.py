@@ -5,10 +5,12 @@ The export's items of one day are spread over all its files, so the load has two
 1. read the export once (`read_export`, streaming, bounded buffers) and spill each day's clean
    rows to small Parquet files in a local staging folder, keeping per-day counts and sums;
 2. for each day, stream its staged files into the lake with the same `PartitionWriter` as the
-   daily ingest (run-specific folder, atomic switch), and its quarantined rows beside them.
+   daily ingest, as new runs not yet current, and its quarantined rows beside them.
 
-Each day is then checked exactly as the daily ingest is: the export's item count and amount sum
-for the day must equal the lake's clean plus quarantined rows.
+Each day is then audited exactly as the daily ingest is, on those new runs: the export's item
+count and amount sum for the day must equal the lake's clean plus quarantined rows. Only a day
+that reconciles is switched in (write-audit-publish); another keeps its previous version, and its
+runs are kept for inspection.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import shutil
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,7 @@ class DayLoad:
     export_items: int
     export_amount: int
     lake_amount: int
+    published: bool = False  # reconciled runs only become current (write-audit-publish)
 
     @property
     def reconciled(self) -> bool:
@@ -101,14 +104,18 @@ def load_export(
         for day in sorted(days):
             slot = days[day]
             raw_writer = PartitionWriter(lake, lake_table, schema, zone="raw", catalog=catalog)
-            raw = raw_writer.write(day, _staged_batches(slot.files))
-            bad = [quarantine_batch(slot.quarantine)] if slot.quarantine else []
-            quarantined = PartitionWriter(lake, source, QUARANTINE, zone="quarantine", catalog=catalog).write(day, bad)
-            # Checked from what the lake now serves, not from what was staged.
-            clean = read_partition(lake, lake_table, day.isoformat(), columns=[amount_col])
-            stored_bad = read_partition(lake, source, day.isoformat(), zone="quarantine", columns=["amount_cents"])
+            bad_writer = PartitionWriter(lake, source, QUARANTINE, zone="quarantine", catalog=catalog)
+            raw = raw_writer.stage(day, _staged_batches(slot.files))
+            bad = bad_writer.stage(day, [quarantine_batch(slot.quarantine)] if slot.quarantine else [])
+            # Audited from the new runs as readers will see them, before they become current.
+            clean = read_partition(lake, lake_table, day.isoformat(), columns=[amount_col], run_id=raw.info.run_id)
+            stored_bad = read_partition(lake, source, day.isoformat(), zone="quarantine", columns=["amount_cents"],
+                                        run_id=bad.info.run_id)  # fmt: skip
             lake_amount = _sum(clean, amount_col) + _sum(stored_bad, "amount_cents")
-            loads.append(DayLoad(day, raw, quarantined, slot.items, slot.amount, lake_amount))
+            load = DayLoad(day, raw.info, bad.info, slot.items, slot.amount, lake_amount)
+            if load.reconciled:
+                load = replace(load, raw=raw_writer.publish(raw), quarantined=bad_writer.publish(bad), published=True)
+            loads.append(load)
             for path in slot.files:  # this day is in the lake: its staging can go
                 path.unlink(missing_ok=True)
         return loads

@@ -1,16 +1,18 @@
 """The SQL models in `sql/`: found by file, documented by the YAML beside them.
 
-`sql/staging/<name>.sql` and `sql/marts/<name>.sql` are Athena-dialect SELECTs with two named
-parameters, `:start` and `:end` (partition keys, `YYYY-MM-DD` strings), returning the rows of every
-partition in that range with the partition column `dt` last. `models.yml` in the same folder
+`sql/dimensions/<name>.sql`, `sql/staging/<name>.sql` and `sql/marts/<name>.sql` are Athena-dialect
+SELECTs with two named parameters, `:start` and `:end` (partition keys, `YYYY-MM-DD` strings),
+returning the rows of every partition in that range with the partition column `dt` last. `models.yml` in the same folder
 documents each model (description, partitioning, grain, every column with its Athena type) and
 lists its checks. A `.sql` file without a YAML entry is still a model: its columns and types are
 then whatever the query returns, and it is partitioned by day.
 
-Lake names: staging models live in the zone `stg` (a model named `stg_sales` is the table
-`stg_sales`), state models in the zone `state` (`state_first_purchase`), marts in the zone `marts`
-(`seller_daily_sales` is `marts_seller_daily_sales`). The models read each other, and the raw
-tables, by those names.
+Lake names: dimension snapshots live in the zone `dim` (`dim_catalog`), staging models in the
+zone `stg` (a model named `stg_sales` is the table `stg_sales`), state models in the zone `state`
+(`state_first_purchase`), marts in the zone `marts` (`seller_daily_sales` is
+`marts_seller_daily_sales`). The models read each other, and the raw tables, by those names.
+Dimension models are snapshots: a day's partition, once taken after the day ended, is kept
+(pipelines/marts/snapshots.py).
 
 A model may read its own partitions before `:start` (a state table: first purchases, running
 totals): that is not a cycle. Its columns must be documented, so that its first build - when it has
@@ -35,7 +37,7 @@ from pipelines.ingest.schemas import RAW_TABLES, UTC_MS
 from pipelines.lake.partitions.layout import glue_table_name
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
-LAYERS = {"staging": "stg", "state": "state", "marts": "marts"}  # folder -> lake zone
+LAYERS = {"dimensions": "dim", "staging": "stg", "state": "state", "marts": "marts"}  # folder -> lake zone
 PARTITIONINGS = ("day", "month")
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -73,7 +75,7 @@ class Column:
 @dataclass(frozen=True)
 class Model:
     name: str
-    layer: str  # staging | state | marts
+    layer: str  # dimensions | staging | state | marts
     path: Path
     sql: str
     description: str = ""
@@ -87,6 +89,11 @@ class Model:
     @property
     def zone(self) -> str:
         return LAYERS[self.layer]
+
+    @property
+    def snapshot(self) -> bool:
+        """A dimension snapshot: its partitions are taken once (pipelines/marts/snapshots.py)."""
+        return self.layer == "dimensions"
 
     @property
     def lake_name(self) -> str:

@@ -11,13 +11,15 @@ at the end, so a cold reader resolves every partition in one GET.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any, Protocol, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,7 +28,7 @@ from pipelines.lake.catalog import GlueCatalog
 from pipelines.lake.digest import DigestRefresh, refresh_digest
 from pipelines.lake.fs import LakeFS
 from pipelines.lake.partitions.manifest import PartitionInfo, list_partitions
-from pipelines.lake.partitions.writer import PartitionWriter
+from pipelines.lake.partitions.writer import PartitionWriter, StagedRun
 from pipelines.marts.models import Model, ModelError, without_own_history
 from pipelines.sql.engine import SqlEngine
 
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 DEFAULT_CHUNK = {"day": 31, "month": 12}
 # Partitions written at once: on S3 a write is a few requests that wait on the network.
 DEFAULT_WRITE_THREADS = 8
+
+T = TypeVar("T")
 
 
 def partition_keys(model: Model, start: str, end: str) -> list[str]:
@@ -101,6 +105,7 @@ class BuildResult:
     query_s: float
     write_s: float
     digest: DigestRefresh | None = None  # the table's digest, refreshed after the build (S3)
+    audits: list[Any] = field(default_factory=list)  # each chunk's audit outcome (with `audit`)
 
     @property
     def rows(self) -> int:
@@ -115,28 +120,28 @@ def ordered_by_dt(sql: str) -> str:
 
 class _Writes:
     """A chunk's partitions written by a pool of threads, in key order: at most `threads`
-    partitions are in flight, and results (and progress) come back in the order submitted."""
+    partitions are in flight, and results (and progress) come back in the order submitted.
+    `write(key, rows)` writes one partition (the writer's `write`, or its `stage` for an audit)."""
 
-    def __init__(self, writer: PartitionWriter, pool: ThreadPoolExecutor, threads: int, run_id: str | None,
-                 done: Callable[[PartitionInfo], None]) -> None:  # fmt: skip
-        self.writer = writer
+    def __init__(self, write: Callable[[str, list[pa.Table]], T], pool: ThreadPoolExecutor, threads: int,
+                 done: Callable[[T], None]) -> None:  # fmt: skip
+        self.write = write
         self.pool = pool
         self.threads = threads
-        self.run_id = run_id
         self.done = done
-        self.in_flight: deque[Future[PartitionInfo]] = deque()
+        self.in_flight: deque[Future[T]] = deque()
         self.waited_s = 0.0
 
     def submit(self, key: str, rows: list[pa.Table]) -> None:
-        self.in_flight.append(self.pool.submit(self.writer.write, key, rows, run_id=self.run_id))
+        self.in_flight.append(self.pool.submit(self.write, key, rows))
         while len(self.in_flight) > self.threads:
             self._collect()
 
     def _collect(self) -> None:
         t0 = time.perf_counter()
-        info = self.in_flight.popleft().result()
+        result = self.in_flight.popleft().result()
         self.waited_s += time.perf_counter() - t0
-        self.done(info)
+        self.done(result)
 
     def finish(self) -> None:
         while self.in_flight:
@@ -147,6 +152,27 @@ class _Writes:
         for future in self.in_flight:
             future.exception()
         self.in_flight.clear()
+
+
+class Audit(Protocol):
+    """What an audit returns: whether the staged partitions may be published."""
+
+    @property
+    def passed(self) -> bool: ...
+
+
+class AuditFailed(Exception):
+    """A chunk's staged partitions failed their audit: none of them was published (the partitions
+    keep their previous version; the runs are kept for inspection). The chunks before it, which
+    passed, were published (`published`)."""
+
+    def __init__(self, model: str, outcome: Audit, staged: list[StagedRun], published: list[PartitionInfo]) -> None:
+        self.model = model
+        self.outcome = outcome
+        self.staged = staged
+        self.published = published
+        span = f"{staged[0].info.dt}..{staged[-1].info.dt}" if staged else "no partition"
+        super().__init__(f"{model} {span}: the new runs failed their audit and were not published")
 
 
 def build(
@@ -161,6 +187,8 @@ def build(
     run_id: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     write_threads: int = DEFAULT_WRITE_THREADS,
+    audit: Callable[[list[StagedRun]], Audit] | None = None,
+    retake: bool = False,
 ) -> BuildResult:
     """Write every partition of `model` from `start` to `end` and switch each to its new version.
 
@@ -169,12 +197,27 @@ def build(
     `write_threads + 1` partitions rather than the chunk. A partition is written only whole: if
     the query fails, the partitions already handed over are completed and the rest keep their
     previous version.
+
+    With `audit` (write-audit-publish), each chunk's partitions are staged as new runs, invisible
+    to readers; `audit(staged)` reads them, and only if it passed are they switched in, chunk by
+    chunk (a later chunk's query may read an earlier chunk's partitions). A failed audit raises
+    `AuditFailed`: that chunk's partitions keep their previous version, and its runs are kept.
+
+    A dimension snapshot's final partitions are kept unless `retake`
+    (pipelines/marts/snapshots.py).
     """
+    if model.snapshot and not retake:
+        from pipelines.marts.snapshots import build_missing
+
+        return build_missing(model, start, end, lake, functools.partial(
+            build, model, engine=engine, lake=lake, catalog=catalog, chunk=chunk, run_id=run_id, progress=progress,
+            write_threads=write_threads, audit=audit, retake=True))  # fmt: skip
     keys = partition_keys(model, start, end)
     chunk = chunk or model.chunk or DEFAULT_CHUNK[model.partitioned_by]
     write_threads = max(1, write_threads)
     writer: PartitionWriter | None = None
     written: list[PartitionInfo] = []
+    audits: list[Any] = []
     query_s = write_s = 0.0
 
     def done(info: PartitionInfo) -> None:
@@ -192,7 +235,11 @@ def build(
                 writer = PartitionWriter(lake, model.name, _stored_schema(model, reader.schema), zone=model.zone,
                                          catalog=catalog)  # fmt: skip
                 writer.prepare()  # the Glue table once, before the threads
-            writes = _Writes(writer, pool, write_threads, run_id, done)
+            staged: list[StagedRun] = []
+            if audit is None:
+                writes = _Writes(functools.partial(writer.write, run_id=run_id), pool, write_threads, done)
+            else:
+                writes = _Writes(functools.partial(writer.stage, run_id=run_id), pool, write_threads, staged.append)
             todo = deque(part)  # keys not yet handed over, in order
             current: str | None = None
             rows: list[pa.Table] = []
@@ -231,11 +278,22 @@ def build(
             t2 = time.perf_counter()
             write_s += t2 - t1 + writes.waited_s
             query_s += t1 - t0 - writes.waited_s
+            if audit is not None:
+                outcome = audit(staged)
+                audits.append(outcome)
+                if not outcome.passed:
+                    if written:  # the chunks that passed stay published: their digest too
+                        refresh_digest(lake, model.zone, model.name, written)
+                    raise AuditFailed(model.name, outcome, staged, written)
+                t_publish = time.perf_counter()
+                for info in pool.map(writer.publish, staged):
+                    done(info)
+                write_s += time.perf_counter() - t_publish
             log.info("%s: %s..%s, %d partitions", model.name, part[0], part[-1], len(part))
     t3 = time.perf_counter()
     digest = refresh_digest(lake, model.zone, model.name, written)  # S3: cold readers resolve it in one GET
     write_s += time.perf_counter() - t3
-    return BuildResult(model.name, written, query_s, write_s, digest)
+    return BuildResult(model.name, written, query_s, write_s, digest, audits)
 
 
 def model_sql(model: Model, lake: LakeFS, start: str) -> str:

@@ -1,5 +1,5 @@
-"""A model's great-expectations suite over partitions of the lake, with what it needs besides the
-data: the partitions read back from the lake (so it sees what readers see), the seller and product
+"""A model's great-expectations suite over a build's new runs, with what it needs besides the
+data: the staged partitions read back from the lake (so it sees what readers will see), the seller and product
 ids of the live DynamoDB tables for the `known_*` expectations, and the row counts of earlier
 partitions for the band (`pipelines.marts.expectations`)."""
 
@@ -10,10 +10,10 @@ import pyarrow as pa
 from gitgoods.settings import get_settings
 from pipelines.lake.fs import LakeFS
 from pipelines.lake.partitions.manifest import list_partitions, partition_info
-from pipelines.lake.partitions.reading import dataset
+from pipelines.lake.partitions.reading import read_partition
+from pipelines.lake.partitions.writer import StagedRun
 from pipelines.marts.expectations import Dimensions, Outcome, needs, validate
 from pipelines.marts.models import Model
-from pipelines.marts.runner import partition_keys
 from pipelines.sql.engine import engine_for
 
 
@@ -31,8 +31,9 @@ def dimensions(model: Model, lake: LakeFS) -> Dimensions:
     )
 
 
-def history(model: Model, lake: LakeFS, keys: list[str]) -> dict[str, list[int]]:
-    """For each partition of the run, the row counts of the partitions before it (from manifests)."""
+def history(model: Model, lake: LakeFS, keys: list[str], rows: dict[str, int] | None = None) -> dict[str, list[int]]:
+    """For each partition of the run, the row counts of the partitions before it (from manifests;
+    for the run's own partitions, `rows` when given: the runs being audited, not yet current)."""
     cfg = model.checks.get("row_count_band")
     if not cfg:
         return {}
@@ -43,16 +44,23 @@ def history(model: Model, lake: LakeFS, keys: list[str]) -> dict[str, list[int]]
     for key in keys:
         previous = [counts[d] for d in sorted(counts) if d < key][-days:]
         out[key] = previous
-        info = partition_info(lake, model.name, key, zone=model.zone)
-        if info is not None:
+        if rows is not None:
+            counts[key] = rows[key]
+        elif (info := partition_info(lake, model.name, key, zone=model.zone)) is not None:
             counts[key] = info.rows
     return out
 
 
-def validate_partitions(model: Model, lake: LakeFS, start: str, end: str) -> Outcome:
-    """The suite of `model` over its partitions `start`..`end` as they are in the lake."""
-    keys = partition_keys(model, start, end)
-    data = dataset(lake, model.name, zone=model.zone, dts=keys).to_table()
-    if data.num_rows and data.schema.field("dt").type != pa.string():
-        data = data.set_column(data.schema.get_field_index("dt"), "dt", data["dt"].cast(pa.string()))
-    return validate(model, data, dims=dimensions(model, lake), history=history(model, lake, keys))
+def validate_staged(model: Model, lake: LakeFS, staged: list[StagedRun]) -> Outcome:
+    """The suite of `model` over runs staged by the partition writer, before they are published
+    (write-audit-publish): each partition is read from its new run, not from the current one."""
+    keys = [s.info.dt for s in staged]
+    tables = [
+        (t := read_partition(lake, model.name, key, zone=model.zone, run_id=s.info.run_id)).append_column(
+            "dt", pa.array([key] * t.num_rows, pa.string())
+        )
+        for key, s in zip(keys, staged, strict=True)
+    ]
+    data = pa.concat_tables(tables)
+    rows = {s.info.dt: s.info.rows for s in staged}
+    return validate(model, data, dims=dimensions(model, lake), history=history(model, lake, keys, rows))

@@ -1,8 +1,14 @@
 -- Per product and sale day: units, revenue, and the share of those units cancelled or refunded
 -- since (the lines' current status), with the product's rank by units that day among the
 -- products sold in its genre and on its platform (units, because revenue in different currencies
--- does not compare). Titles are read live from the catalog.
-WITH product_day AS (
+-- does not compare). Titles come from the day's catalog snapshot (dim_catalog), so a rebuilt day
+-- keeps that day's titles; kind, platform and genre are those the sales lines recorded.
+WITH titles AS (
+    SELECT product_id, title, dt
+    FROM dim_catalog
+    WHERE dt BETWEEN :start AND :end
+),
+product_day AS (
     SELECT
         product_id,
         dt,
@@ -39,4 +45,4 @@ SELECT
     rank() OVER (PARTITION BY p.dt, p.platform ORDER BY p.units DESC) AS rank_in_platform,
     p.dt
 FROM product_day AS p
-LEFT JOIN dynamodb.default.catalog AS c ON c.product_id = p.product_id
+LEFT JOIN titles AS c ON c.product_id = p.product_id AND c.dt = p.dt

@@ -1,14 +1,15 @@
--- Per seller (every seller in the live sellers table) and day: rolling 7- and 28-day figures ending
--- that day, growth against the 7 / 28 days before them, and the seller's position among the
--- sellers of its category. The category comparison uses orders, not money: sellers of one
--- category sell in different currencies.
+-- Per seller (every seller of the day's sellers snapshot, dim_sellers) and day: rolling 7- and
+-- 28-day figures ending that day, growth against the 7 / 28 days before them, and the seller's
+-- position among the sellers of its category that day. The category comparison uses orders, not
+-- money: sellers of one category sell in different currencies.
 WITH days AS (
     SELECT d AS day, CAST(d AS varchar) AS dt
     FROM UNNEST(sequence(date(:start), date(:end), INTERVAL '1' DAY)) AS t (d)
 ),
 sellers AS (
-    SELECT seller_id, coalesce(category, 'unknown') AS category, currency
-    FROM dynamodb.default.sellers
+    SELECT seller_id, coalesce(category, 'unknown') AS category, currency, dt
+    FROM dim_sellers
+    WHERE dt BETWEEN :start AND :end
 ),
 daily AS (
     SELECT seller_id, date(dt) AS day, orders, net_cents
@@ -29,7 +30,7 @@ rolling AS (
         coalesce(sum(CASE WHEN x.day > d.day - INTERVAL '28' DAY THEN x.net_cents END), 0) AS net_28d_cents,
         coalesce(sum(CASE WHEN x.day <= d.day - INTERVAL '28' DAY THEN x.net_cents END), 0) AS net_prev_28d_cents
     FROM sellers AS s
-    CROSS JOIN days AS d
+    JOIN days AS d ON d.dt = s.dt
     LEFT JOIN daily AS x
         ON x.seller_id = s.seller_id
        AND x.day > d.day - INTERVAL '56' DAY

@@ -2,28 +2,41 @@
 
 Each asset depends on what its SQL reads (other models, raw tables), runs the SQL on the engine of
 the environment (embedded DuckDB locally, Athena on AWS) for the partitions of the run - a backfill
-is one run and one query per chunk of partitions - and writes each partition atomically to
-`stg/<model>/` or `marts/<model>/` with the documented schema, registered in Glue.
+is one run and one query per chunk of partitions - and writes each partition to `stg/<model>/` or
+`marts/<model>/` with the documented schema, registered in Glue.
+
+Write-audit-publish: the partitions are staged as new runs; the model's blocking check
+`expectations` (its great-expectations suite, `pipelines.defs.marts.checks`) runs on those runs in
+the asset's step, and only a chunk that passed is switched in. A failure leaves the previous
+versions current, keeps the new runs (named in the check's metadata) and fails the step.
+
+Before building, the gate (`pipelines.defs.marts.gates`) refuses to run on upstream partitions
+whose latest blocking check failed or never ran, also when they were built in earlier runs.
 """
 
 import warnings
+from collections.abc import Iterator
 
 import dagster as dg
 import pyarrow as pa
 
 from gitgoods.settings import get_settings
+from pipelines.defs.marts.checks import check_spec, failed_result, passed_result
+from pipelines.defs.marts.gates import blocked_upstream
 from pipelines.defs.partitions import daily, monthly
 from pipelines.lake.partitions.layout import writers_pool
 from pipelines.lake.partitions.manifest import PartitionInfo
 from pipelines.lake.preview import PREVIEW_ROWS, markdown_preview
 from pipelines.marts.models import SQL_DIR, Model, discover, upstream
-from pipelines.marts.runner import build
+from pipelines.marts.runner import AuditFailed, build
+from pipelines.marts.snapshots import RETAKE_TAG
+from pipelines.marts.suite import validate_staged
 from pipelines.resources import LakeResource
 from pipelines.sql.engine import engine_for
 
 MODELS = discover()
 OWNERS = ["team:data"]
-GROUPS = {"staging": "staging", "state": "state", "marts": "marts"}
+GROUPS = {"dimensions": "dimensions", "staging": "staging", "state": "state", "marts": "marts"}
 
 
 def partitions_of(model: Model) -> dg.PartitionsDefinition:
@@ -77,9 +90,28 @@ def own_history(model: Model) -> list[dg.AssetDep]:
     return [dg.AssetDep(model.name, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))]
 
 
+def _upstream(models: list[str], raw: list[str]) -> dict[str, tuple[dg.PartitionsDefinition, bool]]:
+    return {**{m: (partitions_of(MODELS[m]), True) for m in models}, **{r: (daily, False) for r in raw}}
+
+
+def gate(context: dg.AssetExecutionContext, model: Model, start: str, end: str,
+         upstream: dict[str, tuple[dg.PartitionsDefinition, bool]]) -> None:  # fmt: skip
+    """Fail the step before anything is built if an upstream partition it reads is not checked and passed."""
+    blocked = blocked_upstream(context.instance, model, start, end, upstream)
+    if blocked:
+        raise dg.Failure(
+            description=(
+                f"{model.name} {start}..{end} not built: {len(blocked)} upstream partition(s) it reads have a "
+                f"failing or missing blocking check (first: {blocked[0]})"
+            ),
+            metadata={"blocked": dg.MetadataValue.json([str(b) for b in blocked[:200]])},
+        )
+
+
 def build_model_asset(model: Model) -> dg.AssetsDefinition:
     models, raw = upstream(model, MODELS)
     sql_path = model.path.relative_to(SQL_DIR.parent).as_posix()
+    reads = _upstream(models, raw)
 
     @dg.asset(
         name=model.name,
@@ -93,20 +125,35 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
         description=f"{model.description}\n\nSQL: `{sql_path}`; columns documented in `models.yml`.",
         metadata={"sql": dg.MetadataValue.md(f"```sql\n{model.sql}\n```"), "reads_dynamodb": list(model.federated)},
         tags={"layer": model.layer},
+        check_specs=[check_spec(model)],
     )
-    def model_asset(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+    def model_asset(
+        context: dg.AssetExecutionContext, lake: LakeResource
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
         start, end = run_keys(context)
+        gate(context, model, start, end, reads)
         fs = lake.open()
         with engine_for(get_settings(), **({"lake": fs} if get_settings().env == "local" else {})) as engine:
-            result = build(
-                model, start, end, engine=engine, lake=fs, catalog=lake.catalog(),
-                progress=lambda key, done, total: context.log.debug(f"{model.name} {key} ({done}/{total})"),
-            )
+            try:
+                result = build(
+                    model, start, end, engine=engine, lake=fs, catalog=lake.catalog(),
+                    progress=lambda key, done, total: context.log.debug(f"{model.name} {key} ({done}/{total})"),
+                    audit=lambda staged: validate_staged(model, fs, staged),
+                    retake=context.run.tags.get(RETAKE_TAG) == "true",
+                )
+            except AuditFailed as failed:
+                check = failed_result(failed, start, end)
+                yield check
+                raise dg.Failure(
+                    description=f"{failed}: the previous versions stay current, the new runs are kept for inspection",
+                    metadata=check.metadata,
+                ) from None
         context.log.info(
             f"{model.name} {start}..{end}: {result.rows} rows in {len(result.partitions)} partitions "
             f"(query {result.query_s:.2f} s, write {result.write_s:.2f} s)"
         )
-        return dg.MaterializeResult(metadata=_metadata(model, result.partitions, result.query_s, result.write_s, fs))
+        yield dg.MaterializeResult(metadata=_metadata(model, result.partitions, result.query_s, result.write_s, fs))
+        yield passed_result(result, start, end)
 
     return model_asset
 
