@@ -57,6 +57,13 @@ def test_the_intraday_ingest_refreshes_today_with_a_run_key_per_tick(hour, minut
         assert [(r.partition_key, r.run_key) for r in requests] == [(day.isoformat(), f"intraday-{when.isoformat()}")]
 
 
+def test_the_nightly_audit_runs_after_the_daily_ingest_and_no_sensor_rescans():
+    # The audit itself (DynamoDB against the lake) is tested on DynamoDB Local in test_ingest_assets.
+    schedule = defs.get_schedule_def("nightly_audit")
+    assert (schedule.cron_schedule, schedule.job_name) == ("45 0 * * *", "ingest_job")
+    assert list(defs.get_repository_def().sensor_defs) == []  # the five-minute rescan is gone
+
+
 def range_of(request: dg.RunRequest) -> tuple[str, str]:
     return request.tags["dagster/asset_partition_range_start"], request.tags["dagster/asset_partition_range_end"]
 
@@ -99,7 +106,7 @@ def test_the_nightly_cohorts_rebuild_the_current_and_previous_month(when, start,
 def test_every_schedule_ticks_in_utc_and_runs_from_the_start():
     schedules = list(defs.get_repository_def().schedule_defs)
     assert {s.name for s in schedules} == {
-        "daily_ingest", "intraday_ingest", "nightly_marts", "nightly_cohorts", "hourly_publish", "daily_dimensions"}
+        "daily_ingest", "intraday_ingest", "nightly_audit", "nightly_marts", "nightly_cohorts", "hourly_publish", "daily_dimensions"}
     for schedule in schedules:
         assert schedule.execution_timezone == "UTC", schedule.name
         assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING, schedule.name

@@ -1,4 +1,13 @@
-"""When the ingest runs: each day's partition once the day is over, and today's every hour."""
+"""When the ingest runs: each day's partition once the day is over, today's every hour, and the
+nightly audit of the recent days against DynamoDB.
+
+Changes reach the lake within seconds through the tables' streams (`pipelines.stream`, a process
+that `make up` starts); the nightly audit is the exact check behind it: it compares, for each recent
+day already in the lake, DynamoDB's fingerprint of the day (item count, sum of amounts and, for
+sales, the lines per status) with the lake's (`pipelines.ingest.day_totals.changed_partitions`, the
+one count) and asks for a reload of exactly the partitions that differ. The run key carries the
+DynamoDB fingerprint, so the same difference is never reloaded twice.
+"""
 
 from datetime import timedelta
 
@@ -7,6 +16,8 @@ import dagster as dg
 from pipelines.defs.ingest.assets import ASSETS
 from pipelines.defs.partitions import daily
 from pipelines.defs.schedules import pipeline_schedule
+from pipelines.ingest.day_totals import LOOKBACK_DAYS, changed_partitions
+from pipelines.resources import DynamoResource, LakeResource
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
@@ -40,5 +51,30 @@ def intraday_ingest(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return dg.RunRequest(run_key=f"intraday-{context.scheduled_execution_time.isoformat()}", partition_key=day)
 
 
+@pipeline_schedule(
+    job=ingest_job,
+    cron_schedule="45 0 * * *",
+    name="nightly_audit",
+    description=f"Compare the last {LOOKBACK_DAYS} days and today with DynamoDB; reload the partitions that differ.",
+)
+def nightly_audit(
+    context: dg.ScheduleEvaluationContext, dynamo: DynamoResource, lake: LakeResource
+) -> dg.RunRequest | dg.SkipReason | list[dg.RunRequest]:
+    today = context.scheduled_execution_time.date()
+    changed = changed_partitions(dynamo.settings(), lake.open(), today)
+    if not changed:
+        return dg.SkipReason("every recent partition matches DynamoDB")
+    context.log.info("reloading " + ", ".join(f"{t}/{d}" for t, d, _ in changed))
+    return [
+        dg.RunRequest(
+            run_key=f"{table}:{day}:{fingerprint}",
+            partition_key=day,
+            asset_selection=[dg.AssetKey(table)],
+            tags={"gitgoods/reason": "nightly-audit"},
+        )
+        for table, day, fingerprint in changed
+    ]
+
+
 JOBS = [ingest_job]
-SCHEDULES = [daily_ingest, intraday_ingest]
+SCHEDULES = [daily_ingest, intraday_ingest, nightly_audit]
