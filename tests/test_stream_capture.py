@@ -7,7 +7,7 @@ lost, and after the stream was trimmed under it (a batch reload of the days that
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
@@ -21,7 +21,7 @@ from pipelines.lake.partitions.manifest import current_manifest
 from pipelines.lake.partitions.reading import PartitionNotFound, read_partition
 from pipelines.lake.partitions.writer import PartitionWriter
 from pipelines.stream.consumer import StreamConsumer
-from tests.test_ingest_assets import DAY, place_orders, write_bad_items
+from tests.test_ingest_assets import DAY, pipeline_env, place_orders, write_bad_items  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.stack
 
@@ -184,3 +184,36 @@ def test_a_trimmed_stream_falls_back_to_a_batch_reload_of_the_days_that_differ(
     assert ("raw_sales", day) in result.reloaded  # the day that differs from DynamoDB, said and reloaded
     drain(consumer)
     assert_equals_batch(lake, settings, tmp_path, day_dt.date())
+
+
+def test_today_s_marts_refresh_from_each_micro_batch_and_dagster_sees_them(
+    pipeline_env, orders_app, catalog_data, settings, tmp_path  # noqa: F811
+):  # type: ignore[no-untyped-def]
+    import dagster as dg
+
+    from pipelines.stream.consumer import Refresher
+    from tests.helpers import scan_all
+
+    now = datetime.now(UTC)
+    today = now.date().isoformat()
+    lake = LakeFS.from_uri(tmp_path / "stream-lake")
+    with dg.DagsterInstance.ephemeral() as instance:
+        refresher = Refresher(settings, lake, None, instance=instance)
+        consumer = StreamConsumer(settings, lake, on_published=refresher)
+        orders = place_orders(orders_app, catalog_data, settings, 3, now - timedelta(minutes=30), "stream-fresh")
+        drain(consumer)
+        # The figures, counted independently from DynamoDB's items of today.
+        sellers = {line["seller_id"] for o in orders for line in o["lines"]}
+        expected: dict[str, list[int]] = {}
+        for item in scan_all(settings, "sales"):
+            if item["day_shard"]["S"].startswith(today) and item["seller_id"]["S"] in sellers:
+                figures = expected.setdefault(item["seller_id"]["S"], [0, 0])
+                figures[0] += int(item["amount_cents"]["N"])
+                figures[1] += int(item["qty"]["N"])
+        marts = read_partition(lake, "seller_daily_sales", today, zone="marts").to_pylist()
+        got = {r["seller_id"]: [r["gross_cents"], r["units"]] for r in marts if r["seller_id"] in sellers}
+        assert expected and set(expected) == sellers
+        assert got == expected
+        for asset in ("raw_sales", "stg_sales", "seller_daily_sales"):
+            events = instance.fetch_materializations(dg.AssetKey(asset), limit=100).records
+            assert today in {e.asset_materialization.partition for e in events}, asset

@@ -204,11 +204,16 @@ class StreamConsumer:
 
 
 class Refresher:
-    """Rebuilds the refreshed models for the days a micro-batch touched and reports each table
-    partition published (raw, staging, marts) to the Dagster instance, if there is one."""
+    """Rebuilds the refreshed models for the recent days a micro-batch touched (today and the
+    `recent_days` before it: an older day changed by a late refund is rebuilt by the nightly marts
+    schedule, which rebuilds the last 35 days) and reports each partition published (raw, staging,
+    marts) to the Dagster instance, if there is one."""
 
     def __init__(self, settings: Settings, lake: LakeFS, catalog: GlueCatalog | None,
-                 models: Iterable[str] = REFRESHED_MODELS, report: bool = True) -> None:  # fmt: skip
+                 models: Iterable[str] = REFRESHED_MODELS, instance: Any = None, recent_days: int = 1,
+                 today: Callable[[], dt.date] | None = None) -> None:  # fmt: skip
+        self.recent_days = recent_days
+        self.today = today or (lambda: dt.datetime.now(dt.UTC).date())
         from pipelines.marts.models import discover
         from pipelines.sql.engine import engine_for
 
@@ -216,20 +221,27 @@ class Refresher:
         self.models = [every[name] for name in models]
         self.engine = engine_for(settings, lake=lake)
         self.lake, self.catalog = lake, catalog
-        self.instance = _instance() if report else None
+        self.instance = instance  # a DagsterInstance to report to, or None
 
     def __call__(self, days: list[DayResult]) -> None:
-        from pipelines.marts.runner import build
+        from pipelines.marts.runner import AuditFailed, build
+        from pipelines.marts.suite import validate_staged
 
         for day in days:
             for zone, run_id in day.run_ids.items():
                 if zone == "raw":
                     self.report(day.lake_table, day.day, {"run_id": run_id, "rows": day.rows[zone],
                                                           "files": day.files[zone], "source": "stream"})  # fmt: skip
-        for key in sorted({d.day for d in days}):
+        oldest = (self.today() - dt.timedelta(days=self.recent_days)).isoformat()
+        for key in sorted({d.day for d in days if d.day >= oldest}):
             for model in self.models:
-                result = build(model, key, key, engine=self.engine, lake=self.lake, catalog=self.catalog)
-                for info in result.written:
+                try:  # write-audit-publish, as the model's asset does: its suite on the staged runs
+                    result = build(model, key, key, engine=self.engine, lake=self.lake, catalog=self.catalog,
+                                   audit=lambda staged, model=model: validate_staged(model, self.lake, staged))
+                except AuditFailed as failed:  # the previous version stays; the models after it wait
+                    log.error("%s dt=%s not refreshed: %s", model.name, key, failed)
+                    break
+                for info in result.partitions:
                     self.report(model.name, info.dt, {"run_id": info.run_id, "rows": info.rows, "source": "stream"})
 
     def report(self, asset: str, partition: str, metadata: dict[str, Any]) -> None:
@@ -270,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     lake_resource = resources_for(settings)["lake"]
     lake, catalog = lake_resource.open(), lake_resource.catalog()
     config = ConsumerConfig(args.max_records, args.poll_interval, args.compact_files)
-    refresher = None if args.no_refresh else Refresher(settings, lake, catalog, config.refresh_models)
+    refresher = None if args.no_refresh else Refresher(settings, lake, catalog, config.refresh_models, _instance())
     consumer = StreamConsumer(settings, lake, catalog, config=config, on_published=refresher)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
