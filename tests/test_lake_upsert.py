@@ -94,3 +94,4 @@ def test_compaction_keeps_every_row_in_fewer_files(lake: LakeFS) -> None:
     assert after.num_rows == 40
     assert dict(zip(*after.to_pydict().values(), strict=True))["k05"] == 500
     assert stage_compaction(writer, DAY) is None  # one file: nothing to do
+    assert stage_upsert(writer, DAY, rows(), ["absent"], ["k"]) is None  # nothing to add or replace

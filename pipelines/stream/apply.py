@@ -185,6 +185,8 @@ class BatchApplier:
         rows = converted.batch if zone == "raw" else quarantine_batch(converted.quarantine)
         change = stage_upsert(writer, day, rows, list(latest), self.key_columns if zone == "raw" else ["item_key"],
                               extra=_positions(todo, manifest))  # fmt: skip
+        if change is None:  # nothing for this zone (e.g. no quarantined row): its run stays
+            return
         if change.base is not None and change.base["run_id"] != version.run_id:
             raise PartitionRaceLost(writer, day.isoformat(), change.staged.info.run_id, version.run_id,
                                     change.base["run_id"])  # fmt: skip

@@ -108,8 +108,9 @@ class StreamConsumer:
             try:
                 records = reader.poll(self.config.max_records)
                 days = applier.apply(records, self.today()) if records else []
-                checkpoint.save(self.lake, table, reader.arn, reader.ahead)
-                reader.commit()
+                if reader.ahead != reader.committed:  # something was read: the lake holds it now
+                    checkpoint.save(self.lake, table, reader.arn, reader.ahead)
+                    reader.commit()
             except StreamTrimmed as trimmed:
                 reader.rewind()
                 out.reloaded += self._reload_after_trim(table, trimmed)

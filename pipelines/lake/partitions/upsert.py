@@ -80,9 +80,10 @@ def stage_upsert(
     key_columns: Sequence[str],
     *,
     extra: dict[str, Any] | None = None,
-) -> StagedChange:
+) -> StagedChange | None:
     """Stage the partition's current rows minus those whose key is in `keys`, plus `rows` (each of
-    which should have its key in `keys`: an item's new version replaces its old one).
+    which should have its key in `keys`: an item's new version replaces its old one); None when
+    the partition exists and nothing in it would change (no row to add or replace).
 
     `extra` goes into the manifest over what the base run's manifest carried (`CARRIED`)."""
     dt = check_dt(dt)
@@ -106,6 +107,8 @@ def stage_upsert(
             replaced += hits
     if isinstance(rows, pa.RecordBatch):
         rows = pa.Table.from_batches([rows])
+    if base is not None and not rows.num_rows and not replaced:
+        return None  # nothing changes: no new run
     staged = writer.stage(
         dt,
         [*rewritten, rows],
