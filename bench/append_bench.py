@@ -43,7 +43,9 @@ def sales(n: int, start: int) -> pa.Table:
     rng = np.random.default_rng(start)
     ids = np.arange(start, start + n)
     at = datetime(2026, 3, 1, tzinfo=UTC)
-    sold = pa.array([at + timedelta(seconds=int(s)) for s in rng.integers(0, 86_399, n)], RAW_SALES.field("sold_at").type)
+    sold = pa.array(
+        [at + timedelta(seconds=int(s)) for s in rng.integers(0, 86_399, n)], RAW_SALES.field("sold_at").type
+    )
     cols = {
         "seller_id": pa.array([f"sel_{i % 300:026d}" for i in ids]),
         "sk": pa.array([f"2026-03-01T00:00:00.000Z#ord_{i:026d}#01" for i in ids]),
@@ -85,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
                 new = sales(args.batch_rows, args.rows + b * args.batch_rows)
                 t0 = time.perf_counter()
                 if way == "reuse":
-                    keys = [f"{a}|{b}" for a, b in zip(new["seller_id"].to_pylist(), new["sk"].to_pylist(), strict=True)]
+                    keys = [
+                        f"{a}|{b}" for a, b in zip(new["seller_id"].to_pylist(), new["sk"].to_pylist(), strict=True)
+                    ]
                     change = stage_upsert(writer, DAY, new, keys, ["seller_id", "sk"])  # as the stream does
                     staged = change.staged
                     fresh = [f for f in staged.manifest["files"] if f not in change.base["files"]]
@@ -98,7 +102,9 @@ def main(argv: list[str] | None = None) -> int:
             rows = read_partition(lake, "raw_sales", DAY).num_rows
             assert rows == args.rows + args.batches * args.batch_rows, rows
             results[way] = (statistics.median(seconds), statistics.median(written))
-            print(f"{way:<8} median {results[way][0] * 1000:8.1f} ms, {results[way][1] / 1e6:8.2f} MB written per append")
+            print(
+                f"{way:<8} median {results[way][0] * 1000:8.1f} ms, {results[way][1] / 1e6:8.2f} MB written per append"
+            )
     print(f"rewrite / reuse: {results['rewrite'][0] / results['reuse'][0]:.0f}x the time")
     return 0
 

@@ -49,7 +49,10 @@ class Order:
 
 
 def visible_orders(engine: Any, day: str) -> dict[str, int]:
-    sql = f"SELECT seller_id, CAST(sum(orders) AS BIGINT) AS n FROM marts_seller_daily_sales WHERE dt = '{day}' GROUP BY seller_id"
+    sql = (
+        "SELECT seller_id, CAST(sum(orders) AS BIGINT) AS n FROM marts_seller_daily_sales "
+        f"WHERE dt = '{day}' GROUP BY seller_id"
+    )
     try:
         rows = engine.query(sql).to_pylist()
     except Exception:  # no partition of today yet

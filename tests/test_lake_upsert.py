@@ -1,6 +1,6 @@
-"""Upserts and compaction of a lake partition: rows replaced by key in their own day, files reused
-(not rewritten) where no key changed, compaction keeps every row and fewer files, and the manifest
-carries what the run recorded (stream positions)."""
+"""Upserts and compaction of a lake partition, on disk and on S3 (moto): rows replaced by key in
+their own day, files reused (not rewritten) where no key changed, compaction keeps every row in
+fewer files, and the manifest carries what the run recorded (stream positions)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pipelines.lake.partitions.reading import read_partition
 from pipelines.lake.partitions.switch import PartitionRaceLost
 from pipelines.lake.partitions.upsert import stage_compaction, stage_upsert
 from pipelines.lake.partitions.writer import PartitionWriter
+from tests.test_lake import _make_lake, lake_settings  # noqa: F401  (a fixture)
 
 SCHEMA = pa.schema([pa.field("k", pa.string(), nullable=False), pa.field("v", pa.int64())])
 DAY = "2026-03-01"
@@ -25,13 +26,14 @@ def rows(*pairs: tuple[str, int]) -> pa.Table:
     return pa.table({"k": [k for k, _ in pairs], "v": [v for _, v in pairs]}, schema=SCHEMA)
 
 
+@pytest.fixture(params=["local", "s3"])
+def lake(request: pytest.FixtureRequest, tmp_path) -> LakeFS:  # type: ignore[no-untyped-def]
+    """A lake on disk and one on moto's S3 (as tests/test_lake.py makes them)."""
+    return _make_lake(request.param, tmp_path, request.getfixturevalue("lake_settings"))
+
+
 def content(lake: LakeFS) -> list[tuple[str, int]]:
     return sorted(zip(*read_partition(lake, "t", DAY).to_pydict().values(), strict=True))
-
-
-@pytest.fixture
-def lake(tmp_path) -> LakeFS:  # type: ignore[no-untyped-def]
-    return LakeFS.from_uri(tmp_path / "lake")
 
 
 def upsert(writer: PartitionWriter, table: pa.Table, extra=None):  # type: ignore[no-untyped-def]
@@ -50,12 +52,13 @@ def test_upserts_append_files_and_replace_rows_by_key(lake: LakeFS) -> None:
     manifest = current_manifest(lake, "t", DAY)
     assert manifest["stream"] == {"s1": "10"}  # carried from the run it built on
     assert len(manifest["files"]) == 2
-    # the reused file is the same file (a hard link), not a copy
-    base = first.staged.info
+    # the reused file is the same file on disk (a hard link), a server-side copy on S3
     kept = manifest["files"][0]["name"]
-    assert os.path.samefile(
-        lake.path(run_rel("raw", "t", DAY, base.run_id), kept), lake.path(run_rel("raw", "t", DAY, manifest["run_id"]), kept)
-    )
+    before, after = run_rel("raw", "t", DAY, first.staged.info.run_id), run_rel("raw", "t", DAY, manifest["run_id"])
+    if lake.is_local:
+        assert os.path.samefile(lake.path(before, kept), lake.path(after, kept))
+    else:
+        assert lake.read_bytes(before, kept, immutable=True) == lake.read_bytes(after, kept, immutable=True)
     # "b" changes: its file is rewritten without it, "c"'s file is reused, the new "b" is added
     third = upsert(writer, rows(("b", 20)), {"stream": {"s1": "12"}})
     assert (third.previous_rows, third.added, third.replaced) == (3, 1, 1)

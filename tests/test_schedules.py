@@ -106,7 +106,8 @@ def test_the_nightly_cohorts_rebuild_the_current_and_previous_month(when, start,
 def test_every_schedule_ticks_in_utc_and_runs_from_the_start():
     schedules = list(defs.get_repository_def().schedule_defs)
     assert {s.name for s in schedules} == {
-        "daily_ingest", "intraday_ingest", "nightly_audit", "nightly_marts", "nightly_cohorts", "hourly_publish", "daily_dimensions"}
+        "daily_ingest", "intraday_ingest", "nightly_audit", "nightly_marts", "nightly_cohorts", "hourly_publish",
+        "daily_dimensions"}
     for schedule in schedules:
         assert schedule.execution_timezone == "UTC", schedule.name
         assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING, schedule.name

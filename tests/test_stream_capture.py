@@ -51,7 +51,12 @@ def quarantined(lake: LakeFS, table: str, day: str) -> list[tuple]:  # type: ign
         return []
     # the item as received: the same attributes, in whatever order the API sent them
     return sorted(
-        (r["item_key"] or "", tuple(r["reasons"]), r["amount_cents"], json.dumps(json.loads(r["item_json"]), sort_keys=True))
+        (
+            r["item_key"] or "",
+            tuple(r["reasons"]),
+            r["amount_cents"],
+            json.dumps(json.loads(r["item_json"]), sort_keys=True),
+        )
         for r in rows
     )
 
@@ -187,7 +192,11 @@ def test_a_trimmed_stream_falls_back_to_a_batch_reload_of_the_days_that_differ(
 
 
 def test_today_s_marts_refresh_from_each_micro_batch_and_dagster_sees_them(
-    pipeline_env, orders_app, catalog_data, settings, tmp_path  # noqa: F811
+    pipeline_env,  # noqa: F811  (the fixture)
+    orders_app,
+    catalog_data,
+    settings,
+    tmp_path,
 ):  # type: ignore[no-untyped-def]
     import dagster as dg
 
@@ -217,3 +226,21 @@ def test_today_s_marts_refresh_from_each_micro_batch_and_dagster_sees_them(
         for asset in ("raw_sales", "stg_sales", "seller_daily_sales"):
             events = instance.fetch_materializations(dg.AssetKey(asset), limit=100).records
             assert today in {e.asset_materialization.partition for e in events}, asset
+
+
+def test_an_open_day_is_compacted_past_the_file_threshold(orders_app, catalog_data, settings, tmp_path):  # type: ignore[no-untyped-def]
+    from pipelines.stream.consumer import ConsumerConfig
+
+    day_dt = DAY - timedelta(days=26)
+    day = day_dt.date().isoformat()
+    lake = LakeFS.from_uri(tmp_path / "stream-lake")
+    # the day is still open for this consumer ("today"): only the threshold compacts it
+    consumer = StreamConsumer(settings, lake, config=ConsumerConfig(compact_files=3), today=lambda: day_dt.date())
+    drain(consumer)
+    files = []
+    for i in range(6):  # one micro-batch each: one more file each, until the threshold
+        place_orders(orders_app, catalog_data, settings, 1, day_dt + timedelta(minutes=10 * i), f"stream-compact-{i}")
+        drain(consumer)
+        files.append(len(current_manifest(lake, "raw_sales", day)["files"]))
+    assert max(files) <= 4 and 1 in files[1:], files  # past 3 files, back to one
+    assert_equals_batch(lake, settings, tmp_path, day_dt.date())

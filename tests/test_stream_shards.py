@@ -41,7 +41,9 @@ class FakeStream:
             seq = {"StartingSequenceNumber": "0"}
             if closed:
                 seq["EndingSequenceNumber"] = records[-1]["dynamodb"]["SequenceNumber"] if records else "0"
-            shards.append({"ShardId": shard_id, "SequenceNumberRange": seq, **({"ParentShardId": parent} if parent else {})})
+            shards.append(
+                {"ShardId": shard_id, "SequenceNumberRange": seq, **({"ParentShardId": parent} if parent else {})}
+            )
         return {"StreamDescription": {"Shards": shards}}
 
     def get_shard_iterator(self, **kw: Any) -> dict[str, Any]:
@@ -54,7 +56,9 @@ class FakeStream:
             after = int(kw["SequenceNumber"])
             if after + 1 < self.trimmed_before.get(shard_id, 0):
                 raise error("TrimmedDataAccessException")
-            index = next((i for i, r in enumerate(records) if int(r["dynamodb"]["SequenceNumber"]) > after), len(records))
+            index = next(
+                (i for i, r in enumerate(records) if int(r["dynamodb"]["SequenceNumber"]) > after), len(records)
+            )
         return {"ShardIterator": f"{shard_id}|{index}"}
 
     def get_records(self, ShardIterator: str, Limit: int = 1000) -> dict[str, Any]:  # noqa: N803
@@ -119,7 +123,10 @@ def test_an_expired_iterator_is_asked_for_again_after_the_stored_position() -> N
     assert keys(reader.poll()) == ["c"]
     asked = [kw for name, kw in stream.calls if name == "get_shard_iterator"]
     assert asked[-1] == {
-        "StreamArn": ARN, "ShardId": "s", "ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": f"{2:021d}"
+        "StreamArn": ARN,
+        "ShardId": "s",
+        "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+        "SequenceNumber": f"{2:021d}",
     }
 
 

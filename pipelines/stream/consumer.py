@@ -21,7 +21,6 @@ import datetime as dt
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -237,8 +236,15 @@ class Refresher:
         for key in sorted({d.day for d in days if d.day >= oldest}):
             for model in self.models:
                 try:  # write-audit-publish, as the model's asset does: its suite on the staged runs
-                    result = build(model, key, key, engine=self.engine, lake=self.lake, catalog=self.catalog,
-                                   audit=lambda staged, model=model: validate_staged(model, self.lake, staged))
+                    result = build(
+                        model,
+                        key,
+                        key,
+                        engine=self.engine,
+                        lake=self.lake,
+                        catalog=self.catalog,
+                        audit=lambda staged, model=model: validate_staged(model, self.lake, staged),
+                    )
                 except AuditFailed as failed:  # the previous version stays; the models after it wait
                     log.error("%s dt=%s not refreshed: %s", model.name, key, failed)
                     break

@@ -35,10 +35,7 @@ CARRIED = ("stream",)
 def row_keys(table: pa.Table | pa.RecordBatch, columns: Sequence[str]) -> pa.Array:
     """Each row's key: its key columns (as strings) joined by `|`."""
     parts = [pc.cast(table.column(c), pa.string()) for c in columns]
-    if len(parts) == 1:
-        key = parts[0]
-    else:
-        key = pc.binary_join_element_wise(*parts, "|")
+    key = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "|")
     return key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key
 
 
@@ -96,8 +93,10 @@ def stage_upsert(
         rel = run_rel(writer.zone, writer.table, dt, base["run_id"])
         for entry in base["files"]:
             path = writer.lake.path(rel, entry["name"])
-            hit = pc.is_in(row_keys(pq.read_table(path, columns=list(key_columns), filesystem=writer.lake.fs),
-                                    key_columns), value_set=value_set)
+            hit = pc.is_in(
+                row_keys(pq.read_table(path, columns=list(key_columns), filesystem=writer.lake.fs), key_columns),
+                value_set=value_set,
+            )
             hits = pc.sum(hit).as_py() or 0
             if not hits:
                 reuse.append(entry)
