@@ -102,6 +102,7 @@ class StreamConsumer:
 
     def step(self) -> StepResult:
         out = StepResult()
+        caught_up = True  # every stream read to its end in this step (no backlog left)
         for table, reader in self.readers.items():
             applier = self.appliers[table]
             try:
@@ -119,11 +120,13 @@ class StreamConsumer:
                 reader.rewind()  # read again from the committed positions; published days skip them
                 raise
             out.records += len(records)
+            caught_up = caught_up and len(records) < self.config.max_records
             out.days += days
             for day in days:
                 self._open_days.add((table, dt.date.fromisoformat(day.day)))
                 out.compacted += self._compact_if_many(applier, day)
-        out.compacted += self._compact_closed_days()
+        if caught_up:  # while a backlog is read (a first start, a restart), closed days wait for it
+            out.compacted += self._compact_closed_days()
         if out.days and self.on_published:
             self.on_published(out.days)
         return out
