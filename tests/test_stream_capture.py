@@ -244,3 +244,25 @@ def test_an_open_day_is_compacted_past_the_file_threshold(orders_app, catalog_da
         files.append(len(current_manifest(lake, "raw_sales", day)["files"]))
     assert max(files) <= 4 and 1 in files[1:], files  # past 3 files, back to one
     assert_equals_batch(lake, settings, tmp_path, day_dt.date())
+
+
+def test_a_failed_refresh_is_tried_again_at_the_next_step(orders_app, catalog_data, settings, tmp_path):  # type: ignore[no-untyped-def]
+    day_dt = DAY - timedelta(days=28)
+    calls: list[set[str]] = []
+
+    def refresh(days):  # type: ignore[no-untyped-def]
+        calls.append({d.day for d in days})
+        if len(calls) == 1:
+            raise RuntimeError("the engine is down")
+
+    lake = LakeFS.from_uri(tmp_path / "stream-lake")
+    consumer = StreamConsumer(settings, lake)
+    drain(consumer)
+    consumer.on_published = refresh
+    place_orders(orders_app, catalog_data, settings, 1, day_dt, "stream-refresh")
+    first = consumer.step()  # published, then the refresh fails: logged, not raised
+    assert first.records and calls == [{day_dt.date().isoformat()}]
+    quiet = consumer.step()  # nothing new: the failed refresh is tried again
+    assert not quiet.records and calls == [{day_dt.date().isoformat()}] * 2
+    consumer.step()
+    assert len(calls) == 2  # it succeeded: not again

@@ -33,6 +33,7 @@ class FakeStream:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.expire: set[str] = set()  # iterators answered with ExpiredIteratorException (once each)
         self.trimmed_before: dict[str, int] = {}  # shard -> first sequence number still held
+        self.trim_once: set[str] = set()  # iterators answered with TrimmedDataAccessException once
 
     def describe_stream(self, **kw: Any) -> dict[str, Any]:
         self.calls.append(("describe_stream", kw))
@@ -66,6 +67,9 @@ class FakeStream:
         if ShardIterator in self.expire:
             self.expire.discard(ShardIterator)
             raise error("ExpiredIteratorException")
+        if ShardIterator in self.trim_once:
+            self.trim_once.discard(ShardIterator)
+            raise error("TrimmedDataAccessException")
         shard_id, index = ShardIterator.split("|")
         _, records, closed = self.shards[shard_id]
         start = int(index)
@@ -150,3 +154,13 @@ def test_a_position_past_the_trim_horizon_raises_stream_trimmed() -> None:
     assert caught.value.shard_id == "s"
     reader.restart_trimmed("s")
     assert keys(reader.poll()) == ["x"]  # from the trim horizon
+
+
+def test_a_shard_not_read_yet_that_answers_trimmed_starts_again_at_its_trim_horizon() -> None:
+    # DynamoDB Local does this: the next iterator of a shard that was empty at the first one
+    stream = FakeStream({"s": (None, [], False)})
+    reader = StreamReader(stream, ARN)
+    assert reader.poll() == []
+    stream.shards["s"][1].append(record(1, "a"))
+    stream.trim_once.add("s|0")
+    assert keys(reader.poll()) == ["a"]  # nothing was read before: nothing can have been missed

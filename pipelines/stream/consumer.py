@@ -96,6 +96,7 @@ class StreamConsumer:
                 raise RuntimeError(f"table {settings.table(table)} has no stream (ensure_tables turns it on)")
             self.appliers[table] = BatchApplier(table, lake, catalog)
             self.readers[table] = StreamReader(self.streams, arn, checkpoint.load(lake, table, arn))
+        self._unrefreshed: list[DayResult] = []  # published days whose refresh failed: tried again
         self._open_days: set[tuple[str, dt.date]] = set()  # written since the last compaction of closed days
 
     # -- one step ----------------------------------------------------------------------------------
@@ -127,8 +128,14 @@ class StreamConsumer:
                 out.compacted += self._compact_if_many(applier, day)
         if caught_up:  # while a backlog is read (a first start, a restart), closed days wait for it
             out.compacted += self._compact_closed_days()
-        if out.days and self.on_published:
-            self.on_published(out.days)
+        pending = self._unrefreshed + out.days
+        if pending and self.on_published:
+            try:
+                self.on_published(pending)
+                self._unrefreshed = []
+            except Exception:  # the lake holds the batch; the refresh is tried again at the next step
+                log.exception("refreshing the models of %s failed", ", ".join(sorted({d.day for d in pending})))
+                self._unrefreshed = pending
         return out
 
     def run(self, stop: threading.Event) -> None:

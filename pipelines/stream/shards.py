@@ -12,7 +12,8 @@ Positions are `{shard id: last sequence number read}`; a shard read to its end i
 A shard iterator lives 15 minutes: an expired one is asked for again, AFTER_SEQUENCE_NUMBER of the
 shard's position (TRIM_HORIZON for a shard not read yet). A position older than the stream's trim
 horizon (its records are gone) raises `StreamTrimmed`: the caller must reload what it may have
-missed from the table itself and restart the shard at its trim horizon (`restart_trimmed`).
+missed from the table itself and restart the shard at its trim horizon (`restart_trimmed`). A
+shard not read yet has nothing to miss: its iterator is asked for again at the trim horizon.
 """
 
 from __future__ import annotations
@@ -155,6 +156,12 @@ class StreamReader:
                     self._iterators.pop(shard_id, None)
                     continue
                 if code == "TrimmedDataAccessException":
+                    if shard_id not in self._ahead.sequences and attempt == 0:
+                        # Nothing read from the shard yet: its iterator came from TRIM_HORIZON, where a
+                        # new one starts too, so nothing was skipped. DynamoDB Local answers this for
+                        # the next iterator of a shard that was empty when its first iterator was taken.
+                        self._iterators.pop(shard_id, None)
+                        continue
                     raise StreamTrimmed(shard_id, self._ahead.sequences.get(shard_id)) from exc
                 raise
         raise AssertionError("unreachable")
