@@ -306,7 +306,7 @@ def test_definitions_load_every_asset_check_and_schedule():
     assert {"raw_sales", "raw_order_events"} <= assets
     checks = {k.to_user_string() for k in repo.asset_graph.asset_check_keys}
     assert {"raw_sales:reconciles_with_dynamodb", "raw_order_events:reconciles_with_dynamodb"} <= checks
-    assert {s.name for s in repo.schedule_defs} >= {"daily_ingest", "intraday_ingest", "nightly_audit"}
+    assert {s.name for s in repo.schedule_defs} >= {"daily_ingest", "nightly_audit"}
     assert raw_order_events.partitions_def is not None
 
 
