@@ -226,6 +226,13 @@ def test_today_s_marts_refresh_from_each_micro_batch_and_dagster_sees_them(
         for asset in ("raw_sales", "stg_sales", "seller_daily_sales"):
             events = instance.fetch_materializations(dg.AssetKey(asset), limit=100).records
             assert today in {e.asset_materialization.partition for e in events}, asset
+        # each refreshed model's blocking check is recorded: the publish of SPICE and the gate accept it
+        from pipelines.defs.marts.gates import _model
+        from pipelines.publish.sources import check_state
+
+        for asset in ("stg_sales", "seller_daily_sales"):
+            assert check_state(instance, asset).passed, asset
+            assert _model(instance, asset, [today]) == [], asset
 
 
 def test_an_open_day_is_compacted_past_the_file_threshold(orders_app, catalog_data, settings, tmp_path):  # type: ignore[no-untyped-def]

@@ -6,8 +6,9 @@ Two uses, one count on each side:
   count and sum of readable amounts of the day must equal the lake's clean plus quarantined rows
   and amounts - of the current partitions, or of the runs a load has just staged, before they are
   published (write-audit-publish, `pipelines.ingest.load`);
-- the fingerprint (the `nightly_audit` schedule, and the stream consumer after a trimmed stream): the same count and sum and, for sales, whose items
-  change in place when an order is cancelled or refunded, the number of lines per status, so a
+- the fingerprint (the `nightly_audit` schedule, and the stream consumer after a trimmed stream):
+  the same count and sum and, for sales, whose items change in place when an order is cancelled or
+  refunded, the number of lines per status, so a
   partition whose items changed after it was loaded is found and loaded again.
 
 The DynamoDB side reads only the attributes it counts (`ProjectionExpression`), with the same

@@ -234,6 +234,7 @@ class Refresher:
         self.instance = instance  # a DagsterInstance to report to, or None
 
     def __call__(self, days: list[DayResult]) -> None:
+        from pipelines.defs.marts.checks import failed_metadata, passed_metadata
         from pipelines.marts.runner import AuditFailed, build
         from pipelines.marts.suite import validate_staged
 
@@ -257,9 +258,24 @@ class Refresher:
                     )
                 except AuditFailed as failed:  # the previous version stays; the models after it wait
                     log.error("%s dt=%s not refreshed: %s", model.name, key, failed)
+                    self.report_check(model.name, False, failed_metadata(failed, key, key))
                     break
                 for info in result.partitions:
                     self.report(model.name, info.dt, {"run_id": info.run_id, "rows": info.rows, "source": "stream"})
+                self.report_check(model.name, True, passed_metadata(result, key, key))
+
+    def report_check(self, asset: str, passed: bool, metadata: dict[str, Any]) -> None:
+        """The model's blocking check as its asset records it (the gate and the publish read it)."""
+        if self.instance is None:
+            return
+        import dagster as dg
+
+        from pipelines.defs.marts.gates import MODEL_CHECK
+
+        self.instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(asset_key=dg.AssetKey(asset), check_name=MODEL_CHECK, passed=passed,
+                                    metadata=metadata)  # fmt: skip
+        )
 
     def report(self, asset: str, partition: str, metadata: dict[str, Any]) -> None:
         if self.instance is None:
