@@ -127,6 +127,8 @@ def _run(settings: Settings, phases, *, seed: bool, random_seed: int, days: int,
     results = []
     if ingest:
         results = _load_the_lake(phases)
+    # After the first load: from then on every change reaches the lake through the streams.
+    phases.steps("change capture", [("stream consumer", lambda: services.append(stack.start_stream(settings)))])
     phases.steps("portal", [("seller portal", lambda: services.append(stack.start_portal(settings)))])
     return services, identities, results
 

@@ -11,7 +11,6 @@ from pipelines.defs.ingest.assets import ASSETS as INGEST_ASSETS
 from pipelines.defs.ingest.history import JOBS as HISTORY_JOBS
 from pipelines.defs.ingest.schedules import JOBS as INGEST_JOBS
 from pipelines.defs.ingest.schedules import SCHEDULES as INGEST_SCHEDULES
-from pipelines.defs.ingest.sensors import SENSORS as INGEST_SENSORS
 from pipelines.defs.marts.assets import ASSETS as MART_ASSETS
 from pipelines.defs.marts.schedules import JOBS as MART_JOBS
 from pipelines.defs.marts.schedules import SCHEDULES as MART_SCHEDULES
@@ -24,6 +23,5 @@ defs = dg.Definitions(
     assets=[*INGEST_ASSETS, *MART_ASSETS, *PUBLISH_ASSETS],
     jobs=[*INGEST_JOBS, *HISTORY_JOBS, *MART_JOBS, *DIMENSION_JOBS, *PUBLISH_JOBS],
     schedules=[*INGEST_SCHEDULES, *MART_SCHEDULES, *DIMENSION_SCHEDULES, *PUBLISH_SCHEDULES],
-    sensors=[*INGEST_SENSORS],
     resources=resources_for(),
 )

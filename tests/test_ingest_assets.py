@@ -1,5 +1,5 @@
 """The ingest assets end to end: DynamoDB Local -> Dagster -> the lake, with quarantine,
-reconciliation, re-loading, late data and a crash in the middle of a partition."""
+reconciliation, re-loading, the nightly audit of late data and a crash in the middle of a partition."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from gitgoods import aws
 from gitgoods.settings import reset_settings
 from pipelines.defs.ingest.assets import ASSETS, raw_order_events, raw_sales
 from pipelines.defs.ingest.checks import reconcile
-from pipelines.defs.ingest.sensors import late_data
+from pipelines.defs.ingest.schedules import nightly_audit
 from pipelines.ingest.day_totals import changed_partitions, dynamodb_fingerprint, lake_day_totals, lake_fingerprint
 from pipelines.lake.partitions.reading import read_partition
 from pipelines.resources import DynamoResource, LakeResource
@@ -193,17 +193,17 @@ def test_reconciliation_fails_when_the_lake_misses_items(pipeline_env, orders_ap
     assert evaluation.metadata["difference_items"].value == 1
 
 
-def evaluate_late_data(resources):  # type: ignore[no-untyped-def]
-    """One tick of the `late_data` sensor, evaluated by Dagster with the test's resources (a
-    directly called sensor gets its resources from the context, not from the definitions)."""
-    defs = dg.Definitions(assets=ASSETS, sensors=[late_data], resources=resources)
-    with dg.DagsterInstance.ephemeral() as instance, dg.build_sensor_context(
-        instance=instance, cursor=None, definitions=defs, resources=resources
+def evaluate_nightly_audit(resources, when=None):  # type: ignore[no-untyped-def]
+    """One tick of the `nightly_audit` schedule, evaluated by Dagster with the test's resources."""
+    when = when or datetime.now(UTC).replace(hour=0, minute=45, second=0, microsecond=0)
+    defs = dg.Definitions(assets=ASSETS, schedules=[nightly_audit], resources=resources)
+    with dg.DagsterInstance.ephemeral() as instance, dg.build_schedule_context(
+        instance=instance, scheduled_execution_time=when, resources=resources, repository_def=defs.get_repository_def()
     ) as context:
-        return late_data(context)
+        return nightly_audit.evaluate_tick(context)
 
 
-def test_late_refund_is_found_by_the_sensor_and_only_that_partition_reloads(
+def test_late_refund_is_found_by_the_nightly_audit_and_only_that_partition_reloads(
     pipeline_env, orders_app, catalog_data, settings
 ):
     day_dt = DAY - timedelta(days=2)
@@ -213,8 +213,8 @@ def test_late_refund_is_found_by_the_sensor_and_only_that_partition_reloads(
     today = datetime.now(UTC).date()
     dynamodb, lake = pipeline_env["dynamo"].settings(), pipeline_env["lake"].open()
     assert [c for c in changed_partitions(dynamodb, lake, today, lookback=20) if c[1] == day] == []
-    quiet = evaluate_late_data(pipeline_env)
-    assert not quiet.run_requests and quiet.skip_reason is not None
+    quiet = evaluate_nightly_audit(pipeline_env)
+    assert not quiet.run_requests and quiet.skip_message is not None
 
     client = orders_app.test_client()
     path = f"/internal/orders/{orders[0]['order_id']}/events"
@@ -225,19 +225,19 @@ def test_late_refund_is_found_by_the_sensor_and_only_that_partition_reloads(
     changed = changed_partitions(dynamodb, lake, today, lookback=20)
     assert [(t, d) for t, d, _ in changed if d == day] == [("raw_sales", day)]
 
-    # The sensor, evaluated by Dagster, asks for exactly that partition of that asset, with the
+    # The nightly audit, evaluated by Dagster, asks for exactly that partition of that asset, with the
     # DynamoDB fingerprint in the run key (the same change twice is the same run key).
     fingerprint = dynamodb_fingerprint("raw_sales", day_dt.date(), dynamodb)
     assert fingerprint != lake_fingerprint(lake, "raw_sales", day_dt.date())
-    requests = evaluate_late_data(pipeline_env).run_requests
+    requests = evaluate_nightly_audit(pipeline_env).run_requests
     assert [(r.partition_key, r.asset_selection) for r in requests] == [(day, [dg.AssetKey("raw_sales")])]
     assert requests[0].run_key == f"raw_sales:{day}:{fingerprint.key()}"
-    assert requests[0].tags["gitgoods/reason"] == "late-data"
-    assert [r.run_key for r in evaluate_late_data(pipeline_env).run_requests] == [requests[0].run_key]
+    assert requests[0].tags["gitgoods/reason"] == "nightly-audit"
+    assert [r.run_key for r in evaluate_nightly_audit(pipeline_env).run_requests] == [requests[0].run_key]
 
     assert materialize(pipeline_env, day, [raw_sales]).success
     assert [c for c in changed_partitions(dynamodb, lake, today, lookback=20) if c[1] == day] == []
-    assert not evaluate_late_data(pipeline_env).run_requests
+    assert not evaluate_nightly_audit(pipeline_env).run_requests
     statuses = {
         r["order_id"]: r["status"] for r in read_partition(pipeline_env["lake"].open(), "raw_sales", day).to_pylist()
     }
@@ -297,7 +297,7 @@ def test_a_run_killed_mid_partition_leaves_the_old_partition_whole(pipeline_env,
     assert in_lake.clean + in_lake.quarantined == len(before) + 6
 
 
-def test_definitions_load_every_asset_check_schedule_and_sensor():
+def test_definitions_load_every_asset_check_and_schedule():
     from pipelines.definitions import defs
 
     dg.Definitions.validate_loadable(defs)
@@ -306,8 +306,7 @@ def test_definitions_load_every_asset_check_schedule_and_sensor():
     assert {"raw_sales", "raw_order_events"} <= assets
     checks = {k.to_user_string() for k in repo.asset_graph.asset_check_keys}
     assert {"raw_sales:reconciles_with_dynamodb", "raw_order_events:reconciles_with_dynamodb"} <= checks
-    assert {s.name for s in repo.schedule_defs} >= {"daily_ingest", "intraday_ingest"}
-    assert {s.name for s in repo.sensor_defs} >= {"late_data"}
+    assert {s.name for s in repo.schedule_defs} >= {"daily_ingest", "nightly_audit"}
     assert raw_order_events.partitions_def is not None
 
 

@@ -66,10 +66,11 @@ def test_warnings_and_library_logs_go_to_the_log_not_the_terminal(tmp_path):
     assert "found credentials in the environment" in log.read_text()
 
 
-@pytest.mark.parametrize("start", ["start_events", "start_sweep"])
+@pytest.mark.parametrize("start", ["start_events", "start_sweep", "start_stream"])
 def test_a_running_worker_is_kept_without_waiting(start, monkeypatch, tmp_path):
-    """A second `make up` finds the events relay and the sweep running: it neither starts them again
-    nor waits the second a new one is given to fail at start."""
+    """A second `make up` finds the events relay, the sweep and the stream consumer running: it
+    neither starts them again nor waits the second a new one is given to fail at start; `make status`
+    and `make down` know each of them."""
     from gitgoods.local import processes, stack
     from gitgoods.settings import Settings
 
@@ -80,6 +81,7 @@ def test_a_running_worker_is_kept_without_waiting(start, monkeypatch, tmp_path):
     monkeypatch.setattr(stack.time, "sleep", waited.append)
     service = getattr(stack, start)(settings)
     assert waited == [] and service.name
+    assert {"events", "sweep", "stream"} <= set(stack.state_summary(settings))
 
 
 def test_the_pipeline_s_first_day_is_a_setting_the_launcher_fills_in(tmp_path, monkeypatch):

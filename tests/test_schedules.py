@@ -48,13 +48,13 @@ def test_the_daily_ingest_skips_the_day_before_the_first_partition():
     assert tick("daily_ingest", at(first, 0, 30)) == []
 
 
-@pytest.mark.parametrize(("hour", "minute"), [(0, 15), (13, 15), (23, 15)])
-def test_the_intraday_ingest_refreshes_today_with_a_run_key_per_tick(hour, minute):
-    assert defs.get_schedule_def("intraday_ingest").cron_schedule == "15 * * * *"
-    for day in days_of_the_partitions():
-        when = at(day, hour, minute)
-        requests = tick("intraday_ingest", when)
-        assert [(r.partition_key, r.run_key) for r in requests] == [(day.isoformat(), f"intraday-{when.isoformat()}")]
+def test_the_nightly_audit_runs_after_the_daily_ingest_and_nothing_rescans_or_reloads_today():
+    # The audit itself (DynamoDB against the lake) is tested on DynamoDB Local in test_ingest_assets.
+    schedule = defs.get_schedule_def("nightly_audit")
+    assert (schedule.cron_schedule, schedule.job_name) == ("45 0 * * *", "ingest_job")
+    repo = defs.get_repository_def()
+    assert list(repo.sensor_defs) == []  # the five-minute rescan is gone
+    assert "intraday_ingest" not in {s.name for s in repo.schedule_defs}  # today is the stream's
 
 
 def range_of(request: dg.RunRequest) -> tuple[str, str]:
@@ -99,7 +99,8 @@ def test_the_nightly_cohorts_rebuild_the_current_and_previous_month(when, start,
 def test_every_schedule_ticks_in_utc_and_runs_from_the_start():
     schedules = list(defs.get_repository_def().schedule_defs)
     assert {s.name for s in schedules} == {
-        "daily_ingest", "intraday_ingest", "nightly_marts", "nightly_cohorts", "hourly_publish", "daily_dimensions"}
+        "daily_ingest", "nightly_audit", "nightly_marts", "nightly_cohorts", "hourly_publish",
+        "daily_dimensions"}
     for schedule in schedules:
         assert schedule.execution_timezone == "UTC", schedule.name
         assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING, schedule.name

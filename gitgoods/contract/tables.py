@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 # read by this many parallel Queries and no single key gets hot on a busy day.
 DAY_SHARDS = 8
 
+# The change stream of the tables the lake follows (`pipelines.stream`): every change with the item
+# before and after it, so a late refund reaches its day's partition within a micro-batch.
+STREAM_VIEW = "NEW_AND_OLD_IMAGES"
+
 # Number of shards of the order-event outbox (`pending#n`, see `order_outbox` below): the relay
 # reads each with one strongly consistent Query, and no single key takes every order's write.
 OUTBOX_SHARDS = 8
@@ -42,6 +46,7 @@ class Table:
     range_key: str | None = None
     indexes: tuple[Index, ...] = ()
     ttl_attribute: str | None = None
+    stream: bool = False  # a DynamoDB stream of STREAM_VIEW (see `ensure_streams`)
     attribute_types: dict[str, str] = field(default_factory=dict)
 
     def key_attributes(self) -> set[str]:
@@ -75,6 +80,8 @@ class Table:
                 }
                 for ix in self.indexes
             ]
+        if self.stream:
+            request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": STREAM_VIEW}
         return request
 
 
@@ -94,11 +101,13 @@ TABLES: dict[str, Table] = {
         "seller_id",
         "sk",  # sold_at#order_id#line
         indexes=(Index("by_day", "day_shard", "sk"),),
+        stream=True,
     ),
     "order_events": Table(
         "order_events",
         "event_id",
         indexes=(Index("by_day", "day_shard", "event_id"),),
+        stream=True,
     ),
     # The transactional outbox of `order_events`: one small item per event not yet confirmed by
     # the message broker, written in the same transaction as the event and deleted by the relay
@@ -153,7 +162,45 @@ def ensure_tables(settings: Settings | None = None, ddb: Any = None) -> list[str
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
             )
         log.info("created table %s", name)
+    ensure_streams(settings, ddb)
     return created
+
+
+def ensure_streams(settings: Settings | None = None, ddb: Any = None) -> list[str]:
+    """Turn on the stream of every table that should have one and has none (a table created before
+    streams were part of its definition): idempotent, a table whose stream is on is left alone.
+    Returns the names whose stream was turned on."""
+    from gitgoods import aws
+    from gitgoods.settings import get_settings
+
+    settings = settings or get_settings()
+    ddb = ddb or aws.client("dynamodb", settings)
+    enabled = []
+    for table in TABLES.values():
+        if not table.stream:
+            continue
+        name = settings.table(table.name)
+        spec = ddb.describe_table(TableName=name)["Table"].get("StreamSpecification") or {}
+        if spec.get("StreamEnabled") and spec.get("StreamViewType") == STREAM_VIEW:
+            continue
+        if spec.get("StreamEnabled"):  # another view type: a table has one stream, replaced here
+            ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": False})
+            ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+        ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": True, "StreamViewType": STREAM_VIEW})
+        ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+        enabled.append(name)
+        log.info("turned on the stream of %s", name)
+    return enabled
+
+
+def stream_arn(name: str, settings: Settings | None = None, ddb: Any = None) -> str | None:
+    """The ARN of a contract table's current stream, or None if it has none."""
+    from gitgoods import aws
+    from gitgoods.settings import get_settings
+
+    settings = settings or get_settings()
+    ddb = ddb or aws.client("dynamodb", settings)
+    return ddb.describe_table(TableName=settings.table(name))["Table"].get("LatestStreamArn")
 
 
 def delete_tables(settings: Settings | None = None, ddb: Any = None) -> None:

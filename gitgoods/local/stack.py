@@ -161,6 +161,14 @@ def start_sweep(settings: Settings) -> Service:
     return Service(f"unpaid-order sweep ({every})", str(settings.log_dir / "sweep.log"))
 
 
+def start_stream(settings: Settings) -> Service:
+    """The change-capture consumer (`python -m pipelines.stream.consumer`): follows the DynamoDB
+    streams of `sales` and `order_events` into the lake, refreshes today's models and reports its
+    materialisations to the Dagster instance (docs/streams.md)."""
+    _start_worker(settings, "stream", [_python(), "-m", "pipelines.stream.consumer"], "the stream consumer")
+    return Service("change capture (DynamoDB Streams -> lake)", str(settings.log_dir / "stream.log"))
+
+
 # The Dagster instance's settings (besides SQLite storage in its folder, the default): every
 # concurrency pool holds one step at a time. The steps that write a lake table share the table's pool
 # (`pipelines.lake.partitions.layout.writers_pool`), so two runs - the schedule and a backfill, the
@@ -213,7 +221,7 @@ def start_emulators(settings: Settings) -> list[Service]:
     return services
 
 
-ALL = ("portal", "sweep", "events", "dagster", "web", "orders", "catalog", "moto", "dynamodb")
+ALL = ("portal", "stream", "sweep", "events", "dagster", "web", "orders", "catalog", "moto", "dynamodb")
 
 
 def stop_all(settings: Settings) -> list[str]:

@@ -6,8 +6,9 @@ Two uses, one count on each side:
   count and sum of readable amounts of the day must equal the lake's clean plus quarantined rows
   and amounts - of the current partitions, or of the runs a load has just staged, before they are
   published (write-audit-publish, `pipelines.ingest.load`);
-- the fingerprint (the `late_data` sensor): the same count and sum and, for sales, whose items
-  change in place when an order is cancelled or refunded, the number of lines per status, so a
+- the fingerprint (the `nightly_audit` schedule, and the stream consumer after a trimmed stream):
+  the same count and sum and, for sales, whose items change in place when an order is cancelled or
+  refunded, the number of lines per status, so a
   partition whose items changed after it was loaded is found and loaded again.
 
 The DynamoDB side reads only the attributes it counts (`ProjectionExpression`), with the same
@@ -68,7 +69,7 @@ class DayTotals:
     statuses: tuple[tuple[str, int], ...] = ()
 
     def key(self) -> str:
-        """A short digest of the totals: the late-data sensor's run key carries it."""
+        """A short digest of the totals: the nightly audit's run key carries it."""
         text = f"{self.items}:{self.amount}:{self.statuses}"
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -43,22 +43,24 @@ def _totals(outcomes: list[Outcome]) -> dict[str, Any]:
     }
 
 
-def passed_result(result: BuildResult, start: str, end: str) -> dg.AssetCheckResult:
+def passed_metadata(result: BuildResult, start: str, end: str) -> dict[str, Any]:
     keys = [p.dt for p in result.partitions]
+    return {
+        **_totals(result.audits),
+        "first_partition": start,
+        "last_partition": end,
+        PASSED: dg.MetadataValue.json([min(keys), max(keys)]),
+    }
+
+
+def passed_result(result: BuildResult, start: str, end: str) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
-        check_name=MODEL_CHECK,
-        passed=True,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            **_totals(result.audits),
-            "first_partition": start,
-            "last_partition": end,
-            PASSED: dg.MetadataValue.json([min(keys), max(keys)]),
-        },
-    )
+        check_name=MODEL_CHECK, passed=True, severity=dg.AssetCheckSeverity.ERROR,
+        metadata=passed_metadata(result, start, end),
+    )  # fmt: skip
 
 
-def failed_result(failed: AuditFailed, start: str, end: str) -> dg.AssetCheckResult:
+def failed_metadata(failed: AuditFailed, start: str, end: str) -> dict[str, Any]:
     outcome = failed.outcome
     staged = [s.info for s in failed.staged]
     published = [p.dt for p in failed.published]
@@ -71,10 +73,16 @@ def failed_result(failed: AuditFailed, start: str, end: str) -> dg.AssetCheckRes
     }
     if published:
         metadata[PASSED] = dg.MetadataValue.json([min(published), max(published)])
+    return metadata
+
+
+def failed_result(failed: AuditFailed, start: str, end: str) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=MODEL_CHECK,
         passed=False,
         severity=dg.AssetCheckSeverity.ERROR,
-        metadata=metadata,
-        description=f"{len(outcome.failures)} expectation(s) failed; {len(staged)} new run(s) not published",
+        metadata=failed_metadata(failed, start, end),
+        description=(
+            f"{len(failed.outcome.failures)} expectation(s) failed; {len(failed.staged)} new run(s) not published"
+        ),
     )

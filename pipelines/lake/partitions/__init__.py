@@ -22,6 +22,7 @@ files that manifest names, so they see one whole version, never a mix and never 
 
 Modules: `layout` (names and paths), `manifest` (manifests and the current version of a partition),
 `current` (a table's current files: many partitions resolved once, for every reader), `reading`,
-`gc` (garbage collection of old runs), `writer` (the streamed write) and `switch` (how a run
-becomes current: a symlink on disk, a pointer on S3).
+`gc` (garbage collection of old runs), `writer` (the streamed write), `switch` (how a run
+becomes current: a symlink on disk, a pointer on S3) and `upsert` (a partition changed as a new run
+built on its current one: rows replaced by key, files reused; compaction).
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -33,8 +34,22 @@ class RunFiles:
         """Rows that still fit in the open (or next) file."""
         return self.w.max_file_rows - self._rows if self._pq is not None else self.w.max_file_rows
 
+    def reuse(self, base_rel: str, entries: Sequence[dict[str, Any]]) -> None:
+        """Take files of another run of the partition unchanged: a hard link on disk (no byte
+        written; the file lives on while any run names it, whatever garbage collection deletes),
+        a server-side copy on S3. Their manifest entries are kept as they are."""
+        for entry in entries:
+            source, target = self.w.lake.path(base_rel, entry["name"]), self.w.lake.path(self.rel, entry["name"])
+            if self.w.lake.is_local:
+                os.link(source, target)
+            else:
+                self.w.lake.fs.copy_file(source, target)
+            self.files.append(dict(entry))
+
     def _open(self) -> None:
         self._name = f"part-{len(self.files):05d}-{self.run_id.rsplit('-', 1)[-1]}.parquet"
+        while any(f["name"] == self._name for f in self.files):  # a reused file of the same number
+            self._name = f"part-{len(self.files):05d}-{os.urandom(4).hex()}.parquet"
         self._sink = self.w.lake.fs.open_output_stream(self.w.lake.path(self.rel, self._name))
         self._pq = pq.ParquetWriter(
             self._sink,

@@ -11,7 +11,7 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -154,15 +154,32 @@ class PartitionWriter:
             return self._publish(self._stage(dt, batches, run_id, start), exclusive)
 
     def stage(
-        self, dt: str | date, batches: Iterable[pa.RecordBatch | pa.Table], *, run_id: str | None = None
+        self,
+        dt: str | date,
+        batches: Iterable[pa.RecordBatch | pa.Table],
+        *,
+        run_id: str | None = None,
+        start: StartVersion | None = None,
+        reuse: Sequence[dict[str, Any]] = (),
+        extra: dict[str, Any] | None = None,
     ) -> StagedRun:
         """Write the whole partition `dt` from `batches` as a run that is complete but not current:
         invisible to readers and to Glue, for an audit to read (`read_partition(..., run_id=...)`)
         before `publish` switches to it. A run never published is kept like an old run (see `gc`),
-        so a failed audit leaves it for inspection."""
-        dt, run_id, start = self._begin(dt, run_id)
+        so a failed audit leaves it for inspection.
+
+        An append (`pipelines.lake.partitions.upsert`) passes the version it read (`start`, from
+        `version`), the files of that version's run it keeps (`reuse`: manifest file entries, linked
+        into the new run on disk and copied server-side on S3, never rewritten) and values the
+        manifest records beside the files (`extra`, e.g. a stream position)."""
+        dt, run_id, start = self._begin(dt, run_id, start)
         with _partition_lock(self.lake, self.zone, self.table, dt):
-            return self._stage(dt, batches, run_id, start)
+            return self._stage(dt, batches, run_id, start, reuse=reuse, base=start.run_id, extra=extra)
+
+    def version(self, dt: str | date) -> StartVersion:
+        """The partition's current version (its run id; on S3 its pointer's ETag): what a write
+        that builds on it passes to `stage` as `start`, so that its publish fails if it changed."""
+        return self._switch.start(self, check_dt(dt))
 
     def publish(self, staged: StagedRun) -> PartitionInfo:
         """Make a staged run the partition's current version (the switch, if the partition is still
@@ -173,7 +190,9 @@ class PartitionWriter:
         with _partition_lock(self.lake, self.zone, self.table, info.dt) as exclusive:
             return self._publish(staged, exclusive)
 
-    def _begin(self, dt: str | date, run_id: str | None) -> tuple[str, str, StartVersion]:
+    def _begin(
+        self, dt: str | date, run_id: str | None, start: StartVersion | None = None
+    ) -> tuple[str, str, StartVersion]:
         dt = check_dt(dt)
         run_id = run_id or new_run_id()
         if not _RUN_ID.match(run_id):
@@ -181,15 +200,27 @@ class PartitionWriter:
         self._ensure_catalog()  # before any data: a schema Glue cannot take fails the write early
         # The version this write replaces: the switch fails (PartitionRaceLost) if another writer
         # switched the partition meanwhile, also one that held the lock while this one waited.
-        return dt, run_id, self._switch.start(self, dt)
+        return dt, run_id, start or self._switch.start(self, dt)
 
     def _stage(
-        self, dt: str, batches: Iterable[pa.RecordBatch | pa.Table], run_id: str, start: StartVersion
+        self,
+        dt: str,
+        batches: Iterable[pa.RecordBatch | pa.Table],
+        run_id: str,
+        start: StartVersion,
+        *,
+        reuse: Sequence[dict[str, Any]] = (),
+        base: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> StagedRun:
         rel = run_rel(self.zone, self.table, dt, run_id)
         self.lake.makedirs(rel)
         files = RunFiles(self, rel, run_id)
         try:
+            if reuse:
+                if base is None:
+                    raise ValueError("files to reuse need the run they belong to")
+                files.reuse(run_rel(self.zone, self.table, dt, base), reuse)
             self._stream(batches, files)
             files.finish()
         except BaseException:
@@ -197,7 +228,7 @@ class PartitionWriter:
             with contextlib.suppress(Exception):
                 self.lake.delete_prefix(rel)
             raise
-        manifest = self._manifest(dt, run_id, files.files)
+        manifest = {**self._manifest(dt, run_id, files.files), **(extra or {})}
         self.lake.write_bytes(json.dumps(manifest, indent=1).encode(), rel, MANIFEST)  # the run is complete
         return StagedRun(PartitionInfo.from_manifest(self.lake, manifest), manifest, start)
 
