@@ -1,11 +1,11 @@
 """Marts benchmark: `seller_daily_sales` on the embedded engine against awswrangler + pandas.
 
 Issue 4: on a generated lake of at least 10,000,000 sales lines over 365 days, in one run, build
-`seller_daily_sales` for every day, and run one seller's 90-day report, on the embedded engine
-(`pipelines.marts.runner.build` with `DuckDBEngine`) and the awswrangler/pandas way
-(`wr.s3.read_parquet` of the staging partitions, pandas group-bys computing the same figures,
-`wr.s3.to_parquet(partition_cols=["dt"])`). Goals: >= 10x faster, <= 1/3 of the peak memory, the
-one-seller query under a second. Results and analysis: docs/benchmarks-marts.md.
+`seller_daily_sales` for every day (ours: its state table `state_first_purchase` first), and run one
+seller's 90-day report, on the embedded engine (`pipelines.marts.runner.build` with `DuckDBEngine`)
+and the awswrangler/pandas way (`wr.s3.read_parquet` of the staging partitions, pandas group-bys
+computing the same figures, `wr.s3.to_parquet(partition_cols=["dt"])`). Goals: >= 10x faster,
+<= 1/3 of the peak memory, the one-seller query under a second. Results and analysis: docs/benchmarks-marts.md.
 
 Steps (each in a fresh child process with a timeout; peak RSS is the child's own `VmHWM`, read by
 the child as it ends - not `ru_maxrss`, which Linux carries over from the parent; wall time is the
@@ -138,28 +138,27 @@ def child_upload(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def child_ours(cfg: dict[str, Any]) -> dict[str, Any]:
-    """`build(seller_daily_sales)` for every day, as the mart asset runs it (the runner's defaults
-    unless the variant sets `chunk` or `write_threads`)."""
+    """`build(state_first_purchase)` then `build(seller_daily_sales)` for every day, as the assets
+    run them (the runner's defaults unless the variant sets `chunk` or `write_threads`)."""
     from pipelines.lake.fs import LakeFS
     from pipelines.marts.models import discover
     from pipelines.marts.runner import build
 
-    model = discover()["seller_daily_sales"]
+    models = discover()
     lake = LakeFS.from_uri(cfg["lake"])
     base = _rss_mb()
     t0 = time.perf_counter()
     extra = {k: cfg[k] for k in ("chunk", "write_threads") if cfg.get(k)}
+    out: dict[str, Any] = {"baseline_rss_mb": base, "query_s": 0.0, "write_s": 0.0}
     with _engine(cfg, lake) as engine:
-        r = build(model, cfg["first"], cfg["last"], engine=engine, lake=lake, **extra)
-    wall = time.perf_counter() - t0
-    return {
-        "wall": wall,
-        "baseline_rss_mb": base,
-        "rows": r.rows,
-        "partitions": len(r.partitions),
-        "query_s": r.query_s,
-        "write_s": r.write_s,
-    }
+        for name in ("state_first_purchase", "seller_daily_sales"):
+            t = time.perf_counter()
+            r = build(models[name], cfg["first"], cfg["last"], engine=engine, lake=lake, **extra)
+            out[name] = {"wall": time.perf_counter() - t, "rows": r.rows}
+            out["query_s"] += r.query_s
+            out["write_s"] += r.write_s
+    out.update(wall=time.perf_counter() - t0, rows=r.rows, partitions=len(r.partitions))
+    return out
 
 
 def _s3_parts(uri: str) -> tuple[str, str]:
@@ -172,15 +171,18 @@ PANDAS_EVENTS = ["event_type", "seller_id", "currency", "qty", "amount_cents"]
 KEYS = ["seller_id", "dt", "currency"]
 
 
-def _pandas_mart(sales: Any, events: Any) -> Any:
-    """seller_daily_sales from the staging rows, with pandas group-bys (the same figures as the SQL)."""
+def _pandas_mart(sales: Any, events: Any, bought_before: Any = None) -> Any:
+    """seller_daily_sales from the staging rows, with pandas group-bys (the same figures as the SQL).
+    `bought_before` (a boolean per sales row: the buyer bought from the seller before these rows'
+    days) stands for the history when `sales` holds only the days being built."""
     import numpy as np
     import pandas as pd
 
     # a buyer is new on the day of their first purchase from this seller
     first_dt = sales.groupby(["seller_id", "buyer"], sort=False)["dt"].transform("min")
-    sales["new_buyer"] = sales["buyer"].where(first_dt == sales["dt"])
-    del first_dt
+    new = first_dt == sales["dt"]
+    sales["new_buyer"] = sales["buyer"].where(new if bought_before is None else new & ~bought_before)
+    del first_dt, new
     sold = sales.groupby(KEYS, sort=False).agg(
         orders=("order_id", "nunique"),
         units=("qty", "sum"),
@@ -506,15 +508,17 @@ SYSTEM_ALLOCATOR_CHILDREN = {"generate", "staging", "upload", "ours", "verify", 
 # ================================================================================================
 # the orchestrator
 # ================================================================================================
-def run_child(kind: str, cfg: dict[str, Any], env: dict[str, str], work: Path, timeout: float) -> dict[str, Any]:
-    """Run one step in a fresh process; its result plus CPU from wait4 (its peak RSS it reads itself)."""
+def run_child(kind: str, cfg: dict[str, Any], env: dict[str, str], work: Path, timeout: float,
+              script: Path = Path(__file__)) -> dict[str, Any]:  # fmt: skip
+    """Run one step of `script` (this one, or another benchmark's) in a fresh process; its result plus
+    CPU from wait4 (its peak RSS it reads itself)."""
     tag = f"{kind}-{int(time.time() * 1000) % 10**8}"
     cfg_path = work / f"{tag}.json"
     cfg_path.write_text(json.dumps(cfg))
     out_path, err_path = work / f"{tag}.out", work / f"{tag}.err"
     with out_path.open("wb") as out, err_path.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--child", kind, "--config", str(cfg_path)],
+            [sys.executable, str(script.resolve()), "--child", kind, "--config", str(cfg_path)],
             stdout=out,
             stderr=err,
             env=env,
@@ -589,12 +593,18 @@ def parse_variant(text: str) -> dict[str, Any]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_year_args(parser: argparse.ArgumentParser) -> None:
+    """The generated year and its cache (the nightly benchmark reuses both)."""
     parser.add_argument("--lines", type=int, default=10_000_000, help="sales lines of the generated year")
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--quick", action="store_true", help="1,000,000 lines: a smoke test")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "gitgoods-marts-bench")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_year_args(parser)
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (ours)")
     parser.add_argument(
         "--memory-limit", default=None, help="DuckDB memory_limit (ours; default: the settings', as the assets run)"
@@ -608,7 +618,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-days", type=int, default=90, help="days of the one-seller report")
     parser.add_argument("--no-disk", action="store_true", help="skip the runs on a disk lake")
     parser.add_argument("--rebuild-staging", action="store_true", help="build the cached staging models again")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "gitgoods-marts-bench")
     add_run_args(parser, timeout=1800.0, profile="first `ours`")
     args = parser.parse_args(argv)
     if args.child:
@@ -672,6 +681,8 @@ def main(argv: list[str] | None = None) -> int:
         extra = ""
         if "query_s" in r:
             extra = f"  (query {r['query_s']:.1f}s, write {r['write_s']:.1f}s)"
+        if "state_first_purchase" in r:
+            extra += f"  (state {r['state_first_purchase']['wall']:.1f}s, mart {r['seller_daily_sales']['wall']:.1f}s)"
         if "compute" in r:
             extra = (f"  (read sales {r['read_sales']:.1f}s, events {r['read_events']:.1f}s, "
                      f"compute {r['compute']:.1f}s, write {r['write']:.1f}s)")  # fmt: skip
@@ -722,7 +733,8 @@ def main(argv: list[str] | None = None) -> int:
         show(r)
         for i, variant in enumerate(variants):
             name, label = variant["name"], variant["label"]
-            delete_prefix(moto_url, bucket, "lake/marts/")
+            for zone in ("state", "marts"):
+                delete_prefix(moto_url, bucket, f"lake/{zone}/")
             cfg = {**base_cfg, **engine_cfg, **{k: v for k, v in variant.items() if k not in ("name", "label")}}
             if args.profile and i == 0:
                 cfg["profile"] = str(args.profile)

@@ -106,7 +106,7 @@ def _run(settings: Settings, phases, *, seed: bool, random_seed: int, days: int,
     phases.steps("emulators", [
         ("DynamoDB Local, moto", lambda: services.extend(stack.start_emulators(settings))),
         ("Glue catalog", lambda: rebuild_catalog(open_lake(settings=settings), GlueCatalog(settings=settings),
-                                                 zones=("raw", "quarantine", "dim", "stg", "marts"))),
+                                                 zones=("raw", "quarantine", "dim", "stg", "state", "marts"))),
     ])
     phases.steps("services", [
         ("catalog, orders, web", lambda: services.extend(stack.start_services(settings))),

@@ -110,8 +110,8 @@ def test_a_backfill_is_one_run_that_writes_checks_and_reports(env):
     assert "seller_id" in meta["preview"].value
     day1 = {r["seller_id"]: r for r in read_partition(lake, "seller_daily_sales", D1, zone="marts").to_pylist()}
     assert (day1[S1]["gross_cents"], day1[S1]["net_cents"], day1[S2]["gross_cents"]) == (3500, 2500, 6000)
-    # a month reads every day of its month: staging up to today first, then the months
-    staging = [a for a in DAILY_ASSETS if a.key.to_user_string() == "stg_sales"]
+    # a month reads every day of its month: staging and the first purchases up to today, then the months
+    staging = [a for a in DAILY_ASSETS if a.key.to_user_string() in ("stg_sales", "state_first_purchase")]
     assert run(resources, D3, dt.date.today().isoformat(), assets=staging).success
     months = run(resources, D1, D3, assets=MONTHLY_ASSETS)
     assert months.success and all(e.passed for e in months.get_asset_check_evaluations())

@@ -115,7 +115,7 @@ def test_a_mart_that_fails_its_audit_on_s3_leaves_glue_and_readers_on_the_previo
         return list(zip(rows["seller_id"].to_pylist(), rows["net_cents"].to_pylist(), strict=True))
 
     with DuckDBEngine(s, lake=lake) as engine:
-        for name in ("stg_sales", "stg_event_lines"):
+        for name in ("stg_sales", "stg_event_lines", "state_first_purchase"):
             build(MODELS[name], D1, D3, engine=engine, lake=lake, catalog=catalog)
         build(mart, D1, D1, engine=engine, lake=lake, catalog=catalog, audit=audit)
         before = (current_run_id(lake, mart.name, D1, zone="marts"),

@@ -223,14 +223,16 @@ def test_today_s_marts_refresh_from_each_micro_batch_and_dagster_sees_them(
         got = {r["seller_id"]: [r["gross_cents"], r["units"]] for r in marts if r["seller_id"] in sellers}
         assert expected and set(expected) == sellers
         assert got == expected
-        for asset in ("raw_sales", "stg_sales", "seller_daily_sales"):
+        # a lake with nothing before today: every buyer of the day buys from the seller for the first time
+        assert all(r["new_buyers"] == r["buyers"] > 0 for r in marts if r["seller_id"] in sellers)
+        for asset in ("raw_sales", "stg_sales", "state_first_purchase", "seller_daily_sales"):
             events = instance.fetch_materializations(dg.AssetKey(asset), limit=100).records
             assert today in {e.asset_materialization.partition for e in events}, asset
         # each refreshed model's blocking check is recorded: the publish of SPICE and the gate accept it
         from pipelines.defs.marts.gates import _model
         from pipelines.publish.sources import check_state
 
-        for asset in ("stg_sales", "seller_daily_sales"):
+        for asset in ("stg_sales", "state_first_purchase", "seller_daily_sales"):
             assert check_state(instance, asset).passed, asset
             assert _model(instance, asset, [today]) == [], asset
 

@@ -8,10 +8,16 @@ lists its checks. A `.sql` file without a YAML entry is still a model: its colum
 then whatever the query returns, and it is partitioned by day.
 
 Lake names: dimension snapshots live in the zone `dim` (`dim_catalog`), staging models in the
-zone `stg` (a model named `stg_sales` is the table `stg_sales`), marts in the zone `marts`
-(`seller_daily_sales` is `marts_seller_daily_sales`). The models read each other, and the raw
-tables, by those names. Dimension models are snapshots: a day's partition, once taken after the
-day ended, is kept (pipelines/marts/snapshots.py).
+zone `stg` (a model named `stg_sales` is the table `stg_sales`), state models in the zone `state`
+(`state_first_purchase`), marts in the zone `marts` (`seller_daily_sales` is
+`marts_seller_daily_sales`). The models read each other, and the raw tables, by those names.
+Dimension models are snapshots: a day's partition, once taken after the day ended, is kept
+(pipelines/marts/snapshots.py).
+
+A model may read its own partitions before `:start` (a state table: first purchases, running
+totals): that is not a cycle. Its columns must be documented, so that its first build - when it has
+no partition before `:start` yet - reads its own table as an empty relation of those columns
+(`without_own_history`). See docs/incremental.md.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from pipelines.ingest.schemas import RAW_TABLES, UTC_MS
 from pipelines.lake.partitions.layout import glue_table_name
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
-LAYERS = {"dimensions": "dim", "staging": "stg", "marts": "marts"}  # folder -> lake zone
+LAYERS = {"dimensions": "dim", "staging": "stg", "state": "state", "marts": "marts"}  # folder -> lake zone
 PARTITIONINGS = ("day", "month")
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -69,7 +75,7 @@ class Column:
 @dataclass(frozen=True)
 class Model:
     name: str
-    layer: str  # dimensions | staging | marts
+    layer: str  # dimensions | staging | state | marts
     path: Path
     sql: str
     description: str = ""
@@ -105,6 +111,11 @@ class Model:
     def reads(self) -> tuple[str, ...]:
         """Lake tables the SQL reads (lower-case names), CTEs excluded."""
         return tuple(sorted(n for n in _references(self.sql)[0]))
+
+    @property
+    def reads_itself(self) -> bool:
+        """Whether the SQL reads the model's own earlier partitions (a state table)."""
+        return self.lake_name in self.reads
 
     @functools.cached_property
     def federated(self) -> tuple[str, ...]:
@@ -154,17 +165,11 @@ def _model(layer: str, path: Path, doc: dict[str, Any] | None) -> Model:
     if not NAME.match(name):
         raise ModelError(f"{path}: model names are lower-case letters, digits and _")
     sql = path.read_text()
+    columns = _columns(path, doc or {})
+    if not columns and glue_table_name(LAYERS[layer], name) in _references(sql)[0]:
+        raise ModelError(f"{path.name}: a model that reads its own partitions must document its columns")
     if doc is None:
         return Model(name=name, layer=layer, path=path, sql=sql, description=_header(sql))
-    columns = []
-    for c in doc.get("columns") or []:
-        if c.get("type") not in ATHENA_TYPES:
-            raise ModelError(f"{path.name}: column {c.get('name')!r} has unknown type {c.get('type')!r}")
-        if not c.get("description"):
-            raise ModelError(f"{path.name}: column {c.get('name')!r} is not documented")
-        columns.append(Column(c["name"], c["type"], c["description"]))
-    if columns and columns[-1].name != "dt":
-        raise ModelError(f"{path.name}: the last column must be the partition column dt")
     partitioned_by = doc.get("partitioned_by", "day")
     if partitioned_by not in PARTITIONINGS:
         raise ModelError(f"{path.name}: partitioned_by must be one of {PARTITIONINGS}")
@@ -181,6 +186,19 @@ def _model(layer: str, path: Path, doc: dict[str, Any] | None) -> Model:
         documented=True,
         chunk=_chunk(path, doc.get("chunk")),
     )
+
+
+def _columns(path: Path, doc: dict[str, Any]) -> list[Column]:
+    columns = []
+    for c in doc.get("columns") or []:
+        if c.get("type") not in ATHENA_TYPES:
+            raise ModelError(f"{path.name}: column {c.get('name')!r} has unknown type {c.get('type')!r}")
+        if not c.get("description"):
+            raise ModelError(f"{path.name}: column {c.get('name')!r} is not documented")
+        columns.append(Column(c["name"], c["type"], c["description"]))
+    if columns and columns[-1].name != "dt":
+        raise ModelError(f"{path.name}: the last column must be the partition column dt")
+    return columns
 
 
 def _chunk(path: Path, value: Any) -> int | None:
@@ -225,6 +243,8 @@ def upstream(model: Model, models: dict[str, Model]) -> tuple[list[str], list[st
     by_lake_name = {m.lake_name: m.name for m in models.values()}
     deps, raw = [], []
     for name in model.reads:
+        if name == model.lake_name:
+            continue  # its own earlier partitions: state, not a cycle
         if name in by_lake_name:
             deps.append(by_lake_name[name])
         elif name in RAW_TABLES:
@@ -252,3 +272,19 @@ def _ordered(models: dict[str, Model]) -> dict[str, Model]:
     for name in models:
         visit(name)
     return order
+
+
+def without_own_history(model: Model) -> str:
+    """The model's SQL with every reference to its own table replaced by an empty relation of its
+    documented columns: what its first build reads, when no partition before `:start` exists yet
+    (the table may not even exist, in the lake or in Glue)."""
+    columns = [exp.alias_(exp.cast(exp.null(), exp.DataType.build(c.type, dialect="athena")), c.name)
+               for c in model.columns]  # fmt: skip
+    empty = exp.select(*columns).from_(exp.values([(0,)], alias="nothing", columns=["x"])).where(exp.false())
+    tree = sqlglot.parse_one(model.sql, read="athena")
+    for table in list(tree.find_all(exp.Table)):
+        if table.name.lower() != model.lake_name or table.catalog.lower() == "dynamodb":
+            continue
+        alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
+        table.replace(exp.Subquery(this=empty.copy(), alias=alias.copy()))
+    return tree.sql(dialect="athena", pretty=True, comments=False)

@@ -27,9 +27,9 @@ import pyarrow.compute as pc
 from pipelines.lake.catalog import GlueCatalog
 from pipelines.lake.digest import DigestRefresh, refresh_digest
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions.manifest import PartitionInfo
+from pipelines.lake.partitions.manifest import PartitionInfo, list_partitions
 from pipelines.lake.partitions.writer import PartitionWriter, StagedRun
-from pipelines.marts.models import Model, ModelError
+from pipelines.marts.models import Model, ModelError, without_own_history
 from pipelines.sql.engine import SqlEngine
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,8 @@ def build(
         for i in range(0, len(keys), chunk):
             part = keys[i : i + chunk]
             t0 = time.perf_counter()
-            reader = engine.stream(ordered_by_dt(model.sql), {"start": part[0], "end": part[-1]})
+            sql = ordered_by_dt(model_sql(model, lake, part[0]))
+            reader = engine.stream(sql, {"start": part[0], "end": part[-1]})
             if writer is None:
                 writer = PartitionWriter(lake, model.name, _stored_schema(model, reader.schema), zone=model.zone,
                                          catalog=catalog)  # fmt: skip
@@ -293,6 +294,14 @@ def build(
     digest = refresh_digest(lake, model.zone, model.name, written)  # S3: cold readers resolve it in one GET
     write_s += time.perf_counter() - t3
     return BuildResult(model.name, written, query_s, write_s, digest, audits)
+
+
+def model_sql(model: Model, lake: LakeFS, start: str) -> str:
+    """The SQL to run for partitions from `start`: a model reading its own earlier partitions reads
+    an empty relation instead while it has none before `start` (its first build)."""
+    if model.reads_itself and not any(key < start for key in list_partitions(lake, model.name, zone=model.zone)):
+        return without_own_history(model)
+    return model.sql
 
 
 def _stored_schema(model: Model, result: pa.Schema) -> pa.Schema:

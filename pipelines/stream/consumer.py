@@ -39,8 +39,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The models a micro-batch refreshes for the days it touched, in dependency order.
-REFRESHED_MODELS = ("stg_sales", "stg_order_events", "stg_event_lines", "seller_daily_sales")
+# The models a micro-batch refreshes for the days it touched, in dependency order (the day's first
+# purchases before seller_daily_sales, which reads them: docs/incremental.md).
+REFRESHED_MODELS = ("stg_sales", "stg_order_events", "stg_event_lines", "state_first_purchase", "seller_daily_sales")
 
 
 @dataclass

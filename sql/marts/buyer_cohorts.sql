@@ -1,6 +1,9 @@
 -- Per seller: buyers grouped by the month of their first purchase from that seller (the cohort),
 -- and what each cohort bought in every later month. Partitioned by activity month (dt = its first
 -- day). Month 0 is the cohort's own month; its repeat buyers are those with two or more orders.
+-- Incremental: the cohorts come from the state table state_first_purchase (one row per seller and
+-- buyer, in the partition of the first purchase's day), so a month reads its own sales plus that
+-- state, not the sales history (docs/incremental.md).
 WITH purchases AS (
     SELECT
         seller_id,
@@ -10,17 +13,20 @@ WITH purchases AS (
         currency,
         date_trunc('month', date(dt)) AS month
     FROM stg_sales
-    WHERE dt < CAST(date_add('month', 1, date(:end)) AS varchar)
+    WHERE dt >= :start AND dt < CAST(date_add('month', 1, date(:end)) AS varchar)
 ),
 firsts AS (
-    SELECT seller_id, buyer, min(month) AS cohort_month
-    FROM purchases
-    GROUP BY seller_id, buyer
+    -- the cohort of the month's buyers only (a semi join: the state streams past them)
+    SELECT seller_id, buyer, date_trunc('month', date(dt)) AS cohort_month
+    FROM state_first_purchase
+    WHERE dt < CAST(date_add('month', 1, date(:end)) AS varchar)
+      AND buyer IN (SELECT buyer FROM purchases)
 ),
 sizes AS (
-    SELECT seller_id, cohort_month, count(*) AS cohort_size
-    FROM firsts
-    GROUP BY seller_id, cohort_month
+    SELECT seller_id, date_trunc('month', date(dt)) AS cohort_month, count(*) AS cohort_size
+    FROM state_first_purchase
+    WHERE dt < CAST(date_add('month', 1, date(:end)) AS varchar)
+    GROUP BY 1, 2
 ),
 activity AS (
     SELECT
@@ -33,7 +39,6 @@ activity AS (
         sum(p.amount_cents) AS gross_cents
     FROM purchases AS p
     JOIN firsts AS f ON f.seller_id = p.seller_id AND f.buyer = p.buyer
-    WHERE p.month BETWEEN date(:start) AND date(:end)
     GROUP BY p.seller_id, f.cohort_month, p.month, p.buyer
 )
 SELECT

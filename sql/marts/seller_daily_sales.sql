@@ -1,10 +1,11 @@
 -- Per seller and day: what was sold (by sale day) and what was given back (by the day of the
 -- cancellation or refund). net = gross - refunds. A buyer is new on the day of their first purchase
 -- from this seller; every other buyer of the day is returning.
+-- Incremental: first purchases come from the state table state_first_purchase, whose partition of
+-- day D holds the buyers new to their seller on D, so a day reads that day only (docs/incremental.md).
 -- Shape (for speed, see docs/benchmarks-marts.md): at most one DISTINCT per GROUP BY (DuckDB runs
 -- several as separate aggregates joined back); buyers counted from one row per seller, buyer, day
--- and currency, to which first purchases are joined (not to every sale line); the range is read
--- once: first purchases come from it plus the history before :start (none for a whole backfill).
+-- and currency, to which the day's first purchases are joined (not to every sale line).
 WITH sold AS (
     SELECT seller_id, dt, currency, order_id, buyer, qty, amount_cents
     FROM stg_sales
@@ -26,18 +27,9 @@ buyer_days AS (
     FROM sold
 ),
 first_purchase AS (
-    SELECT seller_id, buyer, min(first_dt) AS first_dt
-    FROM (
-        SELECT seller_id, buyer, min(dt) AS first_dt
-        FROM stg_sales
-        WHERE dt < :start
-        GROUP BY seller_id, buyer
-        UNION ALL
-        SELECT seller_id, buyer, min(dt) AS first_dt
-        FROM buyer_days
-        GROUP BY seller_id, buyer
-    ) AS firsts
-    GROUP BY seller_id, buyer
+    SELECT seller_id, buyer, dt
+    FROM state_first_purchase
+    WHERE dt BETWEEN :start AND :end
 ),
 buyers_day AS (
     SELECT
@@ -45,9 +37,9 @@ buyers_day AS (
         b.dt,
         b.currency,
         count(*) AS buyers,
-        count_if(f.first_dt = b.dt) AS new_buyers
+        count(f.buyer) AS new_buyers
     FROM buyer_days AS b
-    JOIN first_purchase AS f ON f.seller_id = b.seller_id AND f.buyer = b.buyer
+    LEFT JOIN first_purchase AS f ON f.seller_id = b.seller_id AND f.buyer = b.buyer AND f.dt = b.dt
     GROUP BY b.seller_id, b.dt, b.currency
 ),
 sales_day AS (

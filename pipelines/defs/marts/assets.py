@@ -36,7 +36,7 @@ from pipelines.sql.engine import engine_for
 
 MODELS = discover()
 OWNERS = ["team:data"]
-GROUPS = {"dimensions": "dimensions", "staging": "staging", "marts": "marts"}
+GROUPS = {"dimensions": "dimensions", "staging": "staging", "state": "state", "marts": "marts"}
 
 
 def partitions_of(model: Model) -> dg.PartitionsDefinition:
@@ -82,6 +82,14 @@ def _metadata(model: Model, parts: list[PartitionInfo], query_s: float, write_s:
     }
 
 
+def own_history(model: Model) -> list[dg.AssetDep]:
+    """A state model reads its own partitions before the run's first: its partition D depends on
+    D - 1 (so a partition is built after the one before it; a range is one run)."""
+    if not model.reads_itself:
+        return []
+    return [dg.AssetDep(model.name, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))]
+
+
 def _upstream(models: list[str], raw: list[str]) -> dict[str, tuple[dg.PartitionsDefinition, bool]]:
     return {**{m: (partitions_of(MODELS[m]), True) for m in models}, **{r: (daily, False) for r in raw}}
 
@@ -110,7 +118,7 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
         group_name=GROUPS[model.layer],
         partitions_def=partitions_of(model),
         pool=writers_pool(model.zone, model.name),
-        deps=[dg.AssetKey(name) for name in [*models, *raw]],
+        deps=[*(dg.AssetKey(name) for name in [*models, *raw]), *own_history(model)],
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"sql", "parquet"},
         owners=OWNERS,
