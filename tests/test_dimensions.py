@@ -36,7 +36,8 @@ from tests.marts_data import P1, P4, S1, S2, S3, put_dimensions, story_days, wri
 MODELS = discover()
 _this_month = dt.date.today().replace(day=1)
 D1, D2, D3 = story_days((_this_month - dt.timedelta(days=1)).replace(day=1))
-MARTS = ("stg_sales", "stg_event_lines", "seller_daily_sales", "product_performance", "seller_kpis")
+MARTS = ("stg_sales", "stg_event_lines", "state_first_purchase", "seller_daily_sales", "product_performance",
+         "seller_kpis")
 
 
 def by(lake: LakeFS, model: str, day: str, key: str) -> dict[str, dict]:
