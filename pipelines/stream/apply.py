@@ -38,9 +38,9 @@ from pipelines.ingest.convert.results import quarantine_batch
 from pipelines.ingest.convert.rows import convert_items
 from pipelines.ingest.convert.wire import TIME_ATTRIBUTE
 from pipelines.ingest.schemas import QUARANTINE, RAW_TABLES, quarantine_table
-from pipelines.lake.partitions.manifest import read_manifest, schema_from_b64
+from pipelines.lake.partitions.manifest import schema_from_b64
 from pipelines.lake.partitions.switch import PartitionRaceLost
-from pipelines.lake.partitions.upsert import StagedChange, stage_upsert
+from pipelines.lake.partitions.upsert import StagedChange, current_base, stage_upsert
 from pipelines.lake.partitions.writer import PartitionWriter
 from pipelines.stream.shards import Record
 
@@ -168,9 +168,7 @@ class BatchApplier:
 
     def _apply_zone(self, zone: str, writer: PartitionWriter, day: dt.date, records: list[Record],
                     result: DayResult) -> None:  # fmt: skip
-        version = writer.version(day)
-        manifest = read_manifest(writer.lake, writer.table, day.isoformat(), version.run_id, zone=zone) \
-            if version.run_id else None  # fmt: skip
+        version, manifest = current_base(writer, day)
         todo = _newer(records, manifest)
         result.applied[zone] = len(todo)
         if not todo:
@@ -184,12 +182,9 @@ class BatchApplier:
                               f"clean + {len(converted.quarantine)} quarantined + {removed} removed")  # fmt: skip
         rows = converted.batch if zone == "raw" else quarantine_batch(converted.quarantine)
         change = stage_upsert(writer, day, rows, list(latest), self.key_columns if zone == "raw" else ["item_key"],
-                              extra=_positions(todo, manifest))  # fmt: skip
+                              extra=_positions(todo, manifest), base=(version, manifest))  # fmt: skip
         if change is None:  # nothing for this zone (e.g. no quarantined row): its run stays
             return
-        if change.base is not None and change.base["run_id"] != version.run_id:
-            raise PartitionRaceLost(writer, day.isoformat(), change.staged.info.run_id, version.run_id,
-                                    change.base["run_id"])  # fmt: skip
         audit(change, writer.schema)
         info = writer.publish(change.staged)
         result.rows[zone], result.files[zone], result.run_ids[zone] = info.rows, len(info.files), info.run_id

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from pipelines.lake.partitions.layout import check_dt, run_rel
 from pipelines.lake.partitions.manifest import read_manifest
+from pipelines.lake.partitions.switch import StartVersion
 from pipelines.lake.partitions.writer import PartitionWriter, StagedRun
 
 # Carried from run to run by upserts and compactions (a batch reload writes a run without them).
@@ -56,7 +57,10 @@ class StagedChange:
         return self.previous_rows + self.added - self.replaced
 
 
-def _base(writer: PartitionWriter, dt: str) -> tuple[Any, dict[str, Any] | None]:
+def current_base(writer: PartitionWriter, dt: str | date) -> tuple[StartVersion, dict[str, Any] | None]:
+    """The partition's current version and its run's manifest (None: no partition yet): what an
+    upsert or a compaction builds on."""
+    dt = check_dt(dt)
     start = writer.version(dt)
     base = read_manifest(writer.lake, writer.table, dt, start.run_id, zone=writer.zone) if start.run_id else None
     if start.run_id and base is None:
@@ -77,14 +81,16 @@ def stage_upsert(
     key_columns: Sequence[str],
     *,
     extra: dict[str, Any] | None = None,
+    base: tuple[StartVersion, dict[str, Any] | None] | None = None,
 ) -> StagedChange | None:
     """Stage the partition's current rows minus those whose key is in `keys`, plus `rows` (each of
     which should have its key in `keys`: an item's new version replaces its old one); None when
     the partition exists and nothing in it would change (no row to add or replace).
 
-    `extra` goes into the manifest over what the base run's manifest carried (`CARRIED`)."""
+    `extra` goes into the manifest over what the base run's manifest carried (`CARRIED`). `base`:
+    the `current_base` the caller already read (read here otherwise)."""
     dt = check_dt(dt)
-    start, base = _base(writer, dt)
+    start, base = base if base is not None else current_base(writer, dt)
     value_set = pa.array(list(keys) if not isinstance(keys, pa.Array) else keys, pa.string())
     reuse: list[dict[str, Any]] = []
     rewritten: list[pa.Table] = []
@@ -131,7 +137,7 @@ def stage_compaction(writer: PartitionWriter, dt: str | date) -> StagedChange | 
     `max_file_rows` allows; None if it is already one file (or missing). The manifest keeps what
     the base run carried (its stream positions)."""
     dt = check_dt(dt)
-    start, base = _base(writer, dt)
+    start, base = current_base(writer, dt)
     if base is None or len(base["files"]) <= 1:
         return None
     rel = run_rel(writer.zone, writer.table, dt, base["run_id"])
@@ -145,4 +151,4 @@ def stage_compaction(writer: PartitionWriter, dt: str | date) -> StagedChange | 
     return StagedChange(staged, base, base["rows"], 0, 0, 0, len(base["files"]))
 
 
-__all__ = ["CARRIED", "StagedChange", "carried", "row_keys", "stage_compaction", "stage_upsert"]
+__all__ = ["CARRIED", "StagedChange", "carried", "current_base", "row_keys", "stage_compaction", "stage_upsert"]
