@@ -63,6 +63,7 @@ from pipelines.sql.engine import ExecuteResult, Params, SqlEngine, SqlError
 from pipelines.sql.federated import DynamoDBCatalog
 from pipelines.sql.federated_fetch import FetchResult
 from pipelines.sql.federated_plan import FederatedError
+from pipelines.sql.functions import register_macros
 from pipelines.sql.lake_snapshot import _dt_matches, snapshot
 from pipelines.sql.params import bind_params
 from pipelines.sql.pushdown import table_predicates
@@ -135,6 +136,7 @@ class DuckDBEngine(DDLEmulation, SqlEngine):
         config["temp_directory"] = str(self._spill_dir)
         self._db = duckdb.connect(database, config=config)
         self._db.execute("SET GLOBAL TimeZone = 'UTC'")  # Athena's session zone
+        register_macros(self._db)  # Trino's semantics stated as DuckDB macros (pipelines.sql.functions)
         self._lock = threading.Lock()
         self._views: dict[str, exp.Query] = {}
         self._external: dict[str, ExternalTable] = {}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from pipelines.sql import functions
 from pipelines.sql.dialects import ATHENA, DUCKDB, TranspileError
 from pipelines.sql.joda import joda_to_strftime
 
@@ -120,6 +121,9 @@ def _to_string_literal(node: exp.Expr, what: str) -> str:
 
 def _rewrite(node: exp.Expr) -> exp.Expr:
     """One node, Athena semantics -> DuckDB (children are already rewritten)."""
+    new = functions.rewrite(node)
+    if new is not None:
+        return new
     if isinstance(node, exp.AtTimeZone) or (
         isinstance(node, exp.Anonymous) and node.name.lower() == "at_timezone" and len(node.expressions) == 2
     ):

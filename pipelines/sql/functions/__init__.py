@@ -1,0 +1,87 @@
+"""Trino's semantics for functions, operators and clauses, family by family.
+
+`sqlglot.transpile(read="athena", write="duckdb")` maps most of Athena's functions to DuckDB's,
+but around the core of analytical SQL many of those mappings give a different answer (a type, a
+NULL, a rounding, a time zone). Each family module here owns one group of Trino's functions
+(https://trino.io/docs/current/functions.html) and gives either Trino's answer or a clear refusal:
+
+- `REWRITES`: functions `(node) -> new node | None` applied to every node of the syntax tree,
+  children first (by `pipelines.sql.rewrites.transform_up`), after sqlglot's parse and typing. A
+  rewrite returns None when the node is not its business; the first one that returns a node wins;
+- `MACROS`: `CREATE OR REPLACE MACRO ...` statements the DuckDB engine defines once on its
+  database (`register_macros`), for semantics easier to state in SQL than on the tree. A macro's
+  name starts with `gg_` so it never shadows a DuckDB function;
+- a construct that cannot be made to match is refused with `refuse`, which names it: the engine
+  turns that into a `SqlError` before anything runs.
+
+Every case the suite holds is in `tests/sql_conformance/`, with the Trino documentation page its
+expected value and type come from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from types import ModuleType
+from typing import Any, NoReturn
+
+from sqlglot import exp
+
+from pipelines.sql.dialects import TranspileError
+
+Rewrite = Callable[[exp.Expr], exp.Expr | None]
+
+
+class UnsupportedConstruct(TranspileError):
+    """An Athena construct the embedded engine cannot give Trino's answer for."""
+
+    def __init__(self, construct: str, why: str) -> None:
+        super().__init__(f"not supported by the embedded engine: {construct} ({why}); Athena runs it")
+        self.construct = construct
+
+
+def refuse(construct: str, why: str) -> NoReturn:
+    """Stop the transpile: `construct` (as the user wrote it, e.g. `split(s, d, limit)`) cannot be
+    given Trino's answer here, for the reason `why`."""
+    raise UnsupportedConstruct(construct, why)
+
+
+def _families() -> tuple[ModuleType, ...]:
+    # the family modules, in the order their rewrites are tried (imported here, not at the top, so
+    # a family module may import this package's helpers)
+    return ()
+
+
+def _collect(attr: str) -> list[Any]:
+    out: list[Any] = []
+    for module in _families():
+        out.extend(getattr(module, attr, ()))
+    return out
+
+
+_REWRITES: list[Rewrite] | None = None
+
+
+def rewrite(node: exp.Expr) -> exp.Expr | None:
+    """The first family rewrite that takes `node` (its children already rewritten), or None."""
+    global _REWRITES
+    if _REWRITES is None:
+        _REWRITES = _collect("REWRITES")
+    for fn in _REWRITES:
+        new = fn(node)
+        if new is not None:
+            return new
+    return None
+
+
+def macros() -> list[str]:
+    """Every family's `CREATE OR REPLACE MACRO` statements."""
+    return _collect("MACROS")
+
+
+def register_macros(connection: Any, statements: Iterable[str] | None = None) -> None:
+    """Define the families' macros on a DuckDB connection (or database)."""
+    for sql in macros() if statements is None else statements:
+        connection.execute(sql)
+
+
+__all__ = ["Rewrite", "UnsupportedConstruct", "macros", "refuse", "register_macros", "rewrite"]
