@@ -4,8 +4,9 @@ embedded engine must refuse it with. `check` runs it two ways:
 
 - through the DuckDB engine, on a small lake whose table `marts_sample` is registered as the
   engine registers every lake table for the models (a Parquet partition per day, `dt` a string);
-- through `pipelines.sql.transpile.transpile` alone, the DuckDB text run on a plain DuckDB
-  connection with the families' macros (only for cases that read no table).
+- through `pipelines.sql.transpile.transpile` alone (typed with an empty schema, as the engine types
+  a query that reads no table), the DuckDB text run on a plain DuckDB connection with the
+  families' macros (only for cases that read no table).
 
 The result's value and its type are both checked: Arrow's type of the one output column is named
 as Trino would name it (`trino_type`), so `avg` of a decimal coming back as a double fails.
@@ -149,7 +150,7 @@ def check(engine: DuckDBEngine, case: Case) -> None:
     if "marts_sample" in case.query:
         return
     try:
-        duckdb_sql = transpile(case.query)
+        duckdb_sql = transpile(case.query, {})
     except TranspileError as exc:
         raise AssertionError(f"transpile: {case.sql}: {exc}") from exc
     with duckdb.connect() as connection:
