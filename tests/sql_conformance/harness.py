@@ -113,9 +113,11 @@ def trino_type(t: pa.DataType) -> str:
 
 
 def normal_type(name: str) -> str:
-    """A Trino type name compared without spaces after commas and without a timestamp's precision
-    (Trino prints `timestamp(3) with time zone`, `decimal(12,2)`, `map(varchar, bigint)`)."""
-    return re.sub(r"timestamp\(\d+\)", "timestamp", re.sub(r",\s*", ",", name.strip().lower()))
+    """A Trino type name compared without spaces after commas, without a timestamp's precision and
+    without a string's length (Trino prints `timestamp(3) with time zone`, `varchar(3)` for a
+    literal, `decimal(12,2)`, `map(varchar, bigint)`; DuckDB's strings have no length)."""
+    name = re.sub(r"(timestamp|varchar|char)\(\d+\)", r"\1", re.sub(r",\s*", ",", name.strip().lower()))
+    return "varchar" if name == "char" else name
 
 
 def same(actual: Any, expected: Any) -> bool:
