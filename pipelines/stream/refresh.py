@@ -91,6 +91,7 @@ class ModelBuilds:
             return False
         audit = self.audit or validate_staged
         self.failing.setdefault(day, set()).add(name)  # until it is published
+        t0 = time.perf_counter()
         try:  # write-audit-publish, as the model's asset does: its suite on the staged runs
             result = build(model, day, day, engine=self.engine, lake=self.lake, catalog=self.catalog,
                            audit=lambda staged: audit(model, self.lake, staged))  # fmt: skip
@@ -104,6 +105,7 @@ class ModelBuilds:
                 self.report(name, info.dt, {"run_id": info.run_id, "rows": info.rows, "source": "stream"})
         self.report_check(name, True, passed_metadata(result, day, day))
         self.failing[day].discard(name)
+        log.info("%s dt=%s refreshed: %d rows in %.2f s", name, day, result.rows, time.perf_counter() - t0)
         return True
 
     def forget_before(self, day: str) -> None:
