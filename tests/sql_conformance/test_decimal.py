@@ -69,6 +69,7 @@ def test_literals(engine: DuckDBEngine, case: Case) -> None:
     # a decimal with a double is a double
     Case("1.5 + 1e0", 2.5, "double", doc=DECIMAL),
     Case("DECIMAL '3.0' / 2e0", 1.5, "double", doc=DECIMAL),
+    Case("CAST(1.5 AS real) + DECIMAL '1.5'", 3.0, "real", doc="language/types.html#real"),
 )
 def test_decimal_operators(engine: DuckDBEngine, case: Case) -> None:
     check(engine, case)
@@ -136,3 +137,4 @@ def test_decimal_aggregates(engine: DuckDBEngine, case: Case) -> None:
 )
 def test_decimal_columns(engine: DuckDBEngine, case: Case) -> None:
     check(engine, case)
+
