@@ -89,8 +89,11 @@ def _date_series(node: exp.Expr) -> bool:
 
 
 def _as_date_array(node: exp.Expr) -> exp.Expr:
-    if node.args.get("step") is None:
-        node.set("step", exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY")))
+    if node.args.get("step") is None:  # Trino: a day, back a day when start > stop
+        start, end = node.args["start"], node.args["end"]
+        day = exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY"))
+        back = exp.If(this=exp.GT(this=start.copy(), expression=end.copy()), true=exp.Neg(this=day.copy()))
+        node.set("step", exp.Case(ifs=[back], default=day))
     return exp.Cast(this=node, to=exp.DataType.build("ARRAY<DATE>", dialect=DUCKDB))
 
 

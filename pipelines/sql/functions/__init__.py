@@ -48,9 +48,9 @@ def refuse(construct: str, why: str) -> NoReturn:
 def _families() -> tuple[ModuleType, ...]:
     # the family modules, in the order their rewrites are tried (imported here, not at the top, so
     # a family module may import this package's helpers)
-    from pipelines.sql.functions import datetime
+    from pipelines.sql.functions import arrays, datetime, maps
 
-    return (datetime,)
+    return (datetime, maps, arrays)
 
 
 def _collect(attr: str) -> list[Any]:
