@@ -81,6 +81,18 @@ def test_fields(engine: DuckDBEngine, case: Case) -> None:
          "timestamp with time zone", doc=f"{DOC}#date_add"),  # fmt: skip
     Case("date_diff('hour', TIMESTAMP '2020-03-01 00:00:00 UTC', TIMESTAMP '2020-03-02 00:00:00 UTC')", 24,
          "bigint", doc=f"{DOC}#date_diff"),  # fmt: skip
+    Case("hour(TIMESTAMP '2020-01-01 10:00 America/New_York' + INTERVAL '1' HOUR)", 11, "bigint",
+         doc=f"{DOC}#date-and-time-operators"),  # fmt: skip
+    Case("day(TIMESTAMP '2020-01-01 22:00 America/New_York' - INTERVAL '1' DAY)", 31, "bigint",
+         doc=f"{DOC}#date-and-time-operators"),  # fmt: skip
+    Case("hour(coalesce(NULL, TIMESTAMP '2020-01-01 10:00 America/New_York'))", 10, "bigint",
+         doc="functions/conditional.html#coalesce"),  # fmt: skip
+    Case("SELECT hour(max(at_timezone(sold_at, 'America/New_York'))) FROM marts_sample", 7, "bigint",
+         doc=f"{DOC}#at_timezone"),  # fmt: skip
+    Case("SELECT hour(at_timezone(sold_at, 'Asia/Tokyo')) FROM marts_sample ORDER BY id", [10, 8, 21, 17], "bigint",
+         doc=f"{DOC}#at_timezone", rows=True),  # fmt: skip
+    Case("hour(coalesce(TIMESTAMP '2020-01-01 10:00 America/New_York', TIMESTAMP '2020-01-01 10:00 Asia/Tokyo'))",
+         error="time zone varies", doc="functions/conditional.html#coalesce"),  # fmt: skip
     # the zone is not followed out of a subquery: refused rather than read as UTC (Trino: 10)
     Case("WITH t AS (SELECT TIMESTAMP '2020-01-01 10:00 America/New_York' AS x) SELECT hour(x) FROM t",
          error="column x of a subquery or WITH", doc=f"{DOC}#hour"),  # fmt: skip

@@ -208,6 +208,15 @@ def _arithmetic(node: exp.Expr) -> exp.Expr | None:
             node.set("this", _local(node.this))
             return _zoned(_func("TIMEZONE", zone.copy(), node), zone)
         return _zoned(node, zone)
+    if isinstance(node, exp.Add | exp.Sub) and isinstance(node.expression, exp.Interval):
+        zone = zone_of(node.this)
+        if zone is None:
+            return None
+        if zone != UNKNOWN and _unit(node.expression) in _DAY_OR_LONGER:
+            assert isinstance(zone, exp.Expr)
+            node.set("this", _local(node.this))
+            return _zoned(_func("TIMEZONE", zone.copy(), node), zone)
+        return _zoned(node, zone)
     if isinstance(node, exp.DateDiff):
         # Trino's date_diff(unit, a, b): whole units from a to b (sqlglot: this=b, expression=a)
         later, earlier = node.this, node.expression
@@ -229,11 +238,33 @@ def _escapes(node: exp.Expr) -> exp.Expr | None:
     return None
 
 
+# nodes whose value is one of their operands': a zoned operand keeps its zone through them
+_OF_THIS = (
+    exp.Paren, exp.Alias, exp.Window, exp.Filter, exp.Nullif, exp.ArgMax, exp.ArgMin, exp.Max, exp.Min,
+    exp.AnyValue, exp.First, exp.Last, exp.Lag, exp.Lead, exp.FirstValue, exp.LastValue, exp.NthValue,
+)  # fmt: skip
+_OF_ANY = (exp.Coalesce, exp.Case, exp.If, exp.Greatest, exp.Least)
+
+
 def _propagate(node: exp.Expr) -> exp.Expr | None:
-    """Parentheses and aliases keep the zone of what they hold."""
-    if isinstance(node, exp.Paren | exp.Alias) and node.this.meta_get(ZONE) is not None and not node.meta_get(ZONE):
-        node.meta[ZONE] = node.this.meta[ZONE]
+    """The zone of a value passed through (parentheses, an alias, coalesce, CASE, max, lag, ...); when
+    the operands' zones differ it varies from row to row."""
+    if node.meta_get(ZONE) is not None:
+        return None
+    if isinstance(node, _OF_THIS):
+        operands = [node.this]
+    elif isinstance(node, _OF_ANY):
+        operands = list(node.iter_expressions())
+    else:
+        return None
+    zones = {_zone_key(z): z for z in (o.meta_get(ZONE) for o in operands if o is not None) if z is not None}
+    if zones:
+        node.meta[ZONE] = next(iter(zones.values())) if len(zones) == 1 else UNKNOWN
     return None
+
+
+def _zone_key(zone: exp.Expr | str) -> str:
+    return zone.sql() if isinstance(zone, exp.Expr) else zone
 
 
 REWRITES = [_propagate, _literal, _conversions, _readers, _arithmetic, _escapes]
