@@ -29,6 +29,12 @@ DOC = "functions/array.html"
     Case("ARRAY[1, 2, 4][5]", error="out of bounds", doc=f"{DOC}#element_at"),
     Case("contains(ARRAY[1, 2], 2)", True, "boolean", doc=f"{DOC}#contains"),
     Case("contains(ARRAY[1, 2], 3)", False, "boolean", doc=f"{DOC}#contains"),
+    # NULL elements: unknown whether absent (Trino's ArrayContains and ArrayMaxFunction return NULL)
+    Case("contains(ARRAY[1, NULL], 3)", None, "boolean", doc=f"{DOC}#contains"),
+    Case("contains(ARRAY[1, NULL], 1)", True, "boolean", doc=f"{DOC}#contains"),
+    Case("contains(ARRAY[1, 2], NULL)", None, "boolean", doc=f"{DOC}#contains"),
+    Case("array_max(ARRAY[1, NULL, 3])", None, "integer", doc=f"{DOC}#array_max"),
+    Case("array_min(ARRAY[1, NULL, 3])", None, "integer", doc=f"{DOC}#array_min"),
     Case("SELECT contains(tags, 'fps') FROM marts_sample ORDER BY id", [False, True, False, True], "boolean",
          doc=f"{DOC}#contains", rows=True),  # fmt: skip
     Case("array_join(ARRAY['a', NULL, 'b'], ',')", "a,b", "varchar", doc=f"{DOC}#array_join"),

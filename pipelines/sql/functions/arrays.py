@@ -1,5 +1,6 @@
 """Arrays (https://trino.io/docs/current/functions/array.html) as Trino gives them: the subscript
-operator fails out of bounds where `element_at` gives NULL, `array_position` is a bigint and 0 when
+operator fails out of bounds where `element_at` gives NULL, `contains`, `array_max` and `array_min`
+are NULL where a NULL element leaves the answer unknown, `array_position` is a bigint and 0 when
 absent, `array_distinct` keeps the first of each value (NULL included) in order, `slice` takes a
 length, `sequence` counts down when start > stop, `zip` pads with NULLs, `reduce` applies its output
 function, `array || element` appends. A comparator given to `array_sort` is refused.
@@ -66,6 +67,11 @@ def _subscript(node: exp.Expr) -> exp.Expr | None:
 def _functions(node: exp.Expr) -> exp.Expr | None:
     if isinstance(node, exp.ArrayPosition):
         return call("gg_array_position", node.this, node.expression)
+    if isinstance(node, exp.ArrayContains):
+        return call("gg_contains", node.this, node.expression)
+    if isinstance(node, exp.ArrayMax | exp.ArrayMin):
+        name = "gg_array_max" if isinstance(node, exp.ArrayMax) else "gg_array_min"
+        return call(name, node.this)
     if isinstance(node, exp.ArrayDistinct):
         return call("gg_array_distinct", node.this)
     if isinstance(node, exp.ArraySlice):
@@ -137,6 +143,12 @@ MACROS = [
         WHEN abs(i) > len(a) OR i < 0 THEN error('Array subscript out of bounds') ELSE a[i] END""",
     """CREATE OR REPLACE MACRO gg_array_position(a, e) AS
         CASE WHEN a IS NULL OR e IS NULL THEN NULL ELSE CAST(coalesce(list_position(a, e), 0) AS BIGINT) END""",
+    # Trino: NULL when the element is absent but the array holds a NULL (DuckDB: false)
+    """CREATE OR REPLACE MACRO gg_contains(a, e) AS CASE WHEN e IS NULL THEN NULL WHEN list_contains(a, e) THEN true
+        WHEN list_count(a) < len(a) THEN NULL ELSE list_contains(a, e) END""",
+    # Trino: NULL when the array holds a NULL (DuckDB skips it)
+    "CREATE OR REPLACE MACRO gg_array_max(a) AS CASE WHEN list_count(a) < len(a) THEN NULL ELSE list_max(a) END",
+    "CREATE OR REPLACE MACRO gg_array_min(a) AS CASE WHEN list_count(a) < len(a) THEN NULL ELSE list_min(a) END",
     "CREATE OR REPLACE MACRO gg_array_distinct(a) AS list_filter(a, lambda e, i: list_position(a, e) = i)",
     """CREATE OR REPLACE MACRO gg_slice(a, s, n) AS CASE
         WHEN s = 0 THEN error('SQL array indices start at 1')
