@@ -93,6 +93,14 @@ def test_fields(engine: DuckDBEngine, case: Case) -> None:
          doc=f"{DOC}#at_timezone", rows=True),  # fmt: skip
     Case("hour(coalesce(TIMESTAMP '2020-01-01 10:00 America/New_York', TIMESTAMP '2020-01-01 10:00 Asia/Tokyo'))",
          error="time zone varies", doc="functions/conditional.html#coalesce"),  # fmt: skip
+    Case("hour(TIMESTAMP '2020-01-01 10:00 UTC' AT TIME ZONE '+01:00')", 11, "bigint",
+         doc=f"{DOC}#time-zone-conversion"),  # fmt: skip
+    Case("CAST(TIMESTAMP '2012-10-31 01:00 UTC' AT TIME ZONE 'America/Los_Angeles' AS varchar)",
+         "2012-10-30 18:00:00.000 America/Los_Angeles", "varchar", doc=f"{DOC}#time-zone-conversion"),  # fmt: skip
+    Case("CAST(TIMESTAMP '2012-10-31 01:00 UTC' AS varchar)", "2012-10-31 01:00:00.000 UTC", "varchar",
+         doc=f"{DOC}#time-zone-conversion"),  # fmt: skip
+    Case("CAST(TIMESTAMP '2020-01-01 10:00 UTC' AT TIME ZONE '+01:00' AS varchar)", "2020-01-01 11:00:00.000 +01:00",
+         "varchar", doc=f"{DOC}#time-zone-conversion"),  # fmt: skip
     # the zone is not followed out of a subquery: refused rather than read as UTC (Trino: 10)
     Case("WITH t AS (SELECT TIMESTAMP '2020-01-01 10:00 America/New_York' AS x) SELECT hour(x) FROM t",
          error="column x of a subquery or WITH", doc=f"{DOC}#hour"),  # fmt: skip

@@ -65,6 +65,14 @@ def _duckdb_zone(text: str) -> str:
     return "UTC" if text == "Z" else text
 
 
+def _trino_zone(zone: exp.Expr | str) -> exp.Expr:
+    """A zone as Trino prints it: `GMT+01:00` (ICU's name for an offset) is `+01:00`."""
+    assert isinstance(zone, exp.Expr)
+    if isinstance(zone, exp.Literal) and re.fullmatch(r"GMT[+-]\d{2}:\d{2}", zone.this):
+        return exp.Literal.string(zone.this[3:])
+    return zone.copy()
+
+
 def _zone_arg(zone: exp.Expr) -> exp.Expr:
     if isinstance(zone, exp.Literal) and zone.is_string:
         return exp.Literal.string(_duckdb_zone(zone.this))
@@ -175,15 +183,19 @@ def _readers(node: exp.Expr) -> exp.Expr | None:
         value, pattern = node.expressions
         strftime = joda_to_strftime(_pattern(pattern, "format_datetime"))
         return _func("STRFTIME", _local(value), exp.Literal.string(strftime))
-    if isinstance(node, exp.Cast) and zone_of(node.this) is not None:
-        if node.to.this in (exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP):
-            node.set("this", _local(node.this))
-            return node
-        if node.to.this in (exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT):
-            text = _func("STRFTIME", _local(node.this), exp.Literal.string("%Y-%m-%d %H:%M:%S.%g "))
-            zone = zone_of(node.this)
-            assert isinstance(zone, exp.Expr)
-            return exp.DPipe(this=text, expression=zone.copy())
+    if isinstance(node, exp.Cast) and node.to.this in (exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP):
+        if zone_of(node.this) is None:
+            return None
+        node.set("this", _local(node.this))
+        return node
+    if isinstance(node, exp.Cast) and node.to.this in (exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT):
+        # Trino prints the wall clock, milliseconds and the zone: 2012-10-30 18:00:00.000 America/Los_Angeles
+        zone = node.this.meta_get(ZONE)
+        if zone is None and not _is_tz(node.this):
+            return None
+        shown = exp.Literal.string("UTC") if zone_of(node.this) is None else _trino_zone(zone)
+        text = _func("STRFTIME", _local(node.this), exp.Literal.string("%Y-%m-%d %H:%M:%S.%g "))
+        return exp.DPipe(this=text, expression=shown)
     if isinstance(node, exp.Anonymous) and node.name.lower() == "to_iso8601" and len(node.expressions) == 1:
         arg = node.expressions[0]
         zone = zone_of(arg)
