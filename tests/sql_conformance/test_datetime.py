@@ -176,6 +176,13 @@ def test_truncation_and_intervals(engine: DuckDBEngine, case: Case) -> None:
          doc=f"{DOC}#from_iso8601_timestamp"),  # fmt: skip
     Case("hour(from_iso8601_timestamp('2020-05-11T11:15:05.055+01:00'))", 11, "bigint",
          doc=f"{DOC}#from_iso8601_timestamp"),  # fmt: skip
+    Case("SELECT hour(from_iso8601_timestamp(s)) FROM (VALUES '2020-05-11T11:15:05+01:00', '2020-05-11T23:00:00Z',"
+         " '2020-05-11T08:00:00.5-05:30', '2020-05-11') AS t(s)", [11, 23, 8, 0], "bigint",
+         doc=f"{DOC}#from_iso8601_timestamp", rows=True),  # fmt: skip
+    Case("SELECT to_unixtime(from_iso8601_timestamp(s)) FROM (VALUES '1970-01-01T01:00:00+01:00') AS t(s)", 0.0,
+         "double", doc=f"{DOC}#from_iso8601_timestamp"),  # fmt: skip
+    Case("SELECT date_trunc('day', from_iso8601_timestamp(s)) FROM (VALUES '2020-05-11T01:00:00+01:00') AS t(s)",
+         error="time zone varies", doc=f"{DOC}#from_iso8601_timestamp"),  # fmt: skip
     Case("from_iso8601_date('2020-05-11')", dt.date(2020, 5, 11), "date", doc=f"{DOC}#from_iso8601_date"),
     Case("from_iso8601_date('2020-W10')", dt.date(2020, 3, 2), "date", doc=f"{DOC}#from_iso8601_date"),
     Case("from_iso8601_date('2020-123')", dt.date(2020, 5, 2), "date", doc=f"{DOC}#from_iso8601_date"),

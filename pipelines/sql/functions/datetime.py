@@ -31,6 +31,7 @@ from pipelines.sql.joda import joda_to_strftime
 
 ZONE = "gg_zone"  # meta key: the zone expression of a timestamp with time zone
 UNKNOWN = "unknown"  # ... or this, when the zone differs from value to value
+LOCAL = "gg_local"  # meta key: an expression of the wall clock, where the zone differs from value to value
 _DAY_OR_LONGER = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR", "DAYS", "WEEKS", "MONTHS", "QUARTERS", "YEARS"}
 _TZ = exp.DataType.Type.TIMESTAMPTZ
 _LITERAL = re.compile(
@@ -94,10 +95,23 @@ def _local(node: exp.Expr) -> exp.Expr:
     zone = zone_of(node)
     if zone is None:
         return node
-    if zone == UNKNOWN:
+    if node.meta_get(LOCAL) is not None:
+        return node.meta[LOCAL].copy()
+    return _func("TIMEZONE", _known_zone(node).copy(), node)
+
+
+def _known_zone(node: exp.Expr) -> exp.Expr:
+    zone = zone_of(node)
+    if not isinstance(zone, exp.Expr):
         refuse(node.sql(ATHENA), "its time zone varies from row to row and the embedded engine keeps only instants")
-    assert isinstance(zone, exp.Expr)
-    return _func("TIMEZONE", zone.copy(), node)
+    return zone
+
+
+def _on_wall_clock(node: exp.Expr) -> exp.Expr:
+    """`node` computed on the wall clock of its zoned operand (`this`), seen again in that zone."""
+    zone = _known_zone(node.this)
+    node.set("this", _local(node.this))
+    return _zoned(_func("TIMEZONE", zone.copy(), node), zone)
 
 
 def _unit(node: exp.Expr) -> str:
@@ -138,7 +152,10 @@ def _conversions(node: exp.Expr) -> exp.Expr | None:
             match = _ISO_OFFSET.search(text.this)
             instant = _cast(text, "TIMESTAMPTZ")
             return _zoned(instant, exp.Literal.string(_duckdb_zone(match["zone"]))) if match else instant
-        return _zoned(_func("gg_from_iso8601_timestamp", text), UNKNOWN)
+        # each value has the zone its text gives: its wall clock is the text without its offset
+        parsed = _zoned(_func("gg_from_iso8601_timestamp", text), UNKNOWN)
+        parsed.meta[LOCAL] = _func("gg_iso8601_local", text.copy())
+        return parsed
     if isinstance(node, exp.FromISO8601Date):
         return _func("gg_from_iso8601_date", node.this)
     if isinstance(node, exp.ParseDatetime):
@@ -209,26 +226,12 @@ def _arithmetic(node: exp.Expr) -> exp.Expr | None:
     """`date_trunc`, `date_add` and `+`/`-` an interval on a zoned value: on its wall clock for a day or
     longer (a day across a change of summer time is 23 or 25 hours), on the instant below a day."""
     if isinstance(node, exp.TimestampTrunc) and zone_of(node.this) is not None:
-        zone = zone_of(node.this)
-        assert isinstance(zone, exp.Expr)
-        node.set("this", _local(node.this))
-        return _zoned(_func("TIMEZONE", zone.copy(), node), zone)
-    if isinstance(node, exp.DateAdd | exp.DateSub) and zone_of(node.this) is not None:
-        zone = zone_of(node.this)
-        assert isinstance(zone, exp.Expr)
-        if _unit(node) in _DAY_OR_LONGER:
-            node.set("this", _local(node.this))
-            return _zoned(_func("TIMEZONE", zone.copy(), node), zone)
-        return _zoned(node, zone)
-    if isinstance(node, exp.Add | exp.Sub) and isinstance(node.expression, exp.Interval):
-        zone = zone_of(node.this)
-        if zone is None:
-            return None
-        if zone != UNKNOWN and _unit(node.expression) in _DAY_OR_LONGER:
-            assert isinstance(zone, exp.Expr)
-            node.set("this", _local(node.this))
-            return _zoned(_func("TIMEZONE", zone.copy(), node), zone)
-        return _zoned(node, zone)
+        return _on_wall_clock(node)
+    interval = isinstance(node, exp.Add | exp.Sub) and isinstance(node.expression, exp.Interval)
+    if (isinstance(node, exp.DateAdd | exp.DateSub) or interval) and zone_of(node.this) is not None:
+        if _unit(node.expression if interval else node) in _DAY_OR_LONGER:
+            return _on_wall_clock(node)
+        return _zoned(node, node.this.meta[ZONE])
     if isinstance(node, exp.DateDiff):
         # Trino's date_diff(unit, a, b): whole units from a to b (sqlglot: this=b, expression=a)
         later, earlier = node.this, node.expression
@@ -292,6 +295,8 @@ MACROS = [
             THEN CAST(make_date(CAST(s[1:4] AS INTEGER), 1, 1) + INTERVAL 1 DAY * (CAST(s[6:8] AS INTEGER) - 1) AS DATE)
         ELSE CAST(s AS DATE) END""",
     "CREATE OR REPLACE MACRO gg_from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)",
+    """CREATE OR REPLACE MACRO gg_iso8601_local(s) AS
+        CAST(regexp_replace(s, '(T[0-9:.,]+)(Z|[+-][0-9]{2}(:?[0-9]{2})?)$', '\\1') AS TIMESTAMP)""",
     # a date, or a timestamp (Athena's are timestamp(3)) in the session zone
     """CREATE OR REPLACE MACRO gg_to_iso8601(x) AS CASE
         WHEN typeof(x) = 'DATE' THEN strftime(CAST(x AS DATE), '%Y-%m-%d')
