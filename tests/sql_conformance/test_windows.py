@@ -42,6 +42,13 @@ def test_ranking(engine: DuckDBEngine, case: Case) -> None:
     rows(f"SELECT nth_value(x, 2) OVER (ORDER BY x) {U}", [None, 2, 2, 2], "integer", "nth_value"),
     rows(f"SELECT nth_value(x, 5) OVER (ORDER BY x ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) {U}",
          [None, None, None, None], "integer", "nth_value"),  # fmt: skip
+    # IGNORE NULLS: the value functions skip NULLs
+    rows("SELECT first_value(x) IGNORE NULLS OVER (ORDER BY o) FROM (VALUES (1, NULL), (2, 5)) AS t(o, x) ORDER BY o",
+         [None, 5], "integer", "value-functions"),  # fmt: skip
+    rows("SELECT lag(x) IGNORE NULLS OVER (ORDER BY o) FROM (VALUES (1, 4), (2, NULL), (3, 6)) AS t(o, x) ORDER BY o",
+         [None, 4, 4], "integer", "value-functions"),  # fmt: skip
+    rows("SELECT last_value(x) IGNORE NULLS OVER (ORDER BY o ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+         " FROM (VALUES (1, 5), (2, NULL)) AS t(o, x) ORDER BY o", [5, 5], "integer", "value-functions"),
 )
 def test_value_functions(engine: DuckDBEngine, case: Case) -> None:
     check(engine, case)
