@@ -196,6 +196,17 @@ def test_truncation_and_intervals(engine: DuckDBEngine, case: Case) -> None:
          "Thursday October 20 2022 3:04:09 PM 293", "varchar", doc=f"{DOC}#date_format"),  # fmt: skip
     Case("date_format(TIMESTAMP '2022-10-20 15:04:09', '%a %b %c %k %T')", "Thu Oct 10 15 15:04:09", "varchar",
          doc=f"{DOC}#date_format"),  # fmt: skip
+    Case("date_format(TIMESTAMP '2022-10-20 15:04:09.123', '%f %r %y %h')", "123000 03:04:09 PM 22 03", "varchar",
+         doc=f"{DOC}#mysql-date-functions"),  # fmt: skip
+    Case("date_format(TIMESTAMP '2022-10-20 15:04:09', '%%Y')", "%Y", "varchar", doc=f"{DOC}#mysql-date-functions"),
+    # specifiers Trino does not support are refused, not answered
+    Case("date_format(TIMESTAMP '2022-01-02 15:04:09', '%w')", error="date_format with %w",
+         doc=f"{DOC}#mysql-date-functions"),  # fmt: skip
+    Case("date_format(TIMESTAMP '2022-01-02 15:04:09', '%U')", error="date_format with %U",
+         doc=f"{DOC}#mysql-date-functions"),  # fmt: skip
+    Case("date_parse('2022 1', '%Y %u')", error="date_parse with %u", doc=f"{DOC}#mysql-date-functions"),
+    Case("date_parse('10/20/22 3:04 PM', '%m/%d/%y %l:%i %p')", TS(2022, 10, 20, 15, 4), "timestamp",
+         doc=f"{DOC}#mysql-date-functions"),  # fmt: skip
     Case("date_parse('2022/10/20/05', '%Y/%m/%d/%H')", TS(2022, 10, 20, 5), "timestamp", doc=f"{DOC}#date_parse"),
     Case("date_parse(CAST(NULL AS varchar), '%Y')", None, "timestamp", doc=f"{DOC}#date_parse"),
     Case("format_datetime(TIMESTAMP '2022-10-20 05:10:00', 'yyyy-MM-dd HH:mm:ss')", "2022-10-20 05:10:00",

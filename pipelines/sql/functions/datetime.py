@@ -177,6 +177,23 @@ def _is_tz(node: exp.Expr) -> bool:
     return kind is not None and kind.this == _TZ
 
 
+# MySQL specifiers Trino does not support (%D %U %u %V %w %X), as sqlglot writes them after parsing
+_UNSUPPORTED_MYSQL = {"%D": "%D", "%U": "%U", "%W": "%u", "%V": "%V", "%w": "%w", "%X": "%X"}
+
+
+def _mysql_formats(node: exp.Expr) -> exp.Expr | None:
+    """`date_format` / `date_parse` with a specifier Trino refuses: refused here too (DuckDB would answer)."""
+    if not isinstance(node, exp.TimeToStr | exp.StrToTime):
+        return None
+    fmt = node.args.get("format")
+    if isinstance(fmt, exp.Literal) and fmt.is_string:
+        for spec in re.findall(r"%.", fmt.this):
+            if spec in _UNSUPPORTED_MYSQL:
+                name = "date_format" if isinstance(node, exp.TimeToStr) else "date_parse"
+                refuse(f"{name} with {_UNSUPPORTED_MYSQL[spec]}", "Trino does not support this specifier")
+    return None
+
+
 def _readers(node: exp.Expr) -> exp.Expr | None:
     """The functions that read the wall-clock fields of their argument."""
     if isinstance(node, _FIELDS) and zone_of(node.this) is not None:
@@ -282,7 +299,7 @@ def _zone_key(zone: exp.Expr | str) -> str:
     return zone.sql() if isinstance(zone, exp.Expr) else zone
 
 
-REWRITES = [_propagate, _literal, _conversions, _readers, _arithmetic, _escapes]
+REWRITES = [_propagate, _literal, _conversions, _mysql_formats, _readers, _arithmetic, _escapes]
 
 MACROS = [
     # ISO 8601 week dates (2020-W10[-3]) and ordinal dates (2020-123) as well as calendar dates
