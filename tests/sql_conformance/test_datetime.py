@@ -101,6 +101,10 @@ def test_fields(engine: DuckDBEngine, case: Case) -> None:
          doc=f"{DOC}#time-zone-conversion"),  # fmt: skip
     Case("CAST(TIMESTAMP '2020-01-01 10:00 UTC' AT TIME ZONE '+01:00' AS varchar)", "2020-01-01 11:00:00.000 +01:00",
          "varchar", doc=f"{DOC}#time-zone-conversion"),  # fmt: skip
+    Case("extract(TIMEZONE_HOUR FROM TIMESTAMP '2020-01-01 10:00 UTC')", 0, "bigint", doc=f"{DOC}#extract"),
+    Case("timezone_hour(TIMESTAMP '2020-01-01 10:00 +01:00')", error="time zone offset", doc=f"{DOC}#timezone_hour"),
+    Case("extract(TIMEZONE_MINUTE FROM TIMESTAMP '2020-01-01 10:00 America/New_York')", error="time zone offset",
+         doc=f"{DOC}#extract"),  # fmt: skip
     # the zone is not followed out of a subquery: refused rather than read as UTC (Trino: 10)
     Case("WITH t AS (SELECT TIMESTAMP '2020-01-01 10:00 America/New_York' AS x) SELECT hour(x) FROM t",
          error="column x of a subquery or WITH", doc=f"{DOC}#hour"),  # fmt: skip

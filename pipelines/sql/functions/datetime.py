@@ -11,8 +11,11 @@ zone is followed on the syntax tree (in the node's `meta`), from where it is sta
 - the fields (`hour`, `day`, `extract`, ...), `date_format`, `format_datetime`, `date_trunc`,
   `date_add` of a day or longer, `last_day_of_month`, `to_iso8601` and the casts to date,
   timestamp and varchar read the wall-clock time in that zone (`timezone(z, x)`);
-- a zone that cannot be followed (a value of another zone passed out of a subquery or a CTE, a
-  zone read from a string column) is refused rather than read as UTC.
+- `from_iso8601_timestamp` of a column: each value has its text's offset; its fields read the
+  text's wall clock;
+- a zone that cannot be followed (a value of another zone passed out of a subquery or a CTE,
+  operands of different zones, `date_trunc` of a value whose zone varies from row to row, the
+  zone's offset) is refused rather than read as UTC.
 
 Also: `extract` fields DuckDB names otherwise (DOW is ISO, 1 = Monday), `yow`, `millisecond`,
 `from_iso8601_date` of week and ordinal dates, `to_iso8601`, `parse_datetime` (a timestamp with
@@ -199,6 +202,11 @@ def _readers(node: exp.Expr) -> exp.Expr | None:
     if isinstance(node, _FIELDS) and zone_of(node.this) is not None:
         node.set("this", _local(node.this))
         return node
+    offset = isinstance(node, exp.Anonymous) and node.name.lower() in ("timezone_hour", "timezone_minute")
+    if (offset or (isinstance(node, exp.Extract) and node.this.name.upper().startswith("TIMEZONE_"))) and zone_of(
+        node.expressions[0] if offset else node.expression
+    ) is not None:
+        refuse(f"the time zone offset of {node.sql(ATHENA)}", "the embedded engine keeps only instants in UTC")
     if isinstance(node, exp.Extract):
         field, value = node.this.name.upper(), node.expression
         if zone_of(value) is None and not _is_tz(value) and field not in _EXTRACT:
