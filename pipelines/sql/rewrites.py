@@ -7,8 +7,6 @@ depends on them:
 - `date_add`, `date_trunc` and `date +/- INTERVAL` on a DATE stay DATEs (DuckDB makes timestamps);
 - `sum` of integers and `count_if` are BIGINT (DuckDB: HUGEINT), integer `/` integer truncates (sqlglot, typed);
 - `CAST(timestamp AS varchar)` prints milliseconds as Trino's timestamp(3) does;
-- `UNNEST(array_of_rows) AS t(f1, ..., fn)` expands the row fields into columns (Trino semantics;
-  also for maps `AS t(k, v)`), with or without `WITH ORDINALITY`;
 - unnamed output columns are called `_col0`, `_col1`, ... as on Athena.
 
 `transform_up` applies them to a whole tree, `cast_dates_back` prepares a typed tree (so that DATE
@@ -131,8 +129,6 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         fmt = exp.Literal.string("%Y-%m-%d %H:%M:%S.%g")
         call = _func("STRFTIME", node.this, fmt)
         return exp.TryCast(this=call, to=node.to) if isinstance(node, exp.TryCast) else call
-    if isinstance(node, exp.Unnest):
-        return _expand_unnest(node)
     return node
 
 
@@ -142,44 +138,6 @@ def _integer_sum(node: exp.Expr) -> bool:
     while isinstance(node, exp.Window | exp.Filter):
         node = node.this
     return isinstance(node, exp.CountIf) or (isinstance(node, exp.Sum) and _is(node.this, *_INTEGER_TYPES))
-
-
-def _expand_unnest(node: exp.Unnest) -> exp.Expr:
-    """`UNNEST(rows) [WITH ORDINALITY] AS t(f1, ..., fn[, ord])` -> one column per row field."""
-    alias = node.args.get("alias")
-    if len(node.expressions) != 1 or alias is None or not alias.columns:
-        return node
-    arg = node.expressions[0]
-    kind = getattr(arg, "type", None)
-    if kind is None:
-        return node
-    element = None
-    if kind.this == exp.DataType.Type.ARRAY and kind.expressions:
-        element = kind.expressions[0]
-        if element.this != exp.DataType.Type.STRUCT:
-            return node
-        width = len(element.expressions)
-    elif kind.this == exp.DataType.Type.MAP:
-        width = 2
-    else:
-        return node
-    if len(alias.columns) != width:
-        return node
-    source = arg.copy() if element is not None else _func("MAP_ENTRIES", arg.copy())
-    ordinality = node.args.get("offset")
-    inner = exp.select(exp.alias_(exp.Unnest(expressions=[source]), "_gg_e"))
-    outer_cols: list[exp.Expr] = [exp.Unnest(expressions=[exp.column("_gg_e", "_gg_u")])]
-    columns = [c.copy() for c in alias.columns]
-    if ordinality:
-        inner = inner.select(exp.alias_(_func("GENERATE_SUBSCRIPTS", arg.copy(), exp.Literal.number(1)), "_gg_o"))
-        outer_cols.append(exp.column("_gg_o", "_gg_u"))
-        columns.append(ordinality.copy() if isinstance(ordinality, exp.Identifier) else exp.to_identifier("ordinality"))
-    subquery = exp.select(*outer_cols).from_(inner.subquery("_gg_u"))
-    new_alias = exp.TableAlias(this=alias.this.copy() if alias.this else exp.to_identifier("_gg_t"), columns=columns)
-    parent = node.parent
-    if isinstance(parent, exp.From):
-        return exp.Subquery(this=subquery, alias=new_alias)
-    return exp.Lateral(this=exp.Subquery(this=subquery), alias=new_alias)
 
 
 def name_outputs(query: exp.Expr) -> None:

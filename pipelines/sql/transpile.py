@@ -30,6 +30,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
 from pipelines.sql.dialects import ATHENA, DUCKDB, TranspileError, parse
+from pipelines.sql.functions.unnest import type_unnest_columns
 from pipelines.sql.rewrites import cast_dates_back, name_outputs, transform_up
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def to_duckdb(
             )
             tree = annotate_types(typed, schema=mapping, dialect=ATHENA)
             tree = annotate_types(cast_dates_back(tree), schema=mapping, dialect=ATHENA)
+            if type_unnest_columns(tree):
+                tree = annotate_types(tree, schema=mapping, dialect=ATHENA, overwrite_types=False)
         except SqlglotError as exc:  # unusual SQL the optimizer does not follow: untyped rewrites only
             log.warning("cannot type the query (%s): type-dependent rewrites skipped", exc)
     tree = transform_up(tree)

@@ -48,9 +48,9 @@ def refuse(construct: str, why: str) -> NoReturn:
 def _families() -> tuple[ModuleType, ...]:
     # the family modules, in the order their rewrites are tried (imported here, not at the top, so
     # a family module may import this package's helpers)
-    from pipelines.sql.functions import aggregates, arrays, datetime, maps
+    from pipelines.sql.functions import aggregates, arrays, datetime, maps, unnest
 
-    return (datetime, maps, arrays, aggregates)
+    return (unnest, datetime, maps, arrays, aggregates)
 
 
 def _collect(attr: str) -> list[Any]:
