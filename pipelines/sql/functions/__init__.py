@@ -48,9 +48,9 @@ def refuse(construct: str, why: str) -> NoReturn:
 def _families() -> tuple[ModuleType, ...]:
     # the family modules, in the order their rewrites are tried (imported here, not at the top, so
     # a family module may import this package's helpers)
-    from pipelines.sql.functions import decimals, unnest
+    from pipelines.sql.functions import aggregates, arrays, datetime, decimals, maps, unnest
 
-    return (unnest, decimals)
+    return (unnest, datetime, maps, arrays, aggregates, decimals)
 
 
 def _collect(attr: str) -> list[Any]:
