@@ -48,7 +48,9 @@ def refuse(construct: str, why: str) -> NoReturn:
 def _families() -> tuple[ModuleType, ...]:
     # the family modules, in the order their rewrites are tried (imported here, not at the top, so
     # a family module may import this package's helpers)
-    return ()
+    from pipelines.sql.functions import conversion, json, math, regex, strings
+
+    return (strings, regex, json, conversion, math)
 
 
 def _collect(attr: str) -> list[Any]:

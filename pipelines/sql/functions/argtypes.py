@@ -1,0 +1,87 @@
+"""What the family rewrites need to know of an argument: its type (from the typed tree, or, for an
+expression of literals in an untyped tree, from typing that expression alone) and small builders."""
+
+from __future__ import annotations
+
+import re
+
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.annotate_types import annotate_types
+
+from pipelines.sql.dialects import ATHENA
+
+T = exp.DataType.Type
+INTEGERS = {T.TINYINT, T.SMALLINT, T.INT, T.BIGINT}
+FLOATS = {T.DOUBLE, T.FLOAT}
+TEXTS = {T.VARCHAR, T.TEXT, T.CHAR}
+
+
+def literal_decimal(node: exp.Expr | None) -> tuple[int, int] | None:
+    """(precision, scale) of a decimal literal such as `1.25` (Trino: DECIMAL(3,2); sqlglot says DOUBLE)."""
+    if isinstance(node, exp.Neg):
+        return literal_decimal(node.this)
+    if isinstance(node, exp.Literal) and not node.is_string and re.fullmatch(r"\d*\.\d*", node.this):
+        whole, frac = node.this.split(".")
+        return max(len(whole.lstrip("0")) + len(frac), 1), len(frac)
+    return None
+
+
+def arg_type(node: exp.Expr | None) -> exp.DataType | None:
+    """`node`'s type, or None when it is not known. A subtree holding a decimal literal has no
+    type known here (sqlglot types those as DOUBLE) unless it is that literal."""
+    if node is None:
+        return None
+    ps = literal_decimal(node)
+    if ps is not None:
+        return exp.DataType.build(f"DECIMAL({ps[0]}, {ps[1]})")
+    if any(literal_decimal(n) is not None for n in node.find_all(exp.Literal)):
+        return None
+    kind = node.to if isinstance(node, exp.Cast) else getattr(node, "type", None)
+    if kind is None or kind.this in (T.UNKNOWN, T.NULL):
+        try:
+            kind = annotate_types(node.copy(), dialect=ATHENA).type
+        except SqlglotError:
+            return None
+    return None if kind is None or kind.this in (T.UNKNOWN, T.NULL) else kind
+
+
+def is_type(node: exp.Expr | None, types: set[exp.DataType.Type]) -> bool:
+    kind = arg_type(node)
+    return kind is not None and kind.this in types
+
+
+def decimal_ps(node: exp.Expr | None) -> tuple[int, int] | None:
+    """(precision, scale) of an argument known to be a DECIMAL: a literal, a CAST, a typed column."""
+    if isinstance(node, exp.Column | exp.Cast | exp.Literal | exp.Neg):
+        kind = arg_type(node)
+        if kind is not None and kind.this == T.DECIMAL:
+            params = [int(p.this.name if isinstance(p, exp.DataTypeParam) else p.name) for p in kind.expressions]
+            precision, scale = (params + [18, 3][len(params):])[:2]
+            return precision, scale
+    return None
+
+
+def call(name: str, *args: exp.Expr) -> exp.Anonymous:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def cast(node: exp.Expr, to: str) -> exp.Cast:
+    return exp.Cast(this=node, to=exp.DataType.build(to, dialect="duckdb"))
+
+
+def int_literal(node: exp.Expr | None) -> int | None:
+    """The value of an integer literal (possibly negated), else None."""
+    if isinstance(node, exp.Neg):
+        inner = int_literal(node.this)
+        return None if inner is None else -inner
+    if isinstance(node, exp.Literal) and not node.is_string:
+        try:
+            return int(node.this)
+        except ValueError:
+            return None
+    return None
+
+
+def string_literal(node: exp.Expr | None) -> str | None:
+    return node.this if isinstance(node, exp.Literal) and node.is_string else None

@@ -1,0 +1,61 @@
+"""Trino's JSON functions (https://trino.io/docs/current/functions/json.html) where DuckDB's differ:
+
+- `json_extract_scalar` of an object or an array is NULL (DuckDB: its JSON text);
+- `json_array_length` is a BIGINT, NULL for what is not an array (DuckDB: UBIGINT, 0);
+- `json_size(json, path)` (missing in DuckDB) and `is_json_scalar`;
+- `CAST(json AS varchar)` gives a JSON string's value (DuckDB: its quoted text), NULL for JSON null,
+  and fails for an object or array as in Trino; `CAST(varchar AS json)` makes a JSON string
+  (DuckDB parses the text).
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from pipelines.sql.functions.argtypes import TEXTS, T, arg_type, call, is_type
+
+MACROS = [
+    "CREATE OR REPLACE MACRO gg_json_extract_scalar(j, p) AS"
+    " CASE WHEN json_type(j, p) IN ('OBJECT', 'ARRAY') THEN NULL ELSE json_extract_string(j, p) END",
+    "CREATE OR REPLACE MACRO gg_json_array_length(j) AS"
+    " CASE WHEN json_type(j) = 'ARRAY' THEN CAST(json_array_length(j) AS BIGINT) END",
+    "CREATE OR REPLACE MACRO gg_json_size(j, p) AS CAST(CASE json_type(j, p)"
+    " WHEN 'OBJECT' THEN len(json_keys(j, p)) WHEN 'ARRAY' THEN json_array_length(j, p)"
+    " WHEN NULL THEN NULL ELSE 0 END AS BIGINT)",
+    "CREATE OR REPLACE MACRO gg_is_json_scalar(j) AS json_type(j) NOT IN ('OBJECT', 'ARRAY')",
+    "CREATE OR REPLACE MACRO gg_json_to_varchar(j) AS CASE json_type(j)"
+    " WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN json_extract_string(j, '$')"
+    " WHEN 'OBJECT' THEN error('cannot cast a JSON object to varchar')"
+    " WHEN 'ARRAY' THEN error('cannot cast a JSON array to varchar')"
+    " ELSE CAST(j AS VARCHAR) END",
+]
+
+_CALLS = {
+    ("json_array_length", 1): "gg_json_array_length",
+    ("json_size", 2): "gg_json_size",
+    ("is_json_scalar", 1): "gg_is_json_scalar",
+}
+
+
+def _is_json(node: exp.Expr) -> bool:
+    if isinstance(node, exp.ParseJSON | exp.JSONExtract):
+        return True
+    kind = arg_type(node)
+    return kind is not None and kind.this == T.JSON
+
+
+def rewrite(node: exp.Expr) -> exp.Expr | None:
+    if isinstance(node, exp.JSONExtractScalar):
+        return call("gg_json_extract_scalar", node.this, node.expression)
+    if isinstance(node, exp.Anonymous):
+        name = _CALLS.get((node.name.lower(), len(node.expressions)))
+        return call(name, *node.expressions) if name else None
+    if isinstance(node, exp.Cast) and node.to.this in TEXTS and _is_json(node.this):
+        json_value = call("gg_json_to_varchar", node.this)
+        return exp.TryCast(this=json_value, to=node.to) if isinstance(node, exp.TryCast) else json_value
+    if isinstance(node, exp.Cast) and node.to.this == T.JSON and is_type(node.this, TEXTS):
+        return call("to_json", node.this)
+    return None
+
+
+REWRITES = [rewrite]

@@ -1,0 +1,64 @@
+"""Trino's regular expression functions (https://trino.io/docs/current/functions/regexp.html) where
+DuckDB's differ:
+
+- `regexp_extract(s, p[, group])` is NULL when `p` does not match (DuckDB: the empty string);
+- `regexp_replace(s, p, r)`: Trino's replacement names groups `$1` and escapes with a backslash
+  (`\\$` is a dollar); DuckDB's (RE2) names them `\\1`. A literal replacement is translated; one
+  computed at run time is refused (its `$` could not be told from a group reference).
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from pipelines.sql.functions import refuse
+from pipelines.sql.functions.argtypes import call, string_literal
+
+MACROS = [
+    "CREATE OR REPLACE MACRO gg_regexp_extract(s, p, g) AS"
+    " CASE WHEN regexp_matches(s, p) THEN regexp_extract(s, p, g) END",
+]
+
+
+def re2_replacement(trino: str) -> str:
+    """A Trino (Java) replacement string as RE2's: `$n` -> `\\n`, `\\c` -> the character c."""
+    out: list[str] = []
+    i = 0
+    while i < len(trino):
+        ch = trino[i]
+        if ch == "\\" and i + 1 < len(trino):
+            nxt = trino[i + 1]
+            out.append("\\\\" if nxt == "\\" else nxt)
+            i += 2
+        elif ch == "$":
+            if i + 1 < len(trino) and trino[i + 1].isdigit():
+                out.append("\\" + trino[i + 1])
+                i += 2
+            else:
+                refuse(f"regexp_replace replacement '{trino}'", "only $0-$9 group references are translated")
+        elif ch == "\\":
+            refuse(f"regexp_replace replacement '{trino}'", "a trailing backslash is an error in Trino")
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def rewrite(node: exp.Expr) -> exp.Expr | None:
+    if isinstance(node, exp.RegexpExtract):
+        group = node.args.get("group") or exp.Literal.number(0)
+        return call("gg_regexp_extract", node.this, node.expression, group)
+    if isinstance(node, exp.RegexpReplace):
+        replacement = node.args.get("replacement")
+        if replacement is None:
+            return None
+        text = string_literal(replacement)
+        if text is None:
+            refuse("regexp_replace(s, p, <computed replacement>)", "only a literal replacement string is translated")
+        new = node.copy()
+        new.set("replacement", exp.Literal.string(re2_replacement(text)))
+        return new
+    return None
+
+
+REWRITES = [rewrite]

@@ -1,0 +1,56 @@
+"""Trino's conversion functions: https://trino.io/docs/current/functions/conversion.html, and the
+casts of https://trino.io/docs/current/language/types.html (a double cast to an integer type rounds
+half away from zero; a double cast to varchar prints as Java's Double.toString)."""
+
+from __future__ import annotations
+
+import decimal
+
+from pipelines.sql.duckdb_engine import DuckDBEngine
+from tests.sql_conformance.harness import Case, cases, check
+
+C = "functions/conversion.html"
+
+
+@cases(
+    Case("CAST(2.5e0 AS integer)", 3, "integer", doc=f"{C}#cast"),
+    Case("CAST(-2.5e0 AS bigint)", -3, "bigint", doc=f"{C}#cast"),
+    Case("CAST(0.5e0 AS smallint)", 1, "smallint", doc=f"{C}#cast"),
+    Case("CAST(3.5e0 AS bigint)", 4, "bigint", doc=f"{C}#cast"),
+    Case("CAST(2.4e0 AS integer)", 2, "integer", doc=f"{C}#cast"),
+    Case("CAST(2.5 AS integer)", 3, "integer", doc=f"{C}#cast"),
+    Case("SELECT CAST(ratio AS bigint) FROM marts_sample ORDER BY id", [1, 2, 3, -1], "bigint", doc=f"{C}#cast",
+         rows=True),  # fmt: skip
+    Case("CAST('12' AS integer)", 12, "integer", doc=f"{C}#cast"),
+    Case("CAST('-7' AS bigint)", -7, "bigint", doc=f"{C}#cast"),
+    Case("CAST('1.5' AS integer)", error="cannot cast", doc=f"{C}#cast"),
+    Case("try_cast('abc' AS integer)", None, "integer", doc=f"{C}#try_cast"),
+    Case("try_cast('1.5' AS integer)", None, "integer", doc=f"{C}#try_cast"),
+    Case("try_cast('12' AS integer)", 12, "integer", doc=f"{C}#try_cast"),
+    Case("CAST('1.5' AS double)", 1.5, "double", doc=f"{C}#cast"),
+    Case("CAST('1.50' AS decimal(5,2))", decimal.Decimal("1.50"), "decimal(5,2)", doc=f"{C}#cast"),
+    Case("CAST(1.5e0 AS varchar)", "1.5", "varchar", doc=f"{C}#cast"),
+    Case("CAST(100e0 AS varchar)", "100.0", "varchar", doc=f"{C}#cast"),
+    Case("CAST(12345678.9e0 AS varchar)", "1.23456789E7", "varchar", doc=f"{C}#cast"),
+    Case("CAST(1e7 AS varchar)", "1.0E7", "varchar", doc=f"{C}#cast"),
+    Case("CAST(0.0001e0 AS varchar)", "1.0E-4", "varchar", doc=f"{C}#cast"),
+    Case("CAST(-0.001e0 AS varchar)", "-0.001", "varchar", doc=f"{C}#cast"),
+    Case("CAST(0e0 AS varchar)", "0.0", "varchar", doc=f"{C}#cast"),
+    Case("CAST(nan() AS varchar)", "NaN", "varchar", doc=f"{C}#cast"),
+    Case("CAST(1.50 AS varchar)", "1.50", "varchar", doc=f"{C}#cast"),
+    Case("CAST(5 AS varchar)", "5", "varchar", doc=f"{C}#cast"),
+    Case("typeof(1)", "integer", "varchar", doc=f"{C}#typeof"),
+    Case("typeof(1.5)", "decimal(2,1)", "varchar", doc=f"{C}#typeof"),
+    Case("typeof(1.5e0)", "double", "varchar", doc=f"{C}#typeof"),
+    Case("typeof('cat')", "varchar(3)", "varchar", doc=f"{C}#typeof"),
+    Case("typeof(CAST(1 AS real))", "real", "varchar", doc=f"{C}#typeof"),
+    Case("typeof(ARRAY[1, 2])", "array(integer)", "varchar", doc=f"{C}#typeof"),
+    Case("SELECT typeof(price) FROM marts_sample WHERE id = 1", "decimal(12,2)", "varchar", doc=f"{C}#typeof"),
+    Case("SELECT typeof(name) FROM marts_sample WHERE id = 1", "varchar", "varchar", doc=f"{C}#typeof"),
+    Case("SELECT typeof(tags) FROM marts_sample WHERE id = 1", "array(varchar)", "varchar", doc=f"{C}#typeof"),
+    Case("typeof(upper('ab'))", error="typeof", doc=f"{C}#typeof"),
+    Case("to_hex(to_utf8('abc'))", "616263", "varchar", doc="functions/binary.html#to_hex"),
+    Case("from_hex('616263')", b"abc", "varbinary", doc="functions/binary.html#from_hex"),
+)
+def test_conversions(engine: DuckDBEngine, case: Case) -> None:
+    check(engine, case)
