@@ -47,6 +47,13 @@ S = "functions/string.html"
     Case("substr('hello', 2, 3)", "ell", "varchar", doc=f"{S}#substr"),
     Case("substr('hello', -3)", "llo", "varchar", doc=f"{S}#substr"),
     Case("substr('hello', -3, 2)", "ll", "varchar", doc=f"{S}#substr"),
+    Case("substr('hello', 0)", "", "varchar", doc=f"{S}#substr"),
+    Case("substr('hello', 0, 2)", "", "varchar", doc=f"{S}#substr"),
+    Case("substr('hello', -10)", "", "varchar", doc=f"{S}#substr"),
+    Case("substr('hello', -5, 2)", "he", "varchar", doc=f"{S}#substr"),
+    Case("substr('hello', 2, -1)", "", "varchar", doc=f"{S}#substr"),
+    Case("substr('hello', 6)", "", "varchar", doc=f"{S}#substr"),
+    Case("substr(CAST(NULL AS varchar), 2)", None, "varchar", doc=f"{S}#substr"),
     Case("substring('hello', 2, 3)", "ell", "varchar", doc=f"{S}#substring"),
     Case("starts_with('hello', 'he')", True, "boolean", doc=f"{S}#starts_with"),
     Case("starts_with('hello', 'lo')", False, "boolean", doc=f"{S}#starts_with"),
@@ -57,6 +64,14 @@ S = "functions/string.html"
     Case("translate('abcd', 'ab', 'z')", "zcd", "varchar", doc=f"{S}#translate"),
     Case("SELECT upper(name) FROM marts_sample ORDER BY id", ["ZELDA", "DOOM", "TETRIS", "HALO"], "varchar",
          doc=f"{S}#upper", rows=True),  # fmt: skip
+    Case("SELECT length(note) FROM marts_sample ORDER BY id", [None, 4, None, None], "bigint", doc=f"{S}#length",
+         rows=True),  # fmt: skip
+    Case("SELECT substr(note, -2) FROM marts_sample ORDER BY id", [None, "te", None, None], "varchar",
+         doc=f"{S}#substr", rows=True),  # fmt: skip
+    Case("SELECT concat(name, note) FROM marts_sample ORDER BY id", [None, "Doomlate", None, None], "varchar",
+         doc=f"{S}#concat", rows=True),  # fmt: skip
+    Case("concat('a', 1)", error="concat", doc=f"{S}#concat"),
+    Case("SELECT name || qty FROM marts_sample", error="concat", doc=f"{S}#string-operators"),
     Case("SELECT split(name, 'o', 2) FROM marts_sample WHERE id = 2", ["D", "om"], "array(varchar)",
          doc=f"{S}#split"),  # fmt: skip
 )

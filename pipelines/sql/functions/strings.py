@@ -4,8 +4,11 @@ differ or are missing:
 - `split(s, d, limit)`: at most `limit` elements, the last holding the rest (sqlglot drops the limit);
 - `strpos(s, sub, instance)`: the position of the n-th (from the end when negative) occurrence,
   overlapping ones counted as Trino's `indexOf` loop counts them;
+- `substr(s, start[, length])`: empty for a start of 0, a start before the string's beginning
+  (negative, counted from its end) or a length of 0 or less (DuckDB counts such ranges partly);
 - `codepoint(c)` (DuckDB: `unicode`) and `hamming_distance` (DuckDB: `hamming`);
-- a NULL literal in `concat` / `||` keeps the result VARCHAR (DuckDB types it NULL).
+- a NULL literal in `concat` / `||` keeps the result VARCHAR (DuckDB types it NULL); a number in
+  them is refused (Trino has no such concat, DuckDB would print the number).
 
 `format` (a conversion function) is in `pipelines.sql.functions.formatting`.
 """
@@ -14,7 +17,10 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from pipelines.sql.functions.argtypes import call, cast
+from pipelines.sql.functions import refuse
+from pipelines.sql.functions.argtypes import FLOATS, INTEGERS, TEXTS, T, call, cast, is_type
+
+_NUMBERS = INTEGERS | FLOATS | {T.DECIMAL}
 
 MACROS = [
     # split(s, d, n): the first n-1 pieces, then the rest of the string joined back by d
@@ -27,6 +33,10 @@ MACROS = [
     " WHEN n = 0 THEN error('strpos: instance must be a positive or negative number')"
     " ELSE CAST(coalesce(list_filter(range(1, length(s) + 1),"
     " lambda i: substr(s, i, length(sub)) = sub)[n], 0) AS BIGINT) END",
+    "CREATE OR REPLACE MACRO gg_substr(s, st, n) AS CASE"
+    " WHEN st = 0 OR n <= 0 OR st > length(s) OR length(s) + st < 0 THEN ''"
+    " ELSE substring(s, CASE WHEN st < 0 THEN length(s) + st + 1 ELSE st END, n) END",
+    "CREATE OR REPLACE MACRO gg_substr_from(s, st) AS gg_substr(s, st, length(s) + 1)",
     "CREATE OR REPLACE MACRO gg_codepoint(c) AS CASE WHEN length(c) = 1 THEN unicode(c)"
     " ELSE error('codepoint: the argument must be a single character') END",
 ]
@@ -36,7 +46,30 @@ def _null_as_varchar(node: exp.Expr) -> exp.Expr:
     return cast(exp.null(), "VARCHAR") if isinstance(node, exp.Null) else node
 
 
+def _concat(node: exp.Expr) -> exp.Expr | None:
+    parts = node.expressions if isinstance(node, exp.Concat) else [node.this, node.expression]
+    numbers = [p for p in parts if is_type(p, _NUMBERS)]
+    if numbers and any(is_type(p, TEXTS) for p in parts):  # (an array's || takes an element)
+        for part in numbers:
+            refuse(f"concat/|| of the number {part.sql('athena')}", "Trino rejects it too: CAST the number to varchar")
+    if not any(isinstance(p, exp.Null) for p in parts):
+        return None
+    new = node.copy()
+    if isinstance(node, exp.Concat):
+        new.set("expressions", [_null_as_varchar(e) for e in node.expressions])
+    else:
+        new.set("this", _null_as_varchar(node.this))
+        new.set("expression", _null_as_varchar(node.expression))
+    return new
+
+
 def rewrite(node: exp.Expr) -> exp.Expr | None:
+    if isinstance(node, exp.Substring):
+        length = node.args.get("length")
+        start = node.args.get("start") or exp.Literal.number(1)
+        if length is None:
+            return call("gg_substr_from", node.this, start)
+        return call("gg_substr", node.this, start, length)
     if isinstance(node, exp.Split) and node.args.get("limit") is not None:
         return call("gg_split", node.this, node.expression, node.args["limit"])
     if isinstance(node, exp.StrPosition) and node.args.get("occurrence") is not None:
@@ -45,12 +78,8 @@ def rewrite(node: exp.Expr) -> exp.Expr | None:
         return call("gg_codepoint", *node.expressions)
     if isinstance(node, exp.Anonymous) and node.name.lower() == "hamming_distance" and len(node.expressions) == 2:
         return call("hamming", *node.expressions)
-    if isinstance(node, exp.DPipe) and (isinstance(node.this, exp.Null) or isinstance(node.expression, exp.Null)):
-        return node.__class__(this=_null_as_varchar(node.this), expression=_null_as_varchar(node.expression))
-    if isinstance(node, exp.Concat) and any(isinstance(e, exp.Null) for e in node.expressions):
-        new = node.copy()
-        new.set("expressions", [_null_as_varchar(e) for e in node.expressions])
-        return new
+    if isinstance(node, exp.DPipe | exp.Concat):
+        return _concat(node)
     return None
 
 
