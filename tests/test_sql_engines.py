@@ -237,7 +237,7 @@ def test_transpiled_text() -> None:
         "SELECT date_diff('day', ts, ts), ts AT TIME ZONE 'UTC', date_add('day', 1, d), n / 2 FROM t", schema
     )
     assert "DATE_SUB('day'" in out and "TIMEZONE('UTC', CAST(" in out
-    assert 'CAST("t"."d" + INTERVAL 1 DAY AS DATE)' in out and "TRUNC(" in out
+    assert 'CAST("t"."d" + INTERVAL 1 DAY AS DATE)' in out and '"t"."n" // 2' in out
     assert joda_to_strftime("yyyy-MM-dd'T'HH:mm:ss.SSSZ") == "%Y-%m-%dT%H:%M:%S.%g%z"
     with pytest.raises(TranspileError):
         joda_to_strftime("GG yyyy")

@@ -54,6 +54,14 @@ D = decimal.Decimal
     Case("width_bucket(5.3e0, 0.2e0, 10.6e0, 5)", 3, "bigint", doc=f"{M}#width_bucket"),
     Case("width_bucket(-1e0, 0e0, 10e0, 5)", 0, "bigint", doc=f"{M}#width_bucket"),
     Case("width_bucket(10e0, 0e0, 10e0, 5)", 6, "bigint", doc=f"{M}#width_bucket"),
+    Case("7 / 2", 3, "integer", doc="functions/math.html#mathematical-operators"),
+    Case("-7 / 2", -3, "integer", doc="functions/math.html#mathematical-operators"),
+    Case("CAST(9007199254740993 AS bigint) / 1", 9007199254740993, "bigint",
+         doc="functions/math.html#mathematical-operators"),  # fmt: skip
+    Case("SELECT qty / 2 FROM marts_sample ORDER BY id", [1, 1, 0, 2], "integer",
+         doc="functions/math.html#mathematical-operators", rows=True),  # fmt: skip
+    Case("SELECT id / qty FROM marts_sample ORDER BY id", [0, 0, 3, 0], "bigint",
+         doc="functions/math.html#mathematical-operators", rows=True),  # fmt: skip
     Case("7 % 3", 1, "integer", doc="functions/math.html#mathematical-operators"),
     Case("e()", 2.718281828459045, "double", doc=f"{M}#e"),
     Case("pi()", 3.141592653589793, "double", doc=f"{M}#pi"),

@@ -7,6 +7,8 @@ differ in type or are missing:
 - `ceil` / `floor` of an integer keep its type (DuckDB: double), of a decimal give
   decimal(p-s+min(s,1), 0);
 - `sign` has its argument's type (DuckDB: tinyint); of a decimal, decimal(1,0);
+- integer / integer truncates toward zero and keeps the wider integer type (DuckDB's `//`;
+  sqlglot's `CAST(TRUNC(a / b) AS BIGINT)` widens an integer to a bigint and goes through a double);
 - `width_bucket(x, bound1, bound2, n)`, `e()`, `nan()`, `infinity()` (missing in DuckDB).
 """
 
@@ -22,6 +24,7 @@ from pipelines.sql.functions.argtypes import (
     call,
     cast,
     decimal_ps,
+    is_type,
     literal_decimal,
 )
 
@@ -60,26 +63,21 @@ def _whole_decimal(p: int, s: int) -> str:
 _NO_PS = "its decimal precision and scale are not known to the embedded engine"
 
 
-def _round(node: exp.Round) -> exp.Expr | None:
-    digits = node.args.get("decimals")
+# Trino's result type of round / truncate of a decimal(p, s): without digits, with digits
+_DECIMAL_RESULTS = {
+    "round": (lambda p, s: _whole_decimal(p, s), lambda p, s: f"DECIMAL({min(38, p + 1)}, {s})"),
+    "truncate": (lambda p, s: f"DECIMAL({max(1, p - s)}, 0)", lambda p, s: f"DECIMAL({p}, {s})"),
+}
+
+
+def _round_or_truncate(node: exp.Round | exp.Trunc, name: str) -> exp.Expr | None:
     ps = decimal_ps(node.this)
     if ps is None:
         if _maybe_decimal(node.this):
-            refuse("round(<decimal expression>)", _NO_PS)
+            refuse(f"{name}(<decimal expression>)", _NO_PS)
         return None
-    p, s = ps
-    return cast(node, _whole_decimal(p, s) if digits is None else f"DECIMAL({min(38, p + 1)}, {s})")
-
-
-def _truncate(node: exp.Trunc) -> exp.Expr | None:
-    digits = node.args.get("decimals")
-    ps = decimal_ps(node.this)
-    if ps is None:
-        if _maybe_decimal(node.this):
-            refuse("truncate(<decimal expression>)", _NO_PS)
-        return None
-    p, s = ps
-    return cast(node, f"DECIMAL({max(1, p - s)}, 0)" if digits is None else f"DECIMAL({p}, {s})")
+    whole, with_digits = _DECIMAL_RESULTS[name]
+    return cast(node, (whole if node.args.get("decimals") is None else with_digits)(*ps))
 
 
 def _ceil_floor(node: exp.Ceil | exp.Floor) -> exp.Expr | None:
@@ -106,14 +104,14 @@ def _sign(node: exp.Sign) -> exp.Expr | None:
 
 
 def rewrite(node: exp.Expr) -> exp.Expr | None:
-    if isinstance(node, exp.Round):
-        return _round(node)
-    if isinstance(node, exp.Trunc):
-        return _truncate(node)
+    if isinstance(node, exp.Round | exp.Trunc):
+        return _round_or_truncate(node, "round" if isinstance(node, exp.Round) else "truncate")
     if isinstance(node, exp.Ceil | exp.Floor):
         return _ceil_floor(node)
     if isinstance(node, exp.Sign):
         return _sign(node)
+    if isinstance(node, exp.Div) and is_type(node.this, INTEGERS) and is_type(node.expression, INTEGERS):
+        return exp.IntDiv(this=node.this, expression=node.expression)  # truncates, keeps the wider integer type
     if isinstance(node, exp.WidthBucket):
         args = [node.this, node.args["min_value"], node.args["max_value"], node.args["num_buckets"]]
         return call("gg_width_bucket", *args)
