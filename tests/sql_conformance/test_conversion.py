@@ -21,6 +21,8 @@ C = "functions/conversion.html"
     Case("CAST(2.5 AS integer)", 3, "integer", doc=f"{C}#cast"),
     Case("SELECT CAST(ratio AS bigint) FROM marts_sample ORDER BY id", [1, 2, 3, -1], "bigint", doc=f"{C}#cast",
          rows=True),  # fmt: skip
+    Case("try_cast(2.5e0 AS integer)", 3, "integer", doc=f"{C}#try_cast"),
+    Case("CAST(CAST(NULL AS double) AS integer)", None, "integer", doc=f"{C}#cast"),
     Case("CAST('12' AS integer)", 12, "integer", doc=f"{C}#cast"),
     Case("CAST('-7' AS bigint)", -7, "bigint", doc=f"{C}#cast"),
     Case("CAST('1.5' AS integer)", error="cannot cast", doc=f"{C}#cast"),
@@ -36,6 +38,10 @@ C = "functions/conversion.html"
     Case("CAST(0.0001e0 AS varchar)", "1.0E-4", "varchar", doc=f"{C}#cast"),
     Case("CAST(-0.001e0 AS varchar)", "-0.001", "varchar", doc=f"{C}#cast"),
     Case("CAST(0e0 AS varchar)", "0.0", "varchar", doc=f"{C}#cast"),
+    Case("CAST(CAST(1.5 AS real) AS varchar)", "1.5", "varchar", doc=f"{C}#cast"),
+    Case("CAST(CAST(NULL AS double) AS varchar)", None, "varchar", doc=f"{C}#cast"),
+    Case("SELECT CAST(ratio AS varchar) FROM marts_sample ORDER BY id", ["0.5", "1.5", "2.5", "-0.5"], "varchar",
+         doc=f"{C}#cast", rows=True),  # fmt: skip
     Case("CAST(nan() AS varchar)", "NaN", "varchar", doc=f"{C}#cast"),
     Case("CAST(1.50 AS varchar)", "1.50", "varchar", doc=f"{C}#cast"),
     Case("CAST(5 AS varchar)", "5", "varchar", doc=f"{C}#cast"),
@@ -48,6 +54,17 @@ C = "functions/conversion.html"
     Case("SELECT typeof(price) FROM marts_sample WHERE id = 1", "decimal(12,2)", "varchar", doc=f"{C}#typeof"),
     Case("SELECT typeof(name) FROM marts_sample WHERE id = 1", "varchar", "varchar", doc=f"{C}#typeof"),
     Case("SELECT typeof(tags) FROM marts_sample WHERE id = 1", "array(varchar)", "varchar", doc=f"{C}#typeof"),
+    Case("SELECT typeof(sold_at) FROM marts_sample WHERE id = 1", "timestamp(3)", "varchar",
+         doc="connector/hive.html#hive-general-configuration-properties"),  # fmt: skip (timestamp precision: ms)
+    Case("typeof(CAST(1 AS bigint) * 2)", "bigint", "varchar", doc=f"{C}#typeof"),
+    Case("typeof(ARRAY[ARRAY[1]])", "array(array(integer))", "varchar", doc=f"{C}#typeof"),
+    Case("typeof(CAST(ROW(1, 'a') AS ROW(x integer, y varchar)))", "row(x integer, y varchar)", "varchar",
+         doc=f"{C}#typeof"),  # fmt: skip
+    Case("typeof(CAST('2026-01-01 00:00:00 UTC' AS timestamp(3) with time zone))", "timestamp(3) with time zone",
+         "varchar", doc=f"{C}#typeof"),  # fmt: skip
+    Case("SELECT typeof(attrs) FROM marts_sample WHERE id = 1", "map(varchar, bigint)", "varchar", doc=f"{C}#typeof"),
+    Case("typeof(length('abc'))", "bigint", "varchar", doc=f"{C}#typeof"),
+    Case("typeof(MAP(ARRAY['a'], ARRAY[1]))", error="typeof", doc=f"{C}#typeof"),
     Case("typeof(upper('ab'))", error="typeof", doc=f"{C}#typeof"),
     Case("to_hex(to_utf8('abc'))", "616263", "varchar", doc="functions/binary.html#to_hex"),
     Case("from_hex('616263')", b"abc", "varbinary", doc="functions/binary.html#from_hex"),

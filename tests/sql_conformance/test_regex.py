@@ -29,6 +29,10 @@ R = "functions/regexp.html"
     Case("regexp_count('1a 2b 14m', '\\s*[a-z]+\\s*')", 3, "bigint", doc=f"{R}#regexp_count"),
     Case("regexp_split('1a 2b 14m', '\\s*[a-z]+\\s*')", ["1", "2", "14", ""], "array(varchar)",
          doc=f"{R}#regexp_split"),  # fmt: skip
+    Case("regexp_position('I have 23 apples, 5 pears and 13 oranges', '\\b\\d+\\b')", 8, "integer",
+         doc=f"{R}#regexp_position"),  # fmt: skip
+    Case("regexp_position('abc', '\\d')", -1, "integer", doc=f"{R}#regexp_position"),
+    Case("regexp_position('a1b2', '\\d', 1, 2)", error="regexp_position", doc=f"{R}#regexp_position"),
     Case("SELECT regexp_extract(name, '[0-9]+') FROM marts_sample WHERE id = 1", None, "varchar",
          doc=f"{R}#regexp_extract"),  # fmt: skip
     Case("SELECT regexp_replace(name, '(o)', '[$1]') FROM marts_sample WHERE id = 2", "D[o][o]m", "varchar",

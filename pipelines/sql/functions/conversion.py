@@ -16,7 +16,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from pipelines.sql.functions import refuse
-from pipelines.sql.functions.argtypes import FLOATS, INTEGERS, TEXTS, call, cast, is_type, string_literal
+from pipelines.sql.functions.argtypes import FLOATS, INTEGERS, TEXTS, arg_type, call, cast, is_type, string_literal
 
 MACROS = [
     # Java's Double.toString from DuckDB's shortest digits: decimal notation for 1e-3 <= |x| < 1e7,
@@ -48,7 +48,8 @@ MACROS = [
     # DuckDB's type names (typeof) as Trino's: lower case, arrays, rows, real, timestamp(3)
     "CREATE OR REPLACE MACRO gg_trino_type_name(t) AS CASE"
     " WHEN t = '\"NULL\"' THEN 'unknown'"
-    " WHEN regexp_matches(t, '(HUGEINT|UBIGINT|UINTEGER|USMALLINT|UTINYINT|INTERVAL|TIME\\b)')"
+    " WHEN regexp_matches(replace(t, 'WITH TIME ZONE', ''),"
+    " '(HUGEINT|UBIGINT|UINTEGER|USMALLINT|UTINYINT|INTERVAL|\\bTIME\\b|TIMESTAMP_)')"
     " THEN error('typeof: DuckDB type ' || t || ' has no Trino name here')"
     " ELSE regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace(regexp_replace("
     " regexp_replace(lower(t), 'struct\\(', 'row(', 'g'), '\\bfloat\\b', 'real', 'g'),"
@@ -59,17 +60,34 @@ MACROS = [
 ]
 
 
-def _literal_text(node: exp.Expr) -> bool:
-    """A text expression computed from literals only (Trino types it varchar(n))."""
-    return is_type(node, TEXTS) and not any(True for _ in node.find_all(exp.Column))
+def _holds_text(kind: exp.DataType) -> bool:
+    return any(isinstance(t, exp.DataType) and t.this in TEXTS for t in kind.walk())
+
+
+def _bounded_text(node: exp.Expr) -> bool:
+    """An expression of literals whose type may hold a string literal's varchar(n) (Trino types
+    `'ab'` as varchar(2), `ARRAY['a']` as array(varchar(1))): a string literal under no CAST, and
+    no column, and a type that is or holds a text (or is not known)."""
+    kind = arg_type(node)
+    if any(True for _ in node.find_all(exp.Column)) or (kind is not None and not _holds_text(kind)):
+        return False
+    for literal in node.find_all(exp.Literal):
+        if not literal.is_string:
+            continue
+        ancestor = literal.parent
+        while ancestor is not None and ancestor is not node.parent and not isinstance(ancestor, exp.Cast):
+            ancestor = ancestor.parent
+        if not isinstance(ancestor, exp.Cast):
+            return True
+    return False
 
 
 def _typeof(node: exp.Typeof) -> exp.Expr:
     text = string_literal(node.this)
     if text is not None:
         return exp.Literal.string(f"varchar({len(text)})")
-    if _literal_text(node.this):
-        refuse(f"typeof({node.this.sql('athena')})", "Trino types a text of literals as a bounded varchar(n)")
+    if _bounded_text(node.this):
+        refuse(f"typeof({node.this.sql('athena')})", "Trino types string literals as a bounded varchar(n)")
     return call("gg_trino_type_name", call("typeof", node.this))
 
 

@@ -4,7 +4,9 @@ DuckDB's differ:
 - `regexp_extract(s, p[, group])` is NULL when `p` does not match (DuckDB: the empty string);
 - `regexp_replace(s, p, r)`: Trino's replacement names groups `$1` and escapes with a backslash
   (`\\$` is a dollar); DuckDB's (RE2) names them `\\1`. A literal replacement is translated; one
-  computed at run time is refused (its `$` could not be told from a group reference).
+  computed at run time is refused (its `$` could not be told from a group reference);
+- `regexp_position(s, p)` (missing in DuckDB): the 1-based position of the first match, -1 when
+  none; the forms with a start and an occurrence are refused.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from pipelines.sql.functions.argtypes import call, string_literal
 MACROS = [
     "CREATE OR REPLACE MACRO gg_regexp_extract(s, p, g) AS"
     " CASE WHEN regexp_matches(s, p) THEN regexp_extract(s, p, g) END",
+    # the shortest prefix followed by a match, plus one
+    "CREATE OR REPLACE MACRO gg_regexp_position(s, p) AS CASE WHEN regexp_matches(s, p)"
+    " THEN CAST(length(regexp_extract(s, '(?s)^(.*?)(?:' || p || ')', 1)) + 1 AS INTEGER) ELSE -1 END",
 ]
 
 
@@ -45,6 +50,10 @@ def re2_replacement(trino: str) -> str:
 
 
 def rewrite(node: exp.Expr) -> exp.Expr | None:
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "regexp_position":
+        if len(node.expressions) != 2:
+            refuse("regexp_position(s, p, start[, occurrence])", "only the two-argument form is translated")
+        return call("gg_regexp_position", *node.expressions)
     if isinstance(node, exp.RegexpExtract):
         group = node.args.get("group") or exp.Literal.number(0)
         return call("gg_regexp_extract", node.this, node.expression, group)
