@@ -18,6 +18,10 @@ DOC = '\'{"store": {"book": [{"title": "A"}, {"title": "B"}], "open": true, "n":
     Case(f"json_extract_scalar({DOC}, '$.store')", None, "varchar", doc=f"{J}#json_extract_scalar"),
     Case(f"json_extract_scalar({DOC}, '$.missing')", None, "varchar", doc=f"{J}#json_extract_scalar"),
     Case(f"json_extract_scalar({DOC}, '$.store.none')", None, "varchar", doc=f"{J}#json_extract_scalar"),
+    Case("json_extract_scalar('{\"a\": 10.5, \"b\": [-1.25]}', '$.b[0]')", "-1.25", "varchar",
+         doc=f"{J}#json_extract_scalar"),  # fmt: skip
+    Case("json_extract_scalar('{\"price\": 10.50}', '$.price')", error="json_extract_scalar",
+         doc=f"{J}#json_extract_scalar"),  # fmt: skip (Trino: '10.50', the document's text)
     Case(f"json_format(json_extract({DOC}, '$.store.book[1]'))", '{"title":"B"}', "varchar",
          doc=f"{J}#json_extract"),  # fmt: skip
     Case(f"json_extract({DOC}, '$.missing') IS NULL", True, "boolean", doc=f"{J}#json_extract"),

@@ -23,6 +23,10 @@ S = "functions/string.html"
     Case("lower('AbC')", "abc", "varchar", doc=f"{S}#lower"),
     Case("upper('AbC')", "ABC", "varchar", doc=f"{S}#upper"),
     Case("trim('  a b  ')", "a b", "varchar", doc=f"{S}#trim"),
+    Case("trim(chr(9) || ' a' || chr(10) || chr(13))", "a", "varchar", doc=f"{S}#trim"),
+    Case("ltrim(chr(12) || 'a ')", "a ", "varchar", doc=f"{S}#ltrim"),
+    Case("trim(BOTH 'x' FROM 'xxaxx')", "a", "varchar", doc=f"{S}#trim"),
+    Case("trim(LEADING FROM '  a  ')", "a  ", "varchar", doc=f"{S}#trim"),
     Case("ltrim('  a  ')", "a  ", "varchar", doc=f"{S}#ltrim"),
     Case("rtrim('  a  ')", "  a", "varchar", doc=f"{S}#rtrim"),
     Case("lpad('ab', 5, 'xy')", "xyxab", "varchar", doc=f"{S}#lpad"),
@@ -36,6 +40,8 @@ S = "functions/string.html"
     Case("split('a.b.c', '.', 1)", ["a.b.c"], "array(varchar)", doc=f"{S}#split"),
     Case("split('a.b.c', '.', 5)", ["a", "b", "c"], "array(varchar)", doc=f"{S}#split"),
     Case("split_part('a,b,c', ',', 2)", "b", "varchar", doc=f"{S}#split_part"),
+    Case("split_part('a,b,c', ',', 4)", None, "varchar", doc=f"{S}#split_part"),
+    Case("split_part('a,,c', ',', 2)", "", "varchar", doc=f"{S}#split_part"),
     Case("strpos('high', 'ig')", 2, "bigint", doc=f"{S}#strpos"),
     Case("strpos('high', 'x')", 0, "bigint", doc=f"{S}#strpos"),
     Case("strpos('abcabc', 'b', 2)", 5, "bigint", doc=f"{S}#strpos"),
@@ -79,7 +85,9 @@ def test_string_functions(engine: DuckDBEngine, case: Case) -> None:
     check(engine, case)
 
 
-@pytest.mark.parametrize("sql", ["split('a.b', '.', 0)", "codepoint('ab')", "strpos('abc', 'b', 0)"])
+@pytest.mark.parametrize(
+    "sql", ["split('a.b', '.', 0)", "split_part('a.b', '.', 0)", "codepoint('ab')", "strpos('abc', 'b', 0)"]
+)
 def test_invalid_arguments_fail(engine: DuckDBEngine, sql: str) -> None:
     # Trino rejects a limit/instance of 0 and a codepoint of more than one character (same page)
     from pipelines.sql.engine import SqlError

@@ -1,6 +1,8 @@
 """Trino's JSON functions (https://trino.io/docs/current/functions/json.html) where DuckDB's differ:
 
-- `json_extract_scalar` of an object or an array is NULL (DuckDB: its JSON text);
+- `json_extract_scalar` of an object or an array is NULL (DuckDB: its JSON text); of a fractional
+  number, the document's text (DuckDB reprints it: `10.50` -> `10.5`, so one it reprints
+  differently fails the query);
 - `json_array_length` is a BIGINT, NULL for what is not an array (DuckDB: UBIGINT, 0);
 - `json_size(json, path)` (missing in DuckDB) and `is_json_scalar`;
 - `CAST(json AS varchar)` gives a JSON string's value (DuckDB: its quoted text), NULL for JSON null,
@@ -15,8 +17,15 @@ from sqlglot import exp
 from pipelines.sql.functions.argtypes import TEXTS, T, arg_type, call, is_type
 
 MACROS = [
-    "CREATE OR REPLACE MACRO gg_json_extract_scalar(j, p) AS"
-    " CASE WHEN json_type(j, p) IN ('OBJECT', 'ARRAY') THEN NULL ELSE json_extract_string(j, p) END",
+    # a fractional number is printed by DuckDB in its shortest form, Trino gives the document's text:
+    # refused (an error) when that shortest form is not a number token of the document (10.50, 1e2)
+    "CREATE OR REPLACE MACRO gg_json_extract_scalar(j, p) AS CASE"
+    " WHEN json_type(j, p) IN ('OBJECT', 'ARRAY') THEN NULL"
+    " WHEN json_type(j, p) = 'DOUBLE' AND NOT regexp_matches(CAST(j AS VARCHAR),"
+    " '(^|[:\\[,])\\s*' || regexp_escape(json_extract_string(j, p)) || '\\s*($|[,}\\]])')"
+    " THEN error('json_extract_scalar: the number''s text in the document (' || json_extract_string(j, p)"
+    " || ' as DuckDB reads it) cannot be reproduced; Athena gives it as written')"
+    " ELSE json_extract_string(j, p) END",
     "CREATE OR REPLACE MACRO gg_json_array_length(j) AS"
     " CASE WHEN json_type(j) = 'ARRAY' THEN CAST(json_array_length(j) AS BIGINT) END",
     "CREATE OR REPLACE MACRO gg_json_size(j, p) AS CAST(CASE json_type(j, p)"

@@ -6,6 +6,9 @@ differ or are missing:
   overlapping ones counted as Trino's `indexOf` loop counts them;
 - `substr(s, start[, length])`: empty for a start of 0, a start before the string's beginning
   (negative, counted from its end) or a length of 0 or less (DuckDB counts such ranges partly);
+- `split_part(s, d, i)` is NULL past the last field (DuckDB: the empty string); an index < 1 fails;
+- `trim`, `ltrim`, `rtrim` without characters remove Java's whitespace (tab, newline, ...; DuckDB:
+  spaces only);
 - `codepoint(c)` (DuckDB: `unicode`) and `hamming_distance` (DuckDB: `hamming`);
 - a NULL literal in `concat` / `||` keeps the result VARCHAR (DuckDB types it NULL); a number in
   them is refused (Trino has no such concat, DuckDB would print the number).
@@ -37,9 +40,20 @@ MACROS = [
     " WHEN st = 0 OR n <= 0 OR st > length(s) OR length(s) + st < 0 THEN ''"
     " ELSE substring(s, CASE WHEN st < 0 THEN length(s) + st + 1 ELSE st END, n) END",
     "CREATE OR REPLACE MACRO gg_substr_from(s, st) AS gg_substr(s, st, length(s) + 1)",
+    "CREATE OR REPLACE MACRO gg_split_part(s, d, i) AS CASE"
+    " WHEN i < 1 THEN error('split_part: index must be greater than zero')"
+    " WHEN i <= len(str_split(s, d)) THEN split_part(s, d, i) END",
     "CREATE OR REPLACE MACRO gg_codepoint(c) AS CASE WHEN length(c) = 1 THEN unicode(c)"
     " ELSE error('codepoint: the argument must be a single character') END",
 ]
+
+
+# Java's Character.isWhitespace, which Trino's trim functions remove
+WHITESPACE = "".join(
+    chr(c)
+    for c in [*range(0x09, 0x0E), *range(0x1C, 0x21), 0x1680, *range(0x2000, 0x2007), *range(0x2008, 0x200B)]
+    + [0x2028, 0x2029, 0x205F, 0x3000]
+)
 
 
 def _null_as_varchar(node: exp.Expr) -> exp.Expr:
@@ -70,6 +84,12 @@ def rewrite(node: exp.Expr) -> exp.Expr | None:
         if length is None:
             return call("gg_substr_from", node.this, start)
         return call("gg_substr", node.this, start, length)
+    if isinstance(node, exp.Trim) and node.args.get("expression") is None:
+        new = node.copy()
+        new.set("expression", exp.Literal.string(WHITESPACE))
+        return new
+    if isinstance(node, exp.SplitPart):
+        return call("gg_split_part", node.this, node.args["delimiter"], node.args["part_index"])
     if isinstance(node, exp.Split) and node.args.get("limit") is not None:
         return call("gg_split", node.this, node.expression, node.args["limit"])
     if isinstance(node, exp.StrPosition) and node.args.get("occurrence") is not None:
