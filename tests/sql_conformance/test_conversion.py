@@ -25,6 +25,8 @@ C = "functions/conversion.html"
     Case("CAST(CAST(NULL AS double) AS integer)", None, "integer", doc=f"{C}#cast"),
     Case("CAST('12' AS integer)", 12, "integer", doc=f"{C}#cast"),
     Case("CAST('-7' AS bigint)", -7, "bigint", doc=f"{C}#cast"),
+    Case("CAST(CAST(NULL AS varchar) AS integer)", None, "integer", doc=f"{C}#cast"),
+    Case("SELECT CAST(note AS integer) FROM marts_sample WHERE id = 1", None, "integer", doc=f"{C}#cast"),
     Case("CAST('1.5' AS integer)", error="cannot cast", doc=f"{C}#cast"),
     Case("try_cast('abc' AS integer)", None, "integer", doc=f"{C}#try_cast"),
     Case("try_cast('1.5' AS integer)", None, "integer", doc=f"{C}#try_cast"),

@@ -33,6 +33,8 @@ R = "functions/regexp.html"
          doc=f"{R}#regexp_position"),  # fmt: skip
     Case("regexp_position('abc', '\\d')", -1, "integer", doc=f"{R}#regexp_position"),
     Case("regexp_position('a1b2', '\\d', 1, 2)", error="regexp_position", doc=f"{R}#regexp_position"),
+    Case("regexp_position(CAST(NULL AS varchar), 'a')", None, "integer", doc=f"{R}#regexp_position"),
+    Case("regexp_replace(CAST(NULL AS varchar), 'a', 'b')", None, "varchar", doc=f"{R}#regexp_replace"),
     Case("SELECT regexp_extract(name, '[0-9]+') FROM marts_sample WHERE id = 1", None, "varchar",
          doc=f"{R}#regexp_extract"),  # fmt: skip
     Case("SELECT regexp_replace(name, '(o)', '[$1]') FROM marts_sample WHERE id = 2", "D[o][o]m", "varchar",

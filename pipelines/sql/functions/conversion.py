@@ -42,7 +42,7 @@ MACROS = [
     " THEN gg_java_plain(gg_java_digits(abs(x)).d, gg_java_digits(abs(x)).e)"
     " ELSE substr(gg_java_digits(abs(x)).d, 1, 1) || '.'"
     " || coalesce(nullif(substr(gg_java_digits(abs(x)).d, 2), ''), '0') || 'E' || gg_java_digits(abs(x)).e END) END",
-    "CREATE OR REPLACE MACRO gg_integer_text(s) AS CASE WHEN regexp_full_match(s, '[+-]?[0-9]+') THEN s"
+    "CREATE OR REPLACE MACRO gg_integer_text(s) AS CASE WHEN s IS NULL OR regexp_full_match(s, '[+-]?[0-9]+') THEN s"
     " ELSE error('cannot cast ''' || s || ''' to an integer type') END",
     "CREATE OR REPLACE MACRO gg_try_integer_text(s) AS CASE WHEN regexp_full_match(s, '[+-]?[0-9]+') THEN s END",
     # DuckDB's type names (typeof) as Trino's: lower case, arrays, rows, real, timestamp(3)

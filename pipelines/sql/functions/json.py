@@ -28,9 +28,9 @@ MACROS = [
     " ELSE json_extract_string(j, p) END",
     "CREATE OR REPLACE MACRO gg_json_array_length(j) AS"
     " CASE WHEN json_type(j) = 'ARRAY' THEN CAST(json_array_length(j) AS BIGINT) END",
-    "CREATE OR REPLACE MACRO gg_json_size(j, p) AS CAST(CASE json_type(j, p)"
-    " WHEN 'OBJECT' THEN len(json_keys(j, p)) WHEN 'ARRAY' THEN json_array_length(j, p)"
-    " WHEN NULL THEN NULL ELSE 0 END AS BIGINT)",
+    "CREATE OR REPLACE MACRO gg_json_size(j, p) AS CAST(CASE WHEN json_type(j, p) IS NULL THEN NULL"
+    " WHEN json_type(j, p) = 'OBJECT' THEN len(json_keys(j, p))"
+    " WHEN json_type(j, p) = 'ARRAY' THEN json_array_length(j, p) ELSE 0 END AS BIGINT)",
     "CREATE OR REPLACE MACRO gg_is_json_scalar(j) AS json_type(j) NOT IN ('OBJECT', 'ARRAY')",
     "CREATE OR REPLACE MACRO gg_json_to_varchar(j) AS CASE json_type(j)"
     " WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN json_extract_string(j, '$')"

@@ -20,7 +20,8 @@ MACROS = [
     "CREATE OR REPLACE MACRO gg_regexp_extract(s, p, g) AS"
     " CASE WHEN regexp_matches(s, p) THEN regexp_extract(s, p, g) END",
     # the shortest prefix followed by a match, plus one
-    "CREATE OR REPLACE MACRO gg_regexp_position(s, p) AS CASE WHEN regexp_matches(s, p)"
+    "CREATE OR REPLACE MACRO gg_regexp_position(s, p) AS CASE WHEN s IS NULL OR p IS NULL THEN NULL"
+    " WHEN regexp_matches(s, p)"
     " THEN CAST(length(regexp_extract(s, '(?s)^(.*?)(?:' || p || ')', 1)) + 1 AS INTEGER) ELSE -1 END",
 ]
 

@@ -9,6 +9,7 @@ differ or are missing:
 - `split_part(s, d, i)` is NULL past the last field (DuckDB: the empty string); an index < 1 fails;
 - `trim`, `ltrim`, `rtrim` without characters remove Java's whitespace (tab, newline, ...; DuckDB:
   spaces only);
+- `replace(s, '', r)` puts `r` around every character, as Java's String.replace (DuckDB leaves `s`);
 - `codepoint(c)` (DuckDB: `unicode`) and `hamming_distance` (DuckDB: `hamming`);
 - a NULL literal in `concat` / `||` keeps the result VARCHAR (DuckDB types it NULL); a number in
   them is refused (Trino has no such concat, DuckDB would print the number).
@@ -21,18 +22,18 @@ from __future__ import annotations
 from sqlglot import exp
 
 from pipelines.sql.functions import refuse
-from pipelines.sql.functions.argtypes import FLOATS, INTEGERS, TEXTS, T, call, cast, is_type
+from pipelines.sql.functions.argtypes import FLOATS, INTEGERS, TEXTS, T, call, cast, is_type, string_literal
 
 _NUMBERS = INTEGERS | FLOATS | {T.DECIMAL}
 
 MACROS = [
     # split(s, d, n): the first n-1 pieces, then the rest of the string joined back by d
-    "CREATE OR REPLACE MACRO gg_split(s, d, n) AS CASE"
+    "CREATE OR REPLACE MACRO gg_split(s, d, n) AS CASE WHEN s IS NULL OR d IS NULL OR n IS NULL THEN NULL"
     " WHEN n <= 0 THEN error('split: limit must be positive')"
     " WHEN len(str_split(s, d)) <= n THEN str_split(s, d)"
     " ELSE list_concat(str_split(s, d)[1:n - 1], [array_to_string(str_split(s, d)[n:], d)]) END",
     # strpos(s, sub, n): the n-th start position of sub in s (n < 0: from the end), 0 if none
-    "CREATE OR REPLACE MACRO gg_strpos(s, sub, n) AS CASE"
+    "CREATE OR REPLACE MACRO gg_strpos(s, sub, n) AS CASE WHEN s IS NULL OR sub IS NULL OR n IS NULL THEN NULL"
     " WHEN n = 0 THEN error('strpos: instance must be a positive or negative number')"
     " ELSE CAST(coalesce(list_filter(range(1, length(s) + 1),"
     " lambda i: substr(s, i, length(sub)) = sub)[n], 0) AS BIGINT) END",
@@ -43,7 +44,11 @@ MACROS = [
     "CREATE OR REPLACE MACRO gg_split_part(s, d, i) AS CASE"
     " WHEN i < 1 THEN error('split_part: index must be greater than zero')"
     " WHEN i <= len(str_split(s, d)) THEN split_part(s, d, i) END",
-    "CREATE OR REPLACE MACRO gg_codepoint(c) AS CASE WHEN length(c) = 1 THEN unicode(c)"
+    "CREATE OR REPLACE MACRO gg_replace(s, f, r) AS CASE WHEN f IS NULL OR r IS NULL THEN NULL"
+    " WHEN f <> '' THEN replace(s, f, r)"
+    " WHEN s = '' THEN r ELSE r || array_to_string(str_split(s, ''), r) || r END",
+    "CREATE OR REPLACE MACRO gg_codepoint(c) AS CASE WHEN c IS NULL THEN NULL"
+    " WHEN length(c) = 1 THEN unicode(c)"
     " ELSE error('codepoint: the argument must be a single character') END",
 ]
 
@@ -88,6 +93,8 @@ def rewrite(node: exp.Expr) -> exp.Expr | None:
         new = node.copy()
         new.set("expression", exp.Literal.string(WHITESPACE))
         return new
+    if isinstance(node, exp.Replace) and string_literal(node.expression) in (None, ""):
+        return call("gg_replace", node.this, node.expression, node.args.get("replacement") or exp.Literal.string(""))
     if isinstance(node, exp.SplitPart):
         return call("gg_split_part", node.this, node.args["delimiter"], node.args["part_index"])
     if isinstance(node, exp.Split) and node.args.get("limit") is not None:
