@@ -1,6 +1,8 @@
 """Trino's conversion functions: https://trino.io/docs/current/functions/conversion.html, and the
 casts of https://trino.io/docs/current/language/types.html (a double cast to an integer type rounds
-half away from zero; a double cast to varchar prints as Java's Double.toString)."""
+half away from zero; a double or real cast to varchar is the SQL standard's approximate numeric
+literal, mantissa and exponent, as Trino prints it: 1.5E0, 0E0; a real with at most 7 significant
+digits, rounded half to even)."""
 
 from __future__ import annotations
 
@@ -33,17 +35,20 @@ C = "functions/conversion.html"
     Case("try_cast('12' AS integer)", 12, "integer", doc=f"{C}#try_cast"),
     Case("CAST('1.5' AS double)", 1.5, "double", doc=f"{C}#cast"),
     Case("CAST('1.50' AS decimal(5,2))", decimal.Decimal("1.50"), "decimal(5,2)", doc=f"{C}#cast"),
-    Case("CAST(1.5e0 AS varchar)", "1.5", "varchar", doc=f"{C}#cast"),
-    Case("CAST(100e0 AS varchar)", "100.0", "varchar", doc=f"{C}#cast"),
+    Case("CAST(1.5e0 AS varchar)", "1.5E0", "varchar", doc=f"{C}#cast"),
+    Case("CAST(100e0 AS varchar)", "1.0E2", "varchar", doc=f"{C}#cast"),
     Case("CAST(12345678.9e0 AS varchar)", "1.23456789E7", "varchar", doc=f"{C}#cast"),
     Case("CAST(1e7 AS varchar)", "1.0E7", "varchar", doc=f"{C}#cast"),
     Case("CAST(0.0001e0 AS varchar)", "1.0E-4", "varchar", doc=f"{C}#cast"),
-    Case("CAST(-0.001e0 AS varchar)", "-0.001", "varchar", doc=f"{C}#cast"),
-    Case("CAST(0e0 AS varchar)", "0.0", "varchar", doc=f"{C}#cast"),
-    Case("CAST(CAST(1.5 AS real) AS varchar)", "1.5", "varchar", doc=f"{C}#cast"),
+    Case("CAST(-0.001e0 AS varchar)", "-1.0E-3", "varchar", doc=f"{C}#cast"),
+    Case("CAST(0e0 AS varchar)", "0E0", "varchar", doc=f"{C}#cast"),
+    Case("CAST(CAST(1.5 AS real) AS varchar)", "1.5E0", "varchar", doc=f"{C}#cast"),
     Case("CAST(CAST(NULL AS double) AS varchar)", None, "varchar", doc=f"{C}#cast"),
-    Case("SELECT CAST(ratio AS varchar) FROM marts_sample ORDER BY id", ["0.5", "1.5", "2.5", "-0.5"], "varchar",
-         doc=f"{C}#cast", rows=True),  # fmt: skip
+    Case("SELECT CAST(ratio AS varchar) FROM marts_sample ORDER BY id", ["5.0E-1", "1.5E0", "2.5E0", "-5.0E-1"],
+         "varchar", doc=f"{C}#cast", rows=True),  # fmt: skip
+    Case("CAST(-infinity() AS varchar)", "-Infinity", "varchar", doc=f"{C}#cast"),
+    Case("CAST(CAST(1.2345678 AS real) AS varchar)", "1.234568E0", "varchar", doc=f"{C}#cast"),
+    Case("CAST(CAST(1234568.5 AS real) AS varchar)", "1.234568E6", "varchar", doc=f"{C}#cast"),
     Case("CAST(nan() AS varchar)", "NaN", "varchar", doc=f"{C}#cast"),
     Case("CAST(1.50 AS varchar)", "1.50", "varchar", doc=f"{C}#cast"),
     Case("CAST(5 AS varchar)", "5", "varchar", doc=f"{C}#cast"),

@@ -48,9 +48,9 @@ def refuse(construct: str, why: str) -> NoReturn:
 def _families() -> tuple[ModuleType, ...]:
     # the family modules, in the order their rewrites are tried (imported here, not at the top, so
     # a family module may import this package's helpers)
-    from pipelines.sql.functions import conversion, formatting, json, math, regex, strings
+    from pipelines.sql.functions import conversion, formatting, json, math, numbertext, regex, strings
 
-    return (strings, regex, json, conversion, formatting, math)
+    return (strings, regex, json, conversion, formatting, math, numbertext)
 
 
 def _collect(attr: str) -> list[Any]:

@@ -29,15 +29,17 @@ def literal_decimal(node: exp.Expr | None) -> tuple[int, int] | None:
 
 def arg_type(node: exp.Expr | None) -> exp.DataType | None:
     """`node`'s type, or None when it is not known. A subtree holding a decimal literal has no
-    type known here (sqlglot types those as DOUBLE) unless it is that literal."""
+    type known here (sqlglot types those as DOUBLE) unless it is that literal or a CAST."""
     if node is None:
         return None
     ps = literal_decimal(node)
     if ps is not None:
         return exp.DataType.build(f"DECIMAL({ps[0]}, {ps[1]})")
+    if isinstance(node, exp.Cast):
+        return node.to if node.to.this not in (T.UNKNOWN, T.NULL) else None
     if any(literal_decimal(n) is not None for n in node.find_all(exp.Literal)):
         return None
-    kind = node.to if isinstance(node, exp.Cast) else getattr(node, "type", None)
+    kind = getattr(node, "type", None)
     if kind is None or kind.this in (T.UNKNOWN, T.NULL):
         try:
             kind = annotate_types(node.copy(), dialect=ATHENA).type

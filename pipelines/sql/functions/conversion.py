@@ -4,8 +4,8 @@ DuckDB's differ:
 - `CAST(double AS integer|bigint|...)` rounds half away from zero (DuckDB: half to even);
 - `CAST(varchar AS integer|bigint|...)` accepts only an integer's digits (DuckDB also reads and
   rounds `'1.5'`); `try_cast` gives NULL for the rest;
-- `CAST(double|real AS varchar)` prints as Java's `Double.toString` (`1.5`, `1.0E7`, `1.0E-4`,
-  `NaN`, `Infinity`);
+- `CAST(double|real AS varchar)` prints as Trino does (`1.5E0`, `1.0E7`: see
+  `pipelines.sql.functions.numbertext`);
 - `typeof` names types as Trino does (`integer`, `decimal(12,2)`, `array(varchar)`,
   `varchar(3)` for a string literal); a text expression of literals only is refused (Trino gives it
   a bounded `varchar(n)` this engine does not track).
@@ -19,29 +19,6 @@ from pipelines.sql.functions import refuse
 from pipelines.sql.functions.argtypes import FLOATS, INTEGERS, TEXTS, arg_type, call, cast, is_type, string_literal
 
 MACROS = [
-    # Java's Double.toString from DuckDB's shortest digits: decimal notation for 1e-3 <= |x| < 1e7,
-    # else d.dddE<n>; at least one digit after the point.
-    "CREATE OR REPLACE MACRO gg_java_digits(a) AS"  # (digits without leading/trailing zeros, exponent)
-    " (SELECT {'d': rtrim(ltrim(m_int || m_frac, '0'), '0'),"
-    " 'e': length(m_int) - 1 + ex - (length(m_int || m_frac) - length(ltrim(m_int || m_frac, '0')))}"
-    " FROM (SELECT split_part(split_part(t, 'e', 1), '.', 1) AS m_int,"
-    " split_part(split_part(t, 'e', 1), '.', 2) AS m_frac,"
-    " CASE WHEN t LIKE '%e%' THEN CAST(split_part(t, 'e', 2) AS INTEGER) ELSE 0 END AS ex"
-    " FROM (SELECT CAST(a AS VARCHAR) AS t)))",
-    "CREATE OR REPLACE MACRO gg_java_plain(d, e) AS CASE"
-    " WHEN e < 0 THEN '0.' || repeat('0', -e - 1) || d"
-    " WHEN length(d) <= e + 1 THEN d || repeat('0', e + 1 - length(d)) || '.0'"
-    " ELSE substr(d, 1, e + 1) || '.' || substr(d, e + 2) END",
-    "CREATE OR REPLACE MACRO gg_double_to_varchar(x) AS CASE"
-    " WHEN x IS NULL THEN NULL"
-    " WHEN isnan(x) THEN 'NaN'"
-    " WHEN isinf(x) THEN CASE WHEN x > 0 THEN 'Infinity' ELSE '-Infinity' END"
-    " WHEN x = 0 THEN CASE WHEN CAST(x AS VARCHAR) LIKE '-%' THEN '-0.0' ELSE '0.0' END"
-    " ELSE (CASE WHEN x < 0 THEN '-' ELSE '' END) || (CASE"
-    " WHEN abs(x) >= 1e-3 AND abs(x) < 1e7"
-    " THEN gg_java_plain(gg_java_digits(abs(x)).d, gg_java_digits(abs(x)).e)"
-    " ELSE substr(gg_java_digits(abs(x)).d, 1, 1) || '.'"
-    " || coalesce(nullif(substr(gg_java_digits(abs(x)).d, 2), ''), '0') || 'E' || gg_java_digits(abs(x)).e END) END",
     "CREATE OR REPLACE MACRO gg_integer_text(s) AS CASE WHEN s IS NULL OR regexp_full_match(s, '[+-]?[0-9]+') THEN s"
     " ELSE error('cannot cast ''' || s || ''' to an integer type') END",
     "CREATE OR REPLACE MACRO gg_try_integer_text(s) AS CASE WHEN regexp_full_match(s, '[+-]?[0-9]+') THEN s END",
@@ -104,7 +81,8 @@ def rewrite(node: exp.Expr) -> exp.Expr | None:
         checked = call("gg_try_integer_text" if safe else "gg_integer_text", node.this)
         return node.__class__(this=checked, to=node.to)
     if target in TEXTS and is_type(node.this, FLOATS):
-        text = call("gg_double_to_varchar", node.this)
+        real = is_type(node.this, {exp.DataType.Type.FLOAT})
+        text = call("gg_real_to_varchar" if real else "gg_double_to_varchar", node.this)
         return text if node.to.this != exp.DataType.Type.CHAR else cast(text, node.to.sql("duckdb"))
     return None
 

@@ -33,7 +33,7 @@ def _text(arg: exp.Expr, spec: str, conversion: str, digits: str | None) -> exp.
         if what in INTEGERS or what in (T.BOOLEAN, T.DATE):
             return cast(arg, "VARCHAR")
         if what in FLOATS:
-            return call("gg_double_to_varchar", arg)
+            return call("gg_java_double_text", arg)
         if what == T.DECIMAL and int(kind.expressions[1].this.name) <= 6:
             return cast(arg, "VARCHAR")
     elif conversion == "d" and digits is None and what in INTEGERS:
