@@ -57,6 +57,8 @@ S = "functions/string.html"
     Case("strpos('abcabc', 'b', -1)", 5, "bigint", doc=f"{S}#strpos"),
     Case("strpos('abcabc', 'b', -2)", 2, "bigint", doc=f"{S}#strpos"),
     Case("strpos('abcabc', 'b', 3)", 0, "bigint", doc=f"{S}#strpos"),
+    Case("strpos('abc', '', 2)", 1, "bigint", doc=f"{S}#strpos"),
+    Case("strpos('aaa', 'aa', 2)", 2, "bigint", doc=f"{S}#strpos"),
     Case("position('ig' IN 'high')", 2, "bigint", doc=f"{S}#position"),
     Case("substr('hello', 2)", "ello", "varchar", doc=f"{S}#substr"),
     Case("substr('hello', 2, 3)", "ell", "varchar", doc=f"{S}#substr"),
@@ -95,10 +97,18 @@ def test_string_functions(engine: DuckDBEngine, case: Case) -> None:
 
 
 @pytest.mark.parametrize(
-    "sql", ["split('a.b', '.', 0)", "split_part('a.b', '.', 0)", "codepoint('ab')", "strpos('abc', 'b', 0)"]
+    "sql",
+    [
+        "split('a.b', '.', 0)",
+        "split('ab', '', 2)",
+        "split_part('a.b', '.', 0)",
+        "codepoint('ab')",
+        "strpos('abc', 'b', 0)",
+    ],
 )
 def test_invalid_arguments_fail(engine: DuckDBEngine, sql: str) -> None:
-    # Trino rejects a limit/instance of 0 and a codepoint of more than one character (same page)
+    # Trino rejects a limit/index/instance of 0, an empty split delimiter and a codepoint of more than one
+    # character (StringFunctions: 'Limit must be positive', 'Index must be greater than zero', ...)
     from pipelines.sql.engine import SqlError
 
     with pytest.raises(SqlError):

@@ -30,11 +30,13 @@ MACROS = [
     # split(s, d, n): the first n-1 pieces, then the rest of the string joined back by d
     "CREATE OR REPLACE MACRO gg_split(s, d, n) AS CASE WHEN s IS NULL OR d IS NULL OR n IS NULL THEN NULL"
     " WHEN n <= 0 THEN error('split: limit must be positive')"
+    " WHEN d = '' THEN error('split: the delimiter may not be the empty string')"
     " WHEN len(str_split(s, d)) <= n THEN str_split(s, d)"
     " ELSE list_concat(str_split(s, d)[1:n - 1], [array_to_string(str_split(s, d)[n:], d)]) END",
     # strpos(s, sub, n): the n-th start position of sub in s (n < 0: from the end), 0 if none
     "CREATE OR REPLACE MACRO gg_strpos(s, sub, n) AS CASE WHEN s IS NULL OR sub IS NULL OR n IS NULL THEN NULL"
     " WHEN n = 0 THEN error('strpos: instance must be a positive or negative number')"
+    " WHEN sub = '' THEN 1"
     " ELSE CAST(coalesce(list_filter(range(1, length(s) + 1),"
     " lambda i: substr(s, i, length(sub)) = sub)[n], 0) AS BIGINT) END",
     "CREATE OR REPLACE MACRO gg_substr(s, st, n) AS CASE"
