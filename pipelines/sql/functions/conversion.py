@@ -2,8 +2,8 @@
 DuckDB's differ:
 
 - `CAST(double AS integer|bigint|...)` rounds half away from zero (DuckDB: half to even);
-- `CAST(varchar AS integer|bigint|...)` accepts only an integer's digits (DuckDB also reads and
-  rounds `'1.5'`); `try_cast` gives NULL for the rest;
+- `CAST(varchar AS integer|bigint|...)` accepts only an integer's sign and digits, with what Java's
+  trim removes around them (DuckDB also reads and rounds `'1.5'`); `try_cast` gives NULL for the rest;
 - `CAST(double|real AS varchar)` prints as Trino does (`1.5E0`, `1.0E7`: see
   `pipelines.sql.functions.numbertext`);
 - `typeof` names types as Trino does (`integer`, `decimal(12,2)`, `array(varchar)`,
@@ -19,9 +19,14 @@ from pipelines.sql.functions import refuse
 from pipelines.sql.functions.argtypes import FLOATS, INTEGERS, TEXTS, arg_type, call, cast, is_type, string_literal
 
 MACROS = [
-    "CREATE OR REPLACE MACRO gg_integer_text(s) AS CASE WHEN s IS NULL OR regexp_full_match(s, '[+-]?[0-9]+') THEN s"
+    # Trino: Long.parseLong(s.trim()): an optional sign and digits, around them what Java's trim
+    # removes (U+0000 to U+0020)
+    "CREATE OR REPLACE MACRO gg_integer_text(s) AS CASE WHEN s IS NULL THEN NULL"
+    " WHEN regexp_full_match(s, '[\\x00-\\x20]*[+-]?[0-9]+[\\x00-\\x20]*') THEN regexp_extract(s, '[+-]?[0-9]+')"
     " ELSE error('cannot cast ''' || s || ''' to an integer type') END",
-    "CREATE OR REPLACE MACRO gg_try_integer_text(s) AS CASE WHEN regexp_full_match(s, '[+-]?[0-9]+') THEN s END",
+    "CREATE OR REPLACE MACRO gg_try_integer_text(s) AS"
+    " CASE WHEN regexp_full_match(s, '[\\x00-\\x20]*[+-]?[0-9]+[\\x00-\\x20]*')"
+    " THEN regexp_extract(s, '[+-]?[0-9]+') END",
     # DuckDB's type names (typeof) as Trino's: lower case, arrays, rows, real, timestamp(3)
     "CREATE OR REPLACE MACRO gg_trino_type_name(t) AS CASE"
     " WHEN t = '\"NULL\"' THEN 'unknown'"
