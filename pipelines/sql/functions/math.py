@@ -9,7 +9,7 @@ differ in type or are missing:
 - `sign` has its argument's type (DuckDB: tinyint); of a decimal, decimal(1,0);
 - integer / integer truncates toward zero and keeps the wider integer type (DuckDB's `//`;
   sqlglot's `CAST(TRUNC(a / b) AS BIGINT)` widens an integer to a bigint and goes through a double);
-- `width_bucket(x, bound1, bound2, n)`, `e()`, `nan()`, `infinity()` (missing in DuckDB).
+- `width_bucket(x, bound1, bound2, n)` and `width_bucket(x, bins)`, `e()`, `nan()`, `infinity()` (missing in DuckDB).
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ MACROS = [
     " ELSE floor((x - b1) / (b2 - b1) * n) + 1 END)"
     " ELSE (CASE WHEN x > b1 THEN 0 WHEN x <= b2 THEN n + 1"
     " ELSE floor((b1 - x) / (b1 - b2) * n) + 1 END) END AS BIGINT)",
+    # width_bucket(x, bins): how many of the (ascending) bins are <= x
+    "CREATE OR REPLACE MACRO gg_width_bucket_bins(x, bins) AS CASE WHEN x IS NULL OR bins IS NULL THEN NULL"
+    " ELSE CAST(len(list_filter(bins, lambda b: b <= x)) AS BIGINT) END",
 ]
 
 _CONSTANTS = {
@@ -112,6 +115,8 @@ def rewrite(node: exp.Expr) -> exp.Expr | None:
         return _sign(node)
     if isinstance(node, exp.Div) and is_type(node.this, INTEGERS) and is_type(node.expression, INTEGERS):
         return exp.IntDiv(this=node.this, expression=node.expression)  # truncates, keeps the wider integer type
+    if isinstance(node, exp.WidthBucket) and node.args.get("max_value") is None:
+        return call("gg_width_bucket_bins", node.this, node.args["min_value"])
     if isinstance(node, exp.WidthBucket):
         args = [node.this, node.args["min_value"], node.args["max_value"], node.args["num_buckets"]]
         return call("gg_width_bucket", *args)
