@@ -103,12 +103,13 @@ def test_string_functions(engine: DuckDBEngine, case: Case) -> None:
         "split('ab', '', 2)",
         "split_part('a.b', '.', 0)",
         "codepoint('ab')",
+        "lpad('ab', -1, 'x')",
         "strpos('abc', 'b', 0)",
     ],
 )
 def test_invalid_arguments_fail(engine: DuckDBEngine, sql: str) -> None:
-    # Trino rejects a limit/index/instance of 0, an empty split delimiter and a codepoint of more than one
-    # character (StringFunctions: 'Limit must be positive', 'Index must be greater than zero', ...)
+    # Trino rejects a limit/index/instance of 0, an empty split delimiter, a negative pad length and a
+    # codepoint of more than one character (StringFunctions: 'Limit must be positive', ...)
     from pipelines.sql.engine import SqlError
 
     with pytest.raises(SqlError):

@@ -4,6 +4,7 @@ DuckDB's differ:
 - `CAST(double AS integer|bigint|...)` rounds half away from zero (DuckDB: half to even);
 - `CAST(varchar AS integer|bigint|...)` accepts only an integer's sign and digits, with what Java's
   trim removes around them (DuckDB also reads and rounds `'1.5'`); `try_cast` gives NULL for the rest;
+- `CAST(varchar AS boolean)` reads only t, f, 1, 0, true and false, in any case;
 - `CAST(double|real AS varchar)` prints as Trino does (`1.5E0`, `1.0E7`: see
   `pipelines.sql.functions.numbertext`);
 - `typeof` names types as Trino does (`integer`, `decimal(12,2)`, `array(varchar)`,
@@ -27,6 +28,12 @@ MACROS = [
     "CREATE OR REPLACE MACRO gg_try_integer_text(s) AS"
     " CASE WHEN regexp_full_match(s, '[\\x00-\\x20]*[+-]?[0-9]+[\\x00-\\x20]*')"
     " THEN regexp_extract(s, '[+-]?[0-9]+') END",
+    # Trino reads t, f, 1, 0, true, false in any case (DuckDB also yes, no, y, n, ...)
+    "CREATE OR REPLACE MACRO gg_boolean_text(s) AS CASE WHEN s IS NULL THEN NULL"
+    " WHEN lower(s) IN ('t', '1', 'true') THEN true WHEN lower(s) IN ('f', '0', 'false') THEN false"
+    " ELSE error('cannot cast to boolean: ' || s) END",
+    "CREATE OR REPLACE MACRO gg_try_boolean_text(s) AS CASE"
+    " WHEN lower(s) IN ('t', '1', 'true') THEN true WHEN lower(s) IN ('f', '0', 'false') THEN false END",
     # DuckDB's type names (typeof) as Trino's: lower case, arrays, rows, real, timestamp(3)
     "CREATE OR REPLACE MACRO gg_trino_type_name(t) AS CASE"
     " WHEN t = '\"NULL\"' THEN 'unknown'"
@@ -85,6 +92,8 @@ def rewrite(node: exp.Expr) -> exp.Expr | None:
     if target in INTEGERS and is_type(node.this, TEXTS):
         checked = call("gg_try_integer_text" if safe else "gg_integer_text", node.this)
         return node.__class__(this=checked, to=node.to)
+    if target == exp.DataType.Type.BOOLEAN and is_type(node.this, TEXTS):
+        return call("gg_try_boolean_text" if safe else "gg_boolean_text", node.this)
     if target in TEXTS and is_type(node.this, FLOATS):
         real = is_type(node.this, {exp.DataType.Type.FLOAT})
         text = call("gg_real_to_varchar" if real else "gg_double_to_varchar", node.this)

@@ -10,6 +10,7 @@ differ or are missing:
 - `trim`, `ltrim`, `rtrim` without characters remove Java's whitespace (tab, newline, ...; DuckDB:
   spaces only);
 - `replace(s, '', r)` puts `r` around every character, as Java's String.replace (DuckDB leaves `s`);
+- `lpad` / `rpad` to a negative length fail (DuckDB: the empty string);
 - `codepoint(c)` (DuckDB: `unicode`) and `hamming_distance` (DuckDB: `hamming`);
 - a NULL literal in `concat` / `||` keeps the result VARCHAR (DuckDB types it NULL); a number in
   them is refused (Trino has no such concat, DuckDB would print the number).
@@ -49,6 +50,8 @@ MACROS = [
     "CREATE OR REPLACE MACRO gg_replace(s, f, r) AS CASE WHEN f IS NULL OR r IS NULL THEN NULL"
     " WHEN f <> '' THEN replace(s, f, r)"
     " WHEN s = '' THEN r ELSE r || array_to_string(str_split(s, ''), r) || r END",
+    "CREATE OR REPLACE MACRO gg_pad_length(n) AS CASE WHEN n < 0"
+    " THEN error('lpad/rpad: target length must be in the range [0..2147483647]') ELSE n END",
     "CREATE OR REPLACE MACRO gg_codepoint(c) AS CASE WHEN c IS NULL THEN NULL"
     " WHEN length(c) = 1 THEN unicode(c)"
     " ELSE error('codepoint: the argument must be a single character') END",
@@ -61,6 +64,10 @@ WHITESPACE = "".join(
     for c in [*range(0x09, 0x0E), *range(0x1C, 0x21), 0x1680, *range(0x2000, 0x2007), *range(0x2008, 0x200B)]
     + [0x2028, 0x2029, 0x205F, 0x3000]
 )
+
+
+def _non_negative(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Literal) and not node.is_string
 
 
 def _null_as_varchar(node: exp.Expr) -> exp.Expr:
@@ -97,6 +104,10 @@ def rewrite(node: exp.Expr) -> exp.Expr | None:
         return new
     if isinstance(node, exp.Replace) and string_literal(node.expression) in (None, ""):
         return call("gg_replace", node.this, node.expression, node.args.get("replacement") or exp.Literal.string(""))
+    if isinstance(node, exp.Pad) and not _non_negative(node.expression):
+        new = node.copy()
+        new.set("expression", call("gg_pad_length", node.expression))
+        return new
     if isinstance(node, exp.SplitPart):
         return call("gg_split_part", node.this, node.args["delimiter"], node.args["part_index"])
     if isinstance(node, exp.Split) and node.args.get("limit") is not None:
