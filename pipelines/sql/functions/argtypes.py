@@ -72,18 +72,5 @@ def cast(node: exp.Expr, to: str) -> exp.Cast:
     return exp.Cast(this=node, to=exp.DataType.build(to, dialect="duckdb"))
 
 
-def int_literal(node: exp.Expr | None) -> int | None:
-    """The value of an integer literal (possibly negated), else None."""
-    if isinstance(node, exp.Neg):
-        inner = int_literal(node.this)
-        return None if inner is None else -inner
-    if isinstance(node, exp.Literal) and not node.is_string:
-        try:
-            return int(node.this)
-        except ValueError:
-            return None
-    return None
-
-
 def string_literal(node: exp.Expr | None) -> str | None:
     return node.this if isinstance(node, exp.Literal) and node.is_string else None
