@@ -17,6 +17,12 @@ R = "functions/regexp.html"
     Case("regexp_extract('abc', '\\d+')", None, "varchar", doc=f"{R}#regexp_extract"),
     Case("regexp_extract('abc', '(\\d+)([a-z]+)', 2)", None, "varchar", doc=f"{R}#regexp_extract"),
     Case("regexp_extract(CAST(NULL AS varchar), '\\d+')", None, "varchar", doc=f"{R}#regexp_extract"),
+    Case("regexp_extract('ab', 'a(b?)', 1)", "b", "varchar", doc=f"{R}#regexp_extract"),
+    Case("regexp_extract('a', 'a(b*)', 1)", "", "varchar", doc=f"{R}#regexp_extract"),
+    Case("regexp_extract('b', '(a)|(b)', 1)", None, "varchar", doc=f"{R}#regexp_extract"),
+    Case("regexp_extract('b', '(a)|(b)', 2)", "b", "varchar", doc=f"{R}#regexp_extract"),
+    Case("regexp_extract_all('b1 a2', '(a)?[0-9]', 1)", [None, "a"], "array(varchar)",
+         doc=f"{R}#regexp_extract_all"),  # fmt: skip
     Case("regexp_extract_all('1a 2b 14m', '\\d+')", ["1", "2", "14"], "array(varchar)",
          doc=f"{R}#regexp_extract_all"),  # fmt: skip
     Case("regexp_extract_all('1a 2b 14m', '(\\d+)([a-z]+)', 2)", ["a", "b", "m"], "array(varchar)",

@@ -1,7 +1,8 @@
 """Trino's regular expression functions (https://trino.io/docs/current/functions/regexp.html) where
 DuckDB's differ:
 
-- `regexp_extract(s, p[, group])` is NULL when `p` does not match (DuckDB: the empty string);
+- `regexp_extract(s, p[, group])` is NULL when `p` does not match or the group took no part in
+  the match (DuckDB: the empty string for both);
 - `regexp_replace(s, p, r)`: Trino's replacement names groups `$1` and escapes with a backslash
   (`\\$` is a dollar); DuckDB's (RE2) names them `\\1`. A literal replacement is translated; one
   computed at run time is refused (its `$` could not be told from a group reference);
@@ -17,8 +18,9 @@ from pipelines.sql.functions import refuse
 from pipelines.sql.functions.argtypes import call, string_literal
 
 MACROS = [
-    "CREATE OR REPLACE MACRO gg_regexp_extract(s, p, g) AS"
-    " CASE WHEN regexp_matches(s, p) THEN regexp_extract(s, p, g) END",
+    # the first match's group: regexp_extract_all gives NULL for a group that took no part in the
+    # match (as Trino), regexp_extract gives '' for it and for no match at all
+    "CREATE OR REPLACE MACRO gg_regexp_extract(s, p, g) AS regexp_extract_all(s, p, g)[1]",
     # the shortest prefix followed by a match, plus one
     "CREATE OR REPLACE MACRO gg_regexp_position(s, p) AS CASE WHEN s IS NULL OR p IS NULL THEN NULL"
     " WHEN regexp_matches(s, p)"
