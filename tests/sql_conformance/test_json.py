@@ -44,6 +44,12 @@ DOC = '\'{"store": {"book": [{"title": "A"}, {"title": "B"}], "open": true, "n":
     Case("CAST(JSON 'null' AS varchar)", None, "varchar", doc=f"{J}#cast-from-json"),
     Case("CAST(json_extract('{\"a\": \"x\"}', '$.a') AS varchar)", "x", "varchar", doc=f"{J}#cast-from-json"),
     Case("CAST(JSON '1' AS integer)", 1, "integer", doc=f"{J}#cast-from-json"),
+    Case("CAST(JSON '10.5' AS varchar)", "1.05E1", "varchar", doc=f"{J}#cast-from-json"),
+    Case("CAST(JSON '[1.5, \"a\", 2, null, true]' AS array(varchar))", ["1.5E0", "a", "2", None, "true"],
+         "array(varchar)", doc=f"{J}#cast-from-json"),  # fmt: skip
+    Case("CAST(JSON '[[1], 2]' AS array(varchar))", error="JSON array", doc=f"{J}#cast-from-json"),
+    Case("element_at(CAST(JSON '{\"k\": \"v\", \"n\": 1.5}' AS map(varchar, varchar)), 'n')", "1.5E0",
+         "varchar", doc=f"{J}#cast-from-json"),  # fmt: skip
     Case("CAST(JSON '[1, 23, 456]' AS array(integer))", [1, 23, 456], "array(integer)", doc=f"{J}#cast-from-json"),
     Case("json_format(CAST('abc' AS JSON))", '"abc"', "varchar", doc=f"{J}#cast-to-json"),
     Case("json_format(CAST(1 AS JSON))", "1", "varchar", doc=f"{J}#cast-to-json"),

@@ -50,7 +50,7 @@ def _families() -> tuple[ModuleType, ...]:
     # a family module may import this package's helpers)
     from pipelines.sql.functions import conversion, formatting, json, math, numbertext, regex, strings
 
-    return (strings, regex, json, conversion, formatting, math, numbertext)
+    return (numbertext, strings, regex, json, conversion, formatting, math)
 
 
 def _collect(attr: str) -> list[Any]:

@@ -6,8 +6,9 @@
 - `json_array_length` is a BIGINT, NULL for what is not an array (DuckDB: UBIGINT, 0);
 - `json_size(json, path)` (missing in DuckDB) and `is_json_scalar`;
 - `CAST(json AS varchar)` gives a JSON string's value (DuckDB: its quoted text), NULL for JSON null,
-  and fails for an object or array as in Trino; `CAST(varchar AS json)` makes a JSON string
-  (DuckDB parses the text).
+  a fractional number as `CAST(double AS varchar)` (`1.5E0`), and fails for an object or array as in
+  Trino; so do the elements of `CAST(json AS array(varchar))` and `map(varchar, varchar)`;
+- `CAST(varchar AS json)` makes a JSON string (DuckDB parses the text).
 """
 
 from __future__ import annotations
@@ -36,7 +37,12 @@ MACROS = [
     " WHEN 'NULL' THEN NULL WHEN 'VARCHAR' THEN json_extract_string(j, '$')"
     " WHEN 'OBJECT' THEN error('cannot cast a JSON object to varchar')"
     " WHEN 'ARRAY' THEN error('cannot cast a JSON array to varchar')"
+    " WHEN 'DOUBLE' THEN gg_double_to_varchar(CAST(j AS DOUBLE))"  # Trino: as CAST(double AS varchar)
     " ELSE CAST(j AS VARCHAR) END",
+    "CREATE OR REPLACE MACRO gg_json_to_varchar_array(j) AS"
+    " list_transform(CAST(j AS JSON[]), lambda x: gg_json_to_varchar(x))",
+    "CREATE OR REPLACE MACRO gg_json_to_varchar_map(j) AS map_from_entries(list_transform("
+    " map_entries(CAST(j AS MAP(VARCHAR, JSON))), lambda e: {'k': e.key, 'v': gg_json_to_varchar(e.value)}))",
 ]
 
 _CALLS = {
@@ -53,12 +59,21 @@ def _is_json(node: exp.Expr) -> bool:
     return kind is not None and kind.this == T.JSON
 
 
+def _text_collection(kind: exp.DataType) -> bool:
+    """ARRAY(varchar) or MAP(varchar, varchar): their JSON elements become text as CAST(json AS varchar)."""
+    parts = [p for p in kind.expressions if isinstance(p, exp.DataType)]
+    return (kind.this, len(parts)) in ((T.ARRAY, 1), (T.MAP, 2)) and all(p.this in TEXTS for p in parts)
+
+
 def rewrite(node: exp.Expr) -> exp.Expr | None:
     if isinstance(node, exp.JSONExtractScalar):
         return call("gg_json_extract_scalar", node.this, node.expression)
     if isinstance(node, exp.Anonymous):
         name = _CALLS.get((node.name.lower(), len(node.expressions)))
         return call(name, *node.expressions) if name else None
+    if isinstance(node, exp.Cast) and _is_json(node.this) and _text_collection(node.to):
+        macro = "gg_json_to_varchar_array" if node.to.this == T.ARRAY else "gg_json_to_varchar_map"
+        return call(macro, node.this)
     if isinstance(node, exp.Cast) and node.to.this in TEXTS and _is_json(node.this):
         json_value = call("gg_json_to_varchar", node.this)
         return exp.TryCast(this=json_value, to=node.to) if isinstance(node, exp.TryCast) else json_value
