@@ -207,6 +207,7 @@ USED_WITHOUT_IMPORT = {
     "gunicorn": ("bench/portal_bench.py", r'"-m", "gunicorn"'),
     "dagster-webserver": ("gitgoods/local/stack.py", r'"dagster",\s*"dev"'),  # `dagster dev` serves the UI with it
     "email-validator": ("storefront/orders/schemas.py", r"\bEmailStr\b"),  # pydantic's EmailStr imports it
+    "tpchgen-cli": ("tests/sql_conformance/test_tpch.py", r'"tpchgen-cli"'),  # generates the TPC-H data
 }
 EVERYWHERE = ["gitgoods", "storefront", "pipelines", "portal", "tests", "bench"]
 

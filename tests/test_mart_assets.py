@@ -225,3 +225,23 @@ def test_the_nightly_schedule_rebuilds_the_recent_days_in_one_run():
     assert request.tags["dagster/asset_partition_range_end"] == "2026-03-09"
     start = dt.date(2026, 3, 10) - dt.timedelta(days=REBUILD_DAYS)
     assert request.tags["dagster/asset_partition_range_start"] == start.isoformat()
+
+
+def test_the_band_does_not_judge_a_day_that_has_not_ended(tmp_path):
+    # the stream rebuilds today's seller_daily_sales all day: at 00:05 it holds a few sellers' rows,
+    # which the band (0.25 x the smallest earlier day) would fail; a closed day is still judged
+    from pipelines.marts.suite import history
+
+    model = MODELS["seller_daily_sales"]
+    lake = LakeFS.from_uri(f"file://{tmp_path / 'lake'}")
+    schema = pa.schema([(c.name, c.arrow_type) for c in model.columns if c.name != "dt"])
+    writer = PartitionWriter(lake, model.name, schema, zone=model.zone)
+    today = dt.date(2030, 1, 12)
+    for n in range(10):  # 2030-01-01 .. 01-10, 40 rows each
+        rows = [{name: None for name in schema.names} | {"seller_id": f"s{i}"} for i in range(40)]
+        writer.write(dt.date(2030, 1, 1) + dt.timedelta(days=n), [pa.Table.from_pylist(rows, schema=schema)])
+    counts = history(model, lake, ["2030-01-11", "2030-01-12"], rows={"2030-01-11": 1, "2030-01-12": 1}, today=today)
+    assert counts["2030-01-11"] == [40] * 10 and band(counts["2030-01-11"], 0.25, 4.0) == (10, 160)
+    assert counts["2030-01-12"] == [] and band(counts["2030-01-12"], 0.25, 4.0) is None
+    later = history(model, lake, ["2030-01-12"], rows={"2030-01-12": 1}, today=dt.date(2030, 1, 13))
+    assert band(later["2030-01-12"], 0.25, 4.0) == (10, 160)  # once the day is over, judged

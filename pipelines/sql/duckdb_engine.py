@@ -68,6 +68,7 @@ from pipelines.sql.lake_snapshot import _dt_matches, snapshot
 from pipelines.sql.params import bind_params
 from pipelines.sql.pushdown import table_predicates
 from pipelines.sql.statements import Statement, parse_statement
+from pipelines.sql.tablesample import carry_sample
 from pipelines.sql.transpile import to_duckdb
 
 log = logging.getLogger(__name__)
@@ -358,7 +359,7 @@ class DuckDBEngine(DDLEmulation, SqlEngine):
                 f"FROM {quote_identifier(registered + '_src')}"
             )
             alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name))
-            table.replace(exp.Table(this=exp.to_identifier(registered), alias=alias.copy()))
+            table.replace(carry_sample(table, exp.Table(this=exp.to_identifier(registered), alias=alias.copy())))
         return partitions
 
     def _lake_source(self, lake_table: LakeTable, days: list[str], current: CurrentFiles) -> ds.Dataset | pa.Table:

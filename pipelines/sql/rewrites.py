@@ -2,16 +2,11 @@
 untouched (on the tree, never with regular expressions), using column types where Trino's result
 depends on them:
 
-- `x AT TIME ZONE z` / `at_timezone(x, z)` -> the wall-clock time in `z`
-  (`timezone(z, CAST(x AS TIMESTAMPTZ))`, the session zone being UTC as on Athena);
-- `format_datetime(x, 'yyyy-MM-dd')` and `parse_datetime(s, ...)`: Joda patterns -> strftime;
-- `date_diff(unit, a, b)` counts whole units as Trino does (DuckDB's `date_sub`, not its
-  boundary-counting `date_diff`);
+- time zones, Joda patterns (`format_datetime`, `parse_datetime`) and `date_diff`: see
+  `pipelines.sql.functions.datetime`;
 - `date_add`, `date_trunc` and `date +/- INTERVAL` on a DATE stay DATEs (DuckDB makes timestamps);
 - `sum` of integers and `count_if` are BIGINT (DuckDB: HUGEINT), integer `/` integer truncates (sqlglot, typed);
 - `CAST(timestamp AS varchar)` prints milliseconds as Trino's timestamp(3) does;
-- `UNNEST(array_of_rows) AS t(f1, ..., fn)` expands the row fields into columns (Trino semantics;
-  also for maps `AS t(k, v)`), with or without `WITH ORDINALITY`;
 - unnamed output columns are called `_col0`, `_col1`, ... as on Athena.
 
 `transform_up` applies them to a whole tree, `cast_dates_back` prepares a typed tree (so that DATE
@@ -23,8 +18,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from pipelines.sql import functions
-from pipelines.sql.dialects import ATHENA, DUCKDB, TranspileError
-from pipelines.sql.joda import joda_to_strftime
+from pipelines.sql.dialects import DUCKDB
 
 _DAY_OR_LONGER = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR", "DAYS", "WEEKS", "MONTHS", "QUARTERS", "YEARS"}
 _INTEGER_TYPES = {
@@ -93,8 +87,11 @@ def _date_series(node: exp.Expr) -> bool:
 
 
 def _as_date_array(node: exp.Expr) -> exp.Expr:
-    if node.args.get("step") is None:
-        node.set("step", exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY")))
+    if node.args.get("step") is None:  # Trino: a day, back a day when start > stop
+        start, end = node.args["start"], node.args["end"]
+        day = exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY"))
+        back = exp.If(this=exp.GT(this=start.copy(), expression=end.copy()), true=exp.Neg(this=day.copy()))
+        node.set("step", exp.Case(ifs=[back], default=day))
     return exp.Cast(this=node, to=exp.DataType.build("ARRAY<DATE>", dialect=DUCKDB))
 
 
@@ -113,35 +110,11 @@ def cast_dates_back(tree: exp.Expr) -> exp.Expr:
     return tree
 
 
-def _to_string_literal(node: exp.Expr, what: str) -> str:
-    if isinstance(node, exp.Literal) and node.is_string:
-        return node.this
-    raise TranspileError(f"{what} needs a string literal pattern, got {node.sql(ATHENA)}")
-
-
 def _rewrite(node: exp.Expr) -> exp.Expr:
     """One node, Athena semantics -> DuckDB (children are already rewritten)."""
     new = functions.rewrite(node)
     if new is not None:
         return new
-    if isinstance(node, exp.AtTimeZone) or (
-        isinstance(node, exp.Anonymous) and node.name.lower() == "at_timezone" and len(node.expressions) == 2
-    ):
-        this, zone = (node.this, node.args["zone"]) if isinstance(node, exp.AtTimeZone) else node.expressions
-        # Trino: the same instant seen in `zone`, whose fields (date, hour, format) are local there.
-        # DuckDB has no per-value zone: give the wall-clock timestamp in `zone`.
-        return _func("TIMEZONE", zone, exp.Cast(this=this, to=exp.DataType.build("TIMESTAMPTZ")))
-    if isinstance(node, exp.Anonymous) and node.name.lower() == "format_datetime" and len(node.expressions) == 2:
-        value, pattern = node.expressions
-        return _func(
-            "STRFTIME", value, exp.Literal.string(joda_to_strftime(_to_string_literal(pattern, "format_datetime")))
-        )
-    if isinstance(node, exp.ParseDatetime):
-        pattern = _to_string_literal(node.args["format"], "parse_datetime")
-        return _func("STRPTIME", node.this, exp.Literal.string(joda_to_strftime(pattern)))
-    if isinstance(node, exp.DateDiff):
-        # Trino date_diff(unit, a, b) = whole units from a to b (sqlglot: this=b, expression=a).
-        return _func("DATE_SUB", exp.Literal.string(_unit(node).lower()), node.expression, node.this)
     if _stays_date(node):
         return _as_date(node)
     if _date_series(node):
@@ -156,8 +129,6 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         fmt = exp.Literal.string("%Y-%m-%d %H:%M:%S.%g")
         call = _func("STRFTIME", node.this, fmt)
         return exp.TryCast(this=call, to=node.to) if isinstance(node, exp.TryCast) else call
-    if isinstance(node, exp.Unnest):
-        return _expand_unnest(node)
     return node
 
 
@@ -167,44 +138,6 @@ def _integer_sum(node: exp.Expr) -> bool:
     while isinstance(node, exp.Window | exp.Filter):
         node = node.this
     return isinstance(node, exp.CountIf) or (isinstance(node, exp.Sum) and _is(node.this, *_INTEGER_TYPES))
-
-
-def _expand_unnest(node: exp.Unnest) -> exp.Expr:
-    """`UNNEST(rows) [WITH ORDINALITY] AS t(f1, ..., fn[, ord])` -> one column per row field."""
-    alias = node.args.get("alias")
-    if len(node.expressions) != 1 or alias is None or not alias.columns:
-        return node
-    arg = node.expressions[0]
-    kind = getattr(arg, "type", None)
-    if kind is None:
-        return node
-    element = None
-    if kind.this == exp.DataType.Type.ARRAY and kind.expressions:
-        element = kind.expressions[0]
-        if element.this != exp.DataType.Type.STRUCT:
-            return node
-        width = len(element.expressions)
-    elif kind.this == exp.DataType.Type.MAP:
-        width = 2
-    else:
-        return node
-    if len(alias.columns) != width:
-        return node
-    source = arg.copy() if element is not None else _func("MAP_ENTRIES", arg.copy())
-    ordinality = node.args.get("offset")
-    inner = exp.select(exp.alias_(exp.Unnest(expressions=[source]), "_gg_e"))
-    outer_cols: list[exp.Expr] = [exp.Unnest(expressions=[exp.column("_gg_e", "_gg_u")])]
-    columns = [c.copy() for c in alias.columns]
-    if ordinality:
-        inner = inner.select(exp.alias_(_func("GENERATE_SUBSCRIPTS", arg.copy(), exp.Literal.number(1)), "_gg_o"))
-        outer_cols.append(exp.column("_gg_o", "_gg_u"))
-        columns.append(ordinality.copy() if isinstance(ordinality, exp.Identifier) else exp.to_identifier("ordinality"))
-    subquery = exp.select(*outer_cols).from_(inner.subquery("_gg_u"))
-    new_alias = exp.TableAlias(this=alias.this.copy() if alias.this else exp.to_identifier("_gg_t"), columns=columns)
-    parent = node.parent
-    if isinstance(parent, exp.From):
-        return exp.Subquery(this=subquery, alias=new_alias)
-    return exp.Lateral(this=exp.Subquery(this=subquery), alias=new_alias)
 
 
 def name_outputs(query: exp.Expr) -> None:

@@ -25,11 +25,12 @@ from collections.abc import Mapping
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
-from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.schema import MappingSchema
 
+from pipelines.sql.athena_types import annotate
 from pipelines.sql.dialects import ATHENA, DUCKDB, TranspileError, parse
+from pipelines.sql.functions.unnest import type_unnest_columns
 from pipelines.sql.rewrites import cast_dates_back, name_outputs, transform_up
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,10 @@ def to_duckdb(
                 validate_qualify_columns=False,
                 expand_alias_refs=False,
             )
-            tree = annotate_types(typed, schema=mapping, dialect=ATHENA)
-            tree = annotate_types(cast_dates_back(tree), schema=mapping, dialect=ATHENA)
+            tree = annotate(typed, mapping)  # Trino's typing rules (pipelines.sql.athena_types)
+            tree = annotate(cast_dates_back(tree), mapping)
+            if type_unnest_columns(tree):
+                tree = annotate(tree, mapping, overwrite_types=False)
         except SqlglotError as exc:  # unusual SQL the optimizer does not follow: untyped rewrites only
             log.warning("cannot type the query (%s): type-dependent rewrites skipped", exc)
     tree = transform_up(tree)

@@ -10,7 +10,8 @@ each day and zone (`raw`, `quarantine`):
 2. of the rest, the last record of each item wins (an item's records are in order: one shard at a
    time, parents before children), and its NEW image is converted by the ingest's own converter
    (`pipelines.ingest.convert.rows.convert_items`, with the day's rules): clean rows go to `raw`,
-   rows breaking the contract to `quarantine`, exactly as the batch ingest sorts them;
+   rows breaking the contract to `quarantine`, exactly as the batch ingest sorts them (an item
+   whose day changed is removed from its old day: `BatchApplier.by_day`);
 3. the zone's run is staged as an upsert (`pipelines.lake.partitions.upsert`): each changed item's
    previous row (in either zone) is replaced, a REMOVE only deletes it; the manifest records the
    new positions;
@@ -29,7 +30,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -143,9 +144,17 @@ class BatchApplier:
         self.quarantine = PartitionWriter(lake, quarantine_table(table), QUARANTINE, zone="quarantine", catalog=catalog)
 
     def by_day(self, records: Iterable[Record], today: dt.date) -> dict[dt.date, list[Record]]:
+        """The records of each day, in stream order. A MODIFY that moves its item to another day
+        (its `day_shard` changed between the old and the new image) is also, in the old day, a
+        removal of the item: it leaves the old day's partition as it lands in the new one."""
         days: dict[dt.date, list[Record]] = defaultdict(list)
         for record in records:
-            days[item_day(self.table, record.new_image or record.old_image, today)].append(record)
+            day = item_day(self.table, record.new_image or record.old_image, today)
+            days[day].append(record)
+            if record.new_image is not None and record.old_image is not None:
+                old = item_day(self.table, record.old_image, today)
+                if old != day:
+                    days[old].append(replace(record, event="REMOVE", new_image=None))
         return dict(sorted(days.items()))
 
     def apply(self, records: list[Record], today: dt.date | None = None) -> list[DayResult]:

@@ -10,6 +10,8 @@ them are reloaded from the table by the batch ingest (`pipelines.ingest.load.ing
 reconciliation) and the shard is read again from its trim horizon; this is logged as a warning and
 reported. Compaction: a day of more than `compact_files` files, and every day the consumer wrote
 once it is closed (the UTC date moved on), is rewritten into few files (`stage_compaction`).
+The models: `pipelines.stream.refresh` (`Refresher` after each micro-batch, `CoalescedRefresh`
+between micro-batches, through `between`).
 
 Run it with `python -m pipelines.stream.consumer` (`make up` starts it; `make status` shows it).
 """
@@ -30,6 +32,7 @@ from pipelines.lake.partitions.upsert import stage_compaction
 from pipelines.lake.partitions.writer import PartitionWriter
 from pipelines.stream import checkpoint
 from pipelines.stream.apply import STREAM_TABLES, BatchApplier, DayResult
+from pipelines.stream.refresh import MARTS_INTERVAL_S, REFRESHED_MODELS, CoalescedRefresh, ModelBuilds, Refresher
 from pipelines.stream.shards import StreamReader, StreamTrimmed
 
 if TYPE_CHECKING:
@@ -39,10 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The models a micro-batch refreshes for the days it touched, in dependency order (the day's first
-# purchases before seller_daily_sales, which reads them: docs/incremental.md).
-REFRESHED_MODELS = ("stg_sales", "stg_order_events", "stg_event_lines", "state_first_purchase", "seller_daily_sales")
-
 
 @dataclass
 class ConsumerConfig:
@@ -50,6 +49,7 @@ class ConsumerConfig:
     poll_interval_s: float = 1.0  # pause after a step that found nothing
     compact_files: int = 32  # a day past this many files is compacted at once
     refresh_models: tuple[str, ...] = REFRESHED_MODELS
+    marts_interval_s: float = MARTS_INTERVAL_S  # the other daily models: at most one refresh per this many seconds
     reload_lookback_days: int = 35  # after a trimmed stream: days compared with DynamoDB and reloaded
 
 
@@ -59,6 +59,7 @@ class StepResult:
     compacted: list[tuple[str, str, str]] = field(default_factory=list)  # (zone, table, day)
     reloaded: list[tuple[str, str]] = field(default_factory=list)  # (lake table, day) after a trim
     records: int = 0
+    more_work: bool = False  # the work between micro-batches has more waiting: no pause
 
 
 class StreamConsumer:
@@ -76,6 +77,7 @@ class StreamConsumer:
         ddb: Any = None,
         tables: Iterable[str] = tuple(STREAM_TABLES),
         on_published: Callable[[list[DayResult]], None] | None = None,
+        between: Callable[[], bool] | None = None,
         today: Callable[[], dt.date] | None = None,
     ) -> None:
         from gitgoods import aws
@@ -88,6 +90,7 @@ class StreamConsumer:
         self.streams = streams or aws.client("dynamodbstreams", settings)
         ddb = ddb or aws.client("dynamodb", settings)
         self.on_published = on_published
+        self.between = between  # after every step: a slice of other work (the coalesced marts); more waiting?
         self.today = today or (lambda: dt.datetime.now(dt.UTC).date())
         self.appliers: dict[str, BatchApplier] = {}
         self.readers: dict[str, StreamReader] = {}
@@ -137,6 +140,11 @@ class StreamConsumer:
             except Exception:  # the lake holds the batch; the refresh is tried again at the next step
                 log.exception("refreshing the models of %s failed", ", ".join(sorted({d.day for d in pending})))
                 self._unrefreshed = pending
+        if self.between:
+            try:
+                out.more_work = self.between()
+            except Exception:  # never stops the stream; its own errors are its to retry
+                log.exception("work between micro-batches failed")
         return out
 
     def run(self, stop: threading.Event) -> None:
@@ -149,7 +157,7 @@ class StreamConsumer:
                 continue
             if result.records:
                 log.info("%d records -> %s", result.records, ", ".join(f"{d.lake_table}/{d.day}" for d in result.days))
-            else:
+            elif not result.more_work:
                 stop.wait(self.config.poll_interval_s)
 
     # -- compaction --------------------------------------------------------------------------------
@@ -211,83 +219,6 @@ class StreamConsumer:
         return reloaded
 
 
-# -- freshness: the day's models and Dagster -----------------------------------------------------
-
-
-class Refresher:
-    """Rebuilds the refreshed models for the recent days a micro-batch touched (today and the
-    `recent_days` before it: an older day changed by a late refund is rebuilt by the nightly marts
-    schedule, which rebuilds the last 35 days) and reports each partition published (raw, staging,
-    marts) to the Dagster instance, if there is one."""
-
-    def __init__(self, settings: Settings, lake: LakeFS, catalog: GlueCatalog | None,
-                 models: Iterable[str] = REFRESHED_MODELS, instance: Any = None, recent_days: int = 1,
-                 today: Callable[[], dt.date] | None = None) -> None:  # fmt: skip
-        self.recent_days = recent_days
-        self.today = today or (lambda: dt.datetime.now(dt.UTC).date())
-        from pipelines.marts.models import discover
-        from pipelines.sql.engine import engine_for
-
-        every = discover()
-        self.models = [every[name] for name in models]
-        self.engine = engine_for(settings, lake=lake)
-        self.lake, self.catalog = lake, catalog
-        self.instance = instance  # a DagsterInstance to report to, or None
-
-    def __call__(self, days: list[DayResult]) -> None:
-        from pipelines.defs.marts.checks import failed_metadata, passed_metadata
-        from pipelines.marts.runner import AuditFailed, build
-        from pipelines.marts.suite import validate_staged
-
-        for day in days:
-            for zone, run_id in day.run_ids.items():
-                if zone == "raw":
-                    self.report(day.lake_table, day.day, {"run_id": run_id, "rows": day.rows[zone],
-                                                          "files": day.files[zone], "source": "stream"})  # fmt: skip
-        oldest = (self.today() - dt.timedelta(days=self.recent_days)).isoformat()
-        for key in sorted({d.day for d in days if d.day >= oldest}):
-            for model in self.models:
-                try:  # write-audit-publish, as the model's asset does: its suite on the staged runs
-                    result = build(
-                        model,
-                        key,
-                        key,
-                        engine=self.engine,
-                        lake=self.lake,
-                        catalog=self.catalog,
-                        audit=lambda staged, model=model: validate_staged(model, self.lake, staged),
-                    )
-                except AuditFailed as failed:  # the previous version stays; the models after it wait
-                    log.error("%s dt=%s not refreshed: %s", model.name, key, failed)
-                    self.report_check(model.name, False, failed_metadata(failed, key, key))
-                    break
-                for info in result.partitions:
-                    self.report(model.name, info.dt, {"run_id": info.run_id, "rows": info.rows, "source": "stream"})
-                self.report_check(model.name, True, passed_metadata(result, key, key))
-
-    def report_check(self, asset: str, passed: bool, metadata: dict[str, Any]) -> None:
-        """The model's blocking check as its asset records it (the gate and the publish read it)."""
-        if self.instance is None:
-            return
-        import dagster as dg
-
-        from pipelines.defs.marts.gates import MODEL_CHECK
-
-        self.instance.report_runless_asset_event(
-            dg.AssetCheckEvaluation(asset_key=dg.AssetKey(asset), check_name=MODEL_CHECK, passed=passed,
-                                    metadata=metadata)  # fmt: skip
-        )
-
-    def report(self, asset: str, partition: str, metadata: dict[str, Any]) -> None:
-        if self.instance is None:
-            return
-        import dagster as dg
-
-        self.instance.report_runless_asset_event(
-            dg.AssetMaterialization(asset_key=asset, partition=partition, metadata=metadata)
-        )
-
-
 def _instance() -> Any:
     import dagster as dg
 
@@ -303,6 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-records", type=int, default=ConsumerConfig.max_records)
     parser.add_argument("--poll-interval", type=float, default=ConsumerConfig.poll_interval_s)
     parser.add_argument("--compact-files", type=int, default=ConsumerConfig.compact_files)
+    parser.add_argument(
+        "--marts-interval",
+        type=float,
+        default=ConsumerConfig.marts_interval_s,
+        help="seconds between refreshes of the day's other daily models (0: with every batch)",
+    )
     parser.add_argument("--no-refresh", action="store_true", help="do not rebuild the day's models")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -315,9 +252,15 @@ def main(argv: list[str] | None = None) -> int:
     ensure_streams(settings)
     lake_resource = resources_for(settings)["lake"]
     lake, catalog = lake_resource.open(), lake_resource.catalog()
-    config = ConsumerConfig(args.max_records, args.poll_interval, args.compact_files)
-    refresher = None if args.no_refresh else Refresher(settings, lake, catalog, config.refresh_models, _instance())
-    consumer = StreamConsumer(settings, lake, catalog, config=config, on_published=refresher)
+    config = ConsumerConfig(args.max_records, args.poll_interval, args.compact_files,
+                            marts_interval_s=args.marts_interval)  # fmt: skip
+    refresher = marts = None
+    if not args.no_refresh:
+        builds = ModelBuilds(settings, lake, catalog, _instance())
+        marts = CoalescedRefresh(builds, interval_s=config.marts_interval_s)
+        refresher = Refresher(settings, lake, catalog, config.refresh_models, builds=builds, marts=marts)
+    consumer = StreamConsumer(settings, lake, catalog, config=config, on_published=refresher,
+                              between=marts.tick if marts else None)  # fmt: skip
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

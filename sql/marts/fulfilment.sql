@@ -30,9 +30,9 @@ SELECT
     CAST(count(l.shipped_at) AS double) / count(*) AS shipped_rate,
     CAST(count(l.cancelled_at) AS double) / count(*) AS cancellation_rate,
     avg(date_diff('second', p.placed_at, l.shipped_at)) / 3600.0 AS avg_hours_to_ship,
-    max(date_diff('second', p.placed_at, l.shipped_at)) / 3600.0 AS max_hours_to_ship,
+    CAST(max(date_diff('second', p.placed_at, l.shipped_at)) AS double) / 3600 AS max_hours_to_ship,
     avg(date_diff('second', p.placed_at, l.delivered_at)) / 3600.0 AS avg_hours_to_deliver,
-    max(date_diff('second', p.placed_at, l.delivered_at)) / 3600.0 AS max_hours_to_deliver,
+    CAST(max(date_diff('second', p.placed_at, l.delivered_at)) AS double) / 3600 AS max_hours_to_deliver,
     p.dt
 FROM placed AS p
 LEFT JOIN later AS l ON l.order_id = p.order_id AND l.seller_id = p.seller_id

@@ -16,7 +16,7 @@ SELECT
     country,
     currency,
     amount_cents,
-    cardinality(lines) AS line_count,
+    CAST(cardinality(lines) AS integer) AS line_count,
     dt
 FROM ranked
 WHERE copy_rank = 1

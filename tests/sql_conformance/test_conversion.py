@@ -42,6 +42,7 @@ C = "functions/conversion.html"
     Case("CAST('f' AS boolean)", False, "boolean", doc=f"{C}#cast"),
     Case("CAST('0' AS boolean)", False, "boolean", doc=f"{C}#cast"),
     Case("CAST('yes' AS boolean)", error="cannot cast", doc=f"{C}#cast"),
+    Case("try(CAST('1.5' AS integer))", None, "integer", doc="functions/conditional.html#try"),
     Case("try_cast('yes' AS boolean)", None, "boolean", doc=f"{C}#try_cast"),
     Case("SELECT CAST(note AS boolean) FROM marts_sample WHERE id = 1", None, "boolean", doc=f"{C}#cast"),
     Case("to_hex(from_hex('ff'))", "FF", "varchar", doc="functions/binary.html#to_hex"),

@@ -20,20 +20,17 @@ from pipelines.sql.functions import refuse
 from pipelines.sql.functions.argtypes import FLOATS, INTEGERS, TEXTS, arg_type, call, cast, is_type, string_literal
 
 MACROS = [
+    # the text to cast, or one DuckDB's CAST cannot read and that names the value (so try_cast gives
+    # NULL, and the macro may stand inside TRY, which refuses error())
     # Trino: Long.parseLong(s.trim()): an optional sign and digits, around them what Java's trim
     # removes (U+0000 to U+0020)
-    "CREATE OR REPLACE MACRO gg_integer_text(s) AS CASE WHEN s IS NULL THEN NULL"
+    "CREATE OR REPLACE MACRO gg_integer_text(s) AS CASE"
     " WHEN regexp_full_match(s, '[\\x00-\\x20]*[+-]?[0-9]+[\\x00-\\x20]*') THEN regexp_extract(s, '[+-]?[0-9]+')"
-    " ELSE error('cannot cast ''' || s || ''' to an integer type') END",
-    "CREATE OR REPLACE MACRO gg_try_integer_text(s) AS"
-    " CASE WHEN regexp_full_match(s, '[\\x00-\\x20]*[+-]?[0-9]+[\\x00-\\x20]*')"
-    " THEN regexp_extract(s, '[+-]?[0-9]+') END",
+    " ELSE 'cannot cast ''' || s || ''' to an integer' END",
     # Trino reads t, f, 1, 0, true, false in any case (DuckDB also yes, no, y, n, ...)
-    "CREATE OR REPLACE MACRO gg_boolean_text(s) AS CASE WHEN s IS NULL THEN NULL"
-    " WHEN lower(s) IN ('t', '1', 'true') THEN true WHEN lower(s) IN ('f', '0', 'false') THEN false"
-    " ELSE error('cannot cast to boolean: ' || s) END",
-    "CREATE OR REPLACE MACRO gg_try_boolean_text(s) AS CASE"
-    " WHEN lower(s) IN ('t', '1', 'true') THEN true WHEN lower(s) IN ('f', '0', 'false') THEN false END",
+    "CREATE OR REPLACE MACRO gg_boolean_text(s) AS CASE"
+    " WHEN lower(s) IN ('t', '1', 'true') THEN 'true' WHEN lower(s) IN ('f', '0', 'false') THEN 'false'"
+    " ELSE 'cannot cast ''' || s || ''' to boolean' END",
     # DuckDB's type names (typeof) as Trino's: lower case, arrays, rows, real, timestamp(3)
     "CREATE OR REPLACE MACRO gg_trino_type_name(t) AS CASE"
     " WHEN t = '\"NULL\"' THEN 'unknown'"
@@ -46,6 +43,8 @@ MACROS = [
     " '([a-z0-9_]+(\\([^()]*\\))?)\\[\\]', 'array(\\1)', 'g'),"
     " '([a-z0-9_]+(\\([^()]*\\))?)\\[\\]', 'array(\\1)', 'g'),"
     " '([a-z0-9_]+(\\([^()]*\\))?)\\[\\]', 'array(\\1)', 'g') END",
+    "CREATE OR REPLACE MACRO gg_trino_type_name_literals(t) AS CASE WHEN t LIKE '%VARCHAR%'"
+    " THEN error('typeof: Trino types string literals as a bounded varchar(n)') ELSE gg_trino_type_name(t) END",
 ]
 
 
@@ -76,7 +75,11 @@ def _typeof(node: exp.Typeof) -> exp.Expr:
     if text is not None:
         return exp.Literal.string(f"varchar({len(text)})")
     if _bounded_text(node.this):
-        refuse(f"typeof({node.this.sql('athena')})", "Trino types string literals as a bounded varchar(n)")
+        kind = arg_type(node.this)
+        if kind is not None:
+            refuse(f"typeof({node.this.sql('athena')})", "Trino types string literals as a bounded varchar(n)")
+        # a type not known here (another family's rewrite): refused when it turns out to hold a text
+        return call("gg_trino_type_name_literals", call("typeof", node.this))
     return call("gg_trino_type_name", call("typeof", node.this))
 
 
@@ -85,15 +88,13 @@ def rewrite(node: exp.Expr) -> exp.Expr | None:
         return _typeof(node)
     if not isinstance(node, exp.Cast):
         return None
-    safe = isinstance(node, exp.TryCast)
     target = node.to.this
     if target in INTEGERS and is_type(node.this, FLOATS):
         return node.__class__(this=call("round", node.this), to=node.to)
     if target in INTEGERS and is_type(node.this, TEXTS):
-        checked = call("gg_try_integer_text" if safe else "gg_integer_text", node.this)
-        return node.__class__(this=checked, to=node.to)
+        return node.__class__(this=call("gg_integer_text", node.this), to=node.to)
     if target == exp.DataType.Type.BOOLEAN and is_type(node.this, TEXTS):
-        return call("gg_try_boolean_text" if safe else "gg_boolean_text", node.this)
+        return node.__class__(this=call("gg_boolean_text", node.this), to=node.to)
     if target in TEXTS and is_type(node.this, FLOATS):
         real = is_type(node.this, {exp.DataType.Type.FLOAT})
         text = call("gg_real_to_varchar" if real else "gg_double_to_varchar", node.this)

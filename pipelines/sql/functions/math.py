@@ -7,8 +7,6 @@ differ in type or are missing:
 - `ceil` / `floor` of an integer keep its type (DuckDB: double), of a decimal give
   decimal(p-s+min(s,1), 0);
 - `sign` has its argument's type (DuckDB: tinyint); of a decimal, decimal(1,0);
-- integer / integer truncates toward zero and keeps the wider integer type (DuckDB's `//`;
-  sqlglot's `CAST(TRUNC(a / b) AS BIGINT)` widens an integer to a bigint and goes through a double);
 - `width_bucket(x, bound1, bound2, n)` and `width_bucket(x, bins)`, `e()`, `nan()`, `infinity()` (missing in DuckDB).
 """
 
@@ -24,7 +22,6 @@ from pipelines.sql.functions.argtypes import (
     call,
     cast,
     decimal_ps,
-    is_type,
     literal_decimal,
 )
 
@@ -113,8 +110,6 @@ def rewrite(node: exp.Expr) -> exp.Expr | None:
         return _ceil_floor(node)
     if isinstance(node, exp.Sign):
         return _sign(node)
-    if isinstance(node, exp.Div) and is_type(node.this, INTEGERS) and is_type(node.expression, INTEGERS):
-        return exp.IntDiv(this=node.this, expression=node.expression)  # truncates, keeps the wider integer type
     if isinstance(node, exp.WidthBucket) and node.args.get("max_value") is None:
         return call("gg_width_bucket_bins", node.this, node.args["min_value"])
     if isinstance(node, exp.WidthBucket):

@@ -74,10 +74,16 @@ def _null_as_varchar(node: exp.Expr) -> exp.Expr:
     return cast(exp.null(), "VARCHAR") if isinstance(node, exp.Null) else node
 
 
+def _certain(node: exp.Expr) -> bool:
+    return isinstance(node.unnest() if isinstance(node, exp.Paren) else node, exp.Literal | exp.Neg | exp.Cast)
+
+
 def _concat(node: exp.Expr) -> exp.Expr | None:
     parts = node.expressions if isinstance(node, exp.Concat) else [node.this, node.expression]
-    numbers = [p for p in parts if is_type(p, _NUMBERS)]
-    if numbers and any(is_type(p, TEXTS) for p in parts):  # (an array's || takes an element)
+    # a number for certain (a literal or a CAST; a column's type may be sqlglot's guess) next to a
+    # string literal or CAST (an array's || takes an element)
+    numbers = [p for p in parts if _certain(p) and is_type(p, _NUMBERS)]
+    if numbers and any(_certain(p) and is_type(p, TEXTS) for p in parts):
         for part in numbers:
             refuse(f"concat/|| of the number {part.sql('athena')}", "Trino rejects it too: CAST the number to varchar")
     if not any(isinstance(p, exp.Null) for p in parts):
