@@ -3,13 +3,12 @@ expression of literals in an untyped tree, from typing that expression alone) an
 
 from __future__ import annotations
 
-import re
-
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.annotate_types import annotate_types
 
 from pipelines.sql.dialects import ATHENA
+from pipelines.sql.functions.decimals import literal_type, precision_scale
 
 T = exp.DataType.Type
 INTEGERS = {T.TINYINT, T.SMALLINT, T.INT, T.BIGINT}
@@ -21,10 +20,10 @@ def literal_decimal(node: exp.Expr | None) -> tuple[int, int] | None:
     """(precision, scale) of a decimal literal such as `1.25` (Trino: DECIMAL(3,2); sqlglot says DOUBLE)."""
     if isinstance(node, exp.Neg):
         return literal_decimal(node.this)
-    if isinstance(node, exp.Literal) and not node.is_string and re.fullmatch(r"\d*\.\d*", node.this):
-        whole, frac = node.this.split(".")
-        return max(len(whole.lstrip("0")) + len(frac), 1), len(frac)
-    return None
+    if not isinstance(node, exp.Literal):
+        return None
+    ps = precision_scale(literal_type(node))
+    return ps if isinstance(ps, tuple) and literal_type(node).this == T.DECIMAL else None
 
 
 def arg_type(node: exp.Expr | None) -> exp.DataType | None:
@@ -57,10 +56,8 @@ def decimal_ps(node: exp.Expr | None) -> tuple[int, int] | None:
     """(precision, scale) of an argument known to be a DECIMAL: a literal, a CAST, a typed column."""
     if isinstance(node, exp.Column | exp.Cast | exp.Literal | exp.Neg):
         kind = arg_type(node)
-        if kind is not None and kind.this == T.DECIMAL:
-            params = [int(p.this.name if isinstance(p, exp.DataTypeParam) else p.name) for p in kind.expressions]
-            precision, scale = (params + [18, 3][len(params):])[:2]
-            return precision, scale
+        ps = precision_scale(kind) if kind is not None and kind.this == T.DECIMAL else None
+        return ps if isinstance(ps, tuple) else None
     return None
 
 
