@@ -48,9 +48,37 @@ def refuse(construct: str, why: str) -> NoReturn:
 def _families() -> tuple[ModuleType, ...]:
     # the family modules, in the order their rewrites are tried (imported here, not at the top, so
     # a family module may import this package's helpers)
-    from pipelines.sql.functions import aggregates, arrays, datetime, decimals, maps, unnest
+    from pipelines.sql.functions import (
+        aggregates,
+        arrays,
+        conversion,
+        datetime,
+        decimals,
+        formatting,
+        json,
+        maps,
+        math,
+        numbertext,
+        regex,
+        strings,
+        unnest,
+    )
 
-    return (unnest, datetime, maps, arrays, aggregates, decimals)
+    return (
+        unnest,
+        datetime,
+        maps,
+        arrays,
+        aggregates,
+        decimals,
+        numbertext,
+        strings,
+        regex,
+        json,
+        conversion,
+        formatting,
+        math,
+    )
 
 
 def _collect(attr: str) -> list[Any]:
