@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import uuid
 from typing import Any
@@ -85,3 +86,12 @@ def missing_prerequisite(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"prerequisite missing under CI: {reason}")
     pytest.skip(reason)
+
+
+def earlier_today(now: dt.datetime, minutes: float) -> dt.datetime:
+    """A moment `minutes` (up to 60) before `now`, kept inside `now`'s day: in the first hour after
+    midnight UTC the hour is squeezed into the time since midnight, order kept. Tests that place
+    "today's" orders in the recent past use it, so they pass at 00:05 as at noon."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    room = min(now - midnight, dt.timedelta(minutes=60)) * 0.99
+    return now - room * (minutes / 60)

@@ -21,6 +21,7 @@ from pipelines.lake.partitions.manifest import current_manifest
 from pipelines.lake.partitions.reading import PartitionNotFound, read_partition
 from pipelines.lake.partitions.writer import PartitionWriter
 from pipelines.stream.consumer import StreamConsumer
+from tests.helpers import earlier_today
 from tests.test_ingest_assets import DAY, pipeline_env, place_orders, write_bad_items  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.stack
@@ -209,7 +210,7 @@ def test_today_s_marts_refresh_from_each_micro_batch_and_dagster_sees_them(
     with dg.DagsterInstance.ephemeral() as instance:
         refresher = Refresher(settings, lake, None, instance=instance)
         consumer = StreamConsumer(settings, lake, on_published=refresher)
-        orders = place_orders(orders_app, catalog_data, settings, 3, now - timedelta(minutes=30), "stream-fresh")
+        orders = place_orders(orders_app, catalog_data, settings, 3, earlier_today(now, 30), "stream-fresh")
         drain(consumer)
         # The figures, counted independently from DynamoDB's items of today.
         sellers = {line["seller_id"] for o in orders for line in o["lines"]}

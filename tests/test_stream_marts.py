@@ -26,6 +26,7 @@ from pipelines.marts.suite import validate_staged
 from pipelines.sql.engine import engine_for
 from pipelines.stream.consumer import StreamConsumer
 from pipelines.stream.refresh import REFRESHED_MODELS, CoalescedRefresh, ModelBuilds, Refresher
+from tests.helpers import earlier_today
 from tests.test_funnel_events import PATH, TOKEN, funnel_event, products
 from tests.test_ingest_assets import pipeline_env, place_orders  # noqa: F401  (a fixture)
 
@@ -141,9 +142,9 @@ def test_a_burst_of_micro_batches_gives_one_refresh_of_today_s_marts_equal_to_a_
         sds_runs = []
         orders = []
         for i in range(3):  # a burst: three micro-batches within the interval
-            orders += place_orders(orders_app, catalog_data, settings, 2, now - timedelta(minutes=40 - i), f"mart-{i}")
+            orders += place_orders(orders_app, catalog_data, settings, 2, earlier_today(now, 40 - i), f"mart-{i}")
             if i == 1:
-                browse_and_ship(orders_app, catalog_data, settings, orders, now - timedelta(minutes=20))
+                browse_and_ship(orders_app, catalog_data, settings, orders, earlier_today(now, 20))
             assert settle(consumer) > 0
             sds_runs.append(run_id(lake, "seller_daily_sales", today))  # refreshed with every micro-batch
             clock.now += 5
@@ -204,7 +205,7 @@ def test_a_mart_failing_its_audit_keeps_its_previous_version_and_the_others_go_o
     lake = LakeFS.from_uri(tmp_path / "stream-lake")
     with dg.DagsterInstance.ephemeral() as instance:
         consumer, marts = stack(settings, lake, instance, Clock(), interval_s=0, audit=audit)  # every batch
-        place_orders(orders_app, catalog_data, settings, 2, now - timedelta(minutes=50), "mart-fail-1")
+        place_orders(orders_app, catalog_data, settings, 2, earlier_today(now, 50), "mart-fail-1")
         settle(consumer)
         previous = {name: run_id(lake, name, today) for name in [*COALESCED, "seller_daily_sales"]}
         assert all(previous.values()), previous
@@ -212,7 +213,7 @@ def test_a_mart_failing_its_audit_keeps_its_previous_version_and_the_others_go_o
 
         failing.update({"product_performance", "dim_sellers"})
         caplog.set_level(logging.WARNING, logger="pipelines.stream.refresh")
-        later = place_orders(orders_app, catalog_data, settings, 3, now - timedelta(minutes=45), "mart-fail-2")
+        later = place_orders(orders_app, catalog_data, settings, 3, earlier_today(now, 45), "mart-fail-2")
         settle(consumer)
         # the failing mart and snapshot: their previous version stays current, their check says failed
         for name in ("product_performance", "dim_sellers"):
@@ -231,7 +232,7 @@ def test_a_mart_failing_its_audit_keeps_its_previous_version_and_the_others_go_o
         assert all(line["seller_id"] in sellers for o in later for line in o["lines"])
 
         failing.clear()  # fixed: the next micro-batch refreshes them all again
-        place_orders(orders_app, catalog_data, settings, 1, now - timedelta(minutes=40), "mart-fail-3")
+        place_orders(orders_app, catalog_data, settings, 1, earlier_today(now, 40), "mart-fail-3")
         settle(consumer)
         for name in ("product_performance", "dim_sellers", "seller_kpis"):
             assert run_id(lake, name, today) != previous[name], name
