@@ -21,6 +21,12 @@ DOC = "functions/array.html"
     Case("element_at(ARRAY[1, 2, 4], 2)", 2, "integer", doc=f"{DOC}#element_at"),
     Case("element_at(ARRAY[1, 2, 4], 5)", None, "integer", doc=f"{DOC}#element_at"),
     Case("element_at(ARRAY[1, 2, 4], -1)", 4, "integer", doc=f"{DOC}#element_at"),
+    Case("element_at(ARRAY[1, 2, 4], -4)", None, "integer", doc=f"{DOC}#element_at"),
+    # index 0 fails as the subscript operator does (Trino's ArraySubscriptOperator.checkIndex, which
+    # element_at shares for 0: "SQL array indices start at 1")
+    Case("element_at(ARRAY[1, 2, 4], 0)", error="SQL array indices start at 1", doc=f"{DOC}#element_at"),
+    Case("SELECT element_at(tags, 2) FROM marts_sample ORDER BY id", ["switch", None, None, "xbox"], "varchar",
+         doc=f"{DOC}#element_at", rows=True),  # fmt: skip
     Case("ARRAY[1, 2, 4][2]", 2, "integer", doc=f"{DOC}#subscript-operator"),
     Case("SELECT tags[1] FROM marts_sample WHERE id = 1", "rpg", "varchar", doc=f"{DOC}#subscript-operator"),
     Case("SELECT x[i] FROM (SELECT ARRAY[10, 20, 30] AS x, 2 AS i)", 20, "integer", doc=f"{DOC}#subscript-operator"),

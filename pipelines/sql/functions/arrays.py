@@ -57,11 +57,13 @@ def subscript_index(node: exp.Bracket) -> exp.Expr:
 
 
 def _subscript(node: exp.Expr) -> exp.Expr | None:
-    if not isinstance(node, exp.Bracket) or node.args.get("safe") or len(node.expressions) != 1:
+    """`x[i]` and `element_at(x, i)` (sqlglot: a "safe" bracket) of an array."""
+    if not isinstance(node, exp.Bracket) or len(node.expressions) != 1 or kind(node.this) != _T.ARRAY:
         return None
-    if kind(node.this) == _T.ARRAY:
-        return call("gg_array_subscript", node.this, subscript_index(node))
-    return None
+    if node.args.get("safe"):  # element_at(x, i): sqlglot keeps the index as written (offset 1)
+        index = node.expressions[0] if node.args.get("offset") == 1 else subscript_index(node)
+        return call("gg_element_at", node.this, index)
+    return call("gg_array_subscript", node.this, subscript_index(node))
 
 
 def _functions(node: exp.Expr) -> exp.Expr | None:
@@ -141,6 +143,9 @@ MACROS = [
     """CREATE OR REPLACE MACRO gg_array_subscript(a, i) AS CASE
         WHEN i = 0 THEN error('SQL array indices start at 1')
         WHEN abs(i) > len(a) OR i < 0 THEN error('Array subscript out of bounds') ELSE a[i] END""",
+    # element_at: NULL past either end (a negative index counts from the end), but index 0 fails
+    "CREATE OR REPLACE MACRO gg_element_at(a, i) AS CASE WHEN i = 0 THEN error('SQL array indices start at 1') "
+    "ELSE a[i] END",
     """CREATE OR REPLACE MACRO gg_array_position(a, e) AS
         CASE WHEN a IS NULL OR e IS NULL THEN NULL ELSE CAST(coalesce(list_position(a, e), 0) AS BIGINT) END""",
     # Trino: NULL when the element is absent but the array holds a NULL (DuckDB: false)
