@@ -64,7 +64,7 @@ from pipelines.sql.federated import DynamoDBCatalog
 from pipelines.sql.federated_fetch import FetchResult
 from pipelines.sql.federated_plan import FederatedError
 from pipelines.sql.functions import register_macros
-from pipelines.sql.lake_snapshot import _dt_matches, snapshot
+from pipelines.sql.lake_snapshot import _dt_matches, athena_select_list, snapshot
 from pipelines.sql.params import bind_params
 from pipelines.sql.pushdown import table_predicates
 from pipelines.sql.statements import Statement, parse_statement
@@ -355,7 +355,7 @@ class DuckDBEngine(DDLEmulation, SqlEngine):
             connection.register(f"{registered}_src", source)
             # identifiers only, quoted here: no value of the query goes into this text
             connection.execute(
-                f"CREATE TEMP VIEW {quote_identifier(registered)} AS SELECT {_athena_columns(source.schema)} "  # noqa: S608
+                f"CREATE TEMP VIEW {quote_identifier(registered)} AS SELECT {athena_select_list(source.schema)} "  # noqa: S608
                 f"FROM {quote_identifier(registered + '_src')}"
             )
             alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name))
@@ -385,18 +385,6 @@ class DuckDBEngine(DDLEmulation, SqlEngine):
                 continue  # unknown: DuckDB reports it when the query runs
             schema[name] = {r[0]: r[1] for r in rows if r[1] != '"NULL"'}
         return schema
-
-
-def _athena_columns(schema: pa.Schema) -> str:
-    """The select list that shows a lake table as Athena does: zoned timestamps as plain UTC ones."""
-    items = []
-    for f in schema:
-        column = quote_identifier(f.name)
-        if pa.types.is_timestamp(f.type) and f.type.tz is not None:
-            items.append(f"CAST({column} AS TIMESTAMP) AS {column}")
-        else:
-            items.append(column)
-    return ", ".join(items) if items else "*"
 
 
 __all__ = ["DuckDBEngine", "LakeTable"]

@@ -1,7 +1,8 @@
 """The lake as the local engine's queries read it: each query's snapshot of the partitions it
 names, resolved once by the lake's resolver of current files (`pipelines.lake.partitions.current`:
 on S3 many at a time, through the table's digest and the process's cache), tuned for S3 scans:
-small files fetched whole up front, more files in flight and coalesced reads."""
+small files fetched whole up front, more files in flight and coalesced reads; and the select list
+that shows a table as Athena does (`athena_select_list`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pipelines.lake import s3_cache
 from pipelines.lake.fs import LakeFS
 from pipelines.lake.partitions.current import SNAPSHOT_THREADS, CurrentFile, CurrentFiles
 from pipelines.lake.partitions.reading import PartitionNotFound, snapshot_dataset
+from pipelines.sql.dialects import quote_identifier
 from pipelines.sql.pushdown import Predicate
 
 # Files a scan keeps in flight on S3 (pyarrow's default is 4: with one small file a day, a scan of a
@@ -98,3 +100,15 @@ def _whole(lake: LakeFS, files: list[CurrentFile]) -> dict[CurrentFile, bytes]:
         return {}
     with ThreadPoolExecutor(min(SNAPSHOT_THREADS, len(files))) as pool:
         return dict(zip(files, pool.map(one, files), strict=True))
+
+
+def athena_select_list(schema: pa.Schema) -> str:
+    """The select list that shows a lake table as Athena does: zoned timestamps as plain UTC ones."""
+    items = []
+    for f in schema:
+        column = quote_identifier(f.name)
+        if pa.types.is_timestamp(f.type) and f.type.tz is not None:
+            items.append(f"CAST({column} AS TIMESTAMP) AS {column}")
+        else:
+            items.append(column)
+    return ", ".join(items) if items else "*"
