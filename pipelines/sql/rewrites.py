@@ -19,6 +19,7 @@ from sqlglot import exp
 
 from pipelines.sql import functions
 from pipelines.sql.dialects import DUCKDB
+from pipelines.sql.functions import call
 
 _DAY_OR_LONGER = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR", "DAYS", "WEEKS", "MONTHS", "QUARTERS", "YEARS"}
 _INTEGER_TYPES = {
@@ -49,10 +50,6 @@ def _is(node: exp.Expr | None, *types: exp.DataType.Type) -> bool:
 def _unit(node: exp.Expr) -> str:
     unit = node.args.get("unit")
     return unit.name.upper() if unit is not None else "DAY"
-
-
-def _func(name: str, *args: exp.Expr) -> exp.Anonymous:
-    return exp.Anonymous(this=name, expressions=list(args))
 
 
 def _as_date(node: exp.Expr) -> exp.Expr:
@@ -127,8 +124,8 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         and _is(node.this, *_TIMESTAMP_TYPES)
     ):
         fmt = exp.Literal.string("%Y-%m-%d %H:%M:%S.%g")
-        call = _func("STRFTIME", node.this, fmt)
-        return exp.TryCast(this=call, to=node.to) if isinstance(node, exp.TryCast) else call
+        formatted = call("STRFTIME", node.this, fmt)
+        return exp.TryCast(this=formatted, to=node.to) if isinstance(node, exp.TryCast) else formatted
     return node
 
 

@@ -39,6 +39,11 @@ class UnsupportedConstruct(TranspileError):
         self.construct = construct
 
 
+def call(name: str, *args: exp.Expr) -> exp.Anonymous:
+    """A call of the function `name` (a DuckDB function or one of the families' macros)."""
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
 def refuse(construct: str, why: str) -> NoReturn:
     """Stop the transpile: `construct` (as the user wrote it, e.g. `split(s, d, limit)`) cannot be
     given Trino's answer here, for the reason `why`."""
@@ -114,4 +119,4 @@ def register_macros(connection: Any, statements: Iterable[str] | None = None) ->
         connection.execute(sql)
 
 
-__all__ = ["Rewrite", "UnsupportedConstruct", "macros", "refuse", "register_macros", "rewrite"]
+__all__ = ["Rewrite", "call", "UnsupportedConstruct", "macros", "refuse", "register_macros", "rewrite"]

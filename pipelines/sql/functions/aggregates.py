@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from pipelines.sql.functions import refuse
-from pipelines.sql.functions.arrays import call
+from pipelines.sql.functions import call, refuse
 
 
 def _aggregates(node: exp.Expr) -> exp.Expr | None:

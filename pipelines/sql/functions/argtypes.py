@@ -61,10 +61,6 @@ def decimal_ps(node: exp.Expr | None) -> tuple[int, int] | None:
     return None
 
 
-def call(name: str, *args: exp.Expr) -> exp.Anonymous:
-    return exp.Anonymous(this=name, expressions=list(args))
-
-
 def cast(node: exp.Expr, to: str) -> exp.Cast:
     return exp.Cast(this=node, to=exp.DataType.build(to, dialect="duckdb"))
 

@@ -12,7 +12,7 @@ from sqlglot import exp
 from sqlglot.optimizer.annotate_types import annotate_types
 
 from pipelines.sql.dialects import ATHENA
-from pipelines.sql.functions import refuse
+from pipelines.sql.functions import call, refuse
 
 _T = exp.DataType.Type
 
@@ -29,10 +29,6 @@ def kind(node: exp.Expr) -> _T | None:
         return _T.VARCHAR if node.is_string else _T.INT
     t = getattr(node, "type", None)
     return None if t is None or t.this == _T.UNKNOWN else t.this
-
-
-def call(name: str, *args: exp.Expr) -> exp.Anonymous:
-    return exp.Anonymous(this=name, expressions=list(args))
 
 
 def _typed(node: exp.Expr, like: exp.DataType) -> exp.Expr:

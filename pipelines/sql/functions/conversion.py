@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from pipelines.sql.functions import refuse
-from pipelines.sql.functions.argtypes import FLOATS, INTEGERS, TEXTS, arg_type, call, cast, is_type, string_literal
+from pipelines.sql.functions import call, refuse
+from pipelines.sql.functions.argtypes import FLOATS, INTEGERS, TEXTS, arg_type, cast, is_type, string_literal
 
 MACROS = [
     # the text to cast, or one DuckDB's CAST cannot read and that names the value (so try_cast gives

@@ -29,7 +29,7 @@ import re
 from sqlglot import exp
 
 from pipelines.sql.dialects import ATHENA, TranspileError
-from pipelines.sql.functions import refuse
+from pipelines.sql.functions import call, refuse
 from pipelines.sql.joda import joda_to_strftime
 
 ZONE = "gg_zone"  # meta key: the zone expression of a timestamp with time zone
@@ -47,10 +47,6 @@ _FIELDS = (exp.Year, exp.Month, exp.Day, exp.DayOfMonth, exp.Hour, exp.Minute, e
 # Trino's extract fields DuckDB names otherwise (DuckDB's DOW counts from Sunday = 0)
 _EXTRACT = {"DAY_OF_WEEK": "ISODOW", "DOW": "ISODOW", "DAY_OF_YEAR": "DOY", "YEAR_OF_WEEK": "ISOYEAR",
             "YOW": "ISOYEAR", "DAY_OF_MONTH": "DAY"}  # fmt: skip
-
-
-def _func(name: str, *args: exp.Expr) -> exp.Anonymous:
-    return exp.Anonymous(this=name, expressions=list(args))
 
 
 def _cast(node: exp.Expr, to: str) -> exp.Cast:
@@ -100,7 +96,7 @@ def _local(node: exp.Expr) -> exp.Expr:
         return node
     if node.meta_get(LOCAL) is not None:
         return node.meta[LOCAL].copy()
-    return _func("TIMEZONE", _known_zone(node).copy(), node)
+    return call("TIMEZONE", _known_zone(node).copy(), node)
 
 
 def _known_zone(node: exp.Expr) -> exp.Expr:
@@ -114,7 +110,7 @@ def _on_wall_clock(node: exp.Expr) -> exp.Expr:
     """`node` computed on the wall clock of its zoned operand (`this`), seen again in that zone."""
     zone = _known_zone(node.this)
     node.set("this", _local(node.this))
-    return _zoned(_func("TIMEZONE", zone.copy(), node), zone)
+    return _zoned(call("TIMEZONE", zone.copy(), node), zone)
 
 
 def _unit(node: exp.Expr) -> str:
@@ -131,7 +127,7 @@ def _literal(node: exp.Expr) -> exp.Expr | None:
         return None
     zone = exp.Literal.string(_duckdb_zone(match["zone"]))
     local = _cast(exp.Literal.string(match["local"]), "TIMESTAMP")
-    return _zoned(_func("TIMEZONE", zone, local), zone.copy())
+    return _zoned(call("TIMEZONE", zone, local), zone.copy())
 
 
 def _conversions(node: exp.Expr) -> exp.Expr | None:
@@ -143,12 +139,12 @@ def _conversions(node: exp.Expr) -> exp.Expr | None:
         return _zoned(exp.Paren(this=instant), _zone_arg(zone))
     if isinstance(node, exp.Anonymous) and node.name.lower() == "with_timezone" and len(node.expressions) == 2:
         this, zone = node.expressions
-        return _zoned(_func("TIMEZONE", _zone_arg(zone), _cast(this, "TIMESTAMP")), _zone_arg(zone))
+        return _zoned(call("TIMEZONE", _zone_arg(zone), _cast(this, "TIMESTAMP")), _zone_arg(zone))
     if isinstance(node, exp.UnixToTime) and node.args.get("hours") is not None:
         refuse("from_unixtime(unixtime, hours, minutes)", "a zone given as hours and minutes is not followed")
     if isinstance(node, exp.UnixToTime) and node.args.get("zone") is not None:
         zone = _zone_arg(node.args["zone"])
-        return _zoned(_func("TO_TIMESTAMP", node.this), zone)
+        return _zoned(call("TO_TIMESTAMP", node.this), zone)
     if isinstance(node, exp.FromISO8601Timestamp):
         text = node.this
         if isinstance(text, exp.Literal) and text.is_string:
@@ -156,16 +152,16 @@ def _conversions(node: exp.Expr) -> exp.Expr | None:
             instant = _cast(text, "TIMESTAMPTZ")
             return _zoned(instant, exp.Literal.string(_duckdb_zone(match["zone"]))) if match else instant
         # each value has the zone its text gives: its wall clock is the text without its offset
-        parsed = _zoned(_func("gg_from_iso8601_timestamp", text), UNKNOWN)
-        parsed.meta[LOCAL] = _func("gg_iso8601_local", text.copy())
+        parsed = _zoned(call("gg_from_iso8601_timestamp", text), UNKNOWN)
+        parsed.meta[LOCAL] = call("gg_iso8601_local", text.copy())
         return parsed
     if isinstance(node, exp.FromISO8601Date):
-        return _func("gg_from_iso8601_date", node.this)
+        return call("gg_from_iso8601_date", node.this)
     if isinstance(node, exp.ParseDatetime):
         strftime = joda_to_strftime(_pattern(node.args["format"], "parse_datetime"))
         if "%z" in strftime or "%Z" in strftime:
             refuse("parse_datetime with a time zone in the pattern", "the zone read is not followed")
-        return _cast(_func("STRPTIME", node.this, exp.Literal.string(strftime)), "TIMESTAMPTZ")
+        return _cast(call("STRPTIME", node.this, exp.Literal.string(strftime)), "TIMESTAMPTZ")
     return None
 
 
@@ -224,7 +220,7 @@ def _readers(node: exp.Expr) -> exp.Expr | None:
     if isinstance(node, exp.Anonymous) and node.name.lower() == "format_datetime" and len(node.expressions) == 2:
         value, pattern = node.expressions
         strftime = joda_to_strftime(_pattern(pattern, "format_datetime"))
-        return _func("STRFTIME", _local(value), exp.Literal.string(strftime))
+        return call("STRFTIME", _local(value), exp.Literal.string(strftime))
     if isinstance(node, exp.Cast) and node.to.this in (exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP):
         if zone_of(node.this) is None:
             return None
@@ -236,14 +232,14 @@ def _readers(node: exp.Expr) -> exp.Expr | None:
         if zone is None and not _is_tz(node.this):
             return None
         shown = exp.Literal.string("UTC") if zone_of(node.this) is None else _trino_zone(zone)
-        text = _func("STRFTIME", _local(node.this), exp.Literal.string("%Y-%m-%d %H:%M:%S.%g "))
+        text = call("STRFTIME", _local(node.this), exp.Literal.string("%Y-%m-%d %H:%M:%S.%g "))
         return exp.DPipe(this=text, expression=shown)
     if isinstance(node, exp.Anonymous) and node.name.lower() == "to_iso8601" and len(node.expressions) == 1:
         arg = node.expressions[0]
         zone = zone_of(arg)
         if zone is not None:
-            return _func("gg_to_iso8601_zoned", _local(arg), arg.copy())
-        return _func("gg_to_iso8601", arg)
+            return call("gg_to_iso8601_zoned", _local(arg), arg.copy())
+        return call("gg_to_iso8601", arg)
     return None
 
 
@@ -262,7 +258,7 @@ def _arithmetic(node: exp.Expr) -> exp.Expr | None:
         later, earlier = node.this, node.expression
         if _unit(node) in _DAY_OR_LONGER:
             later, earlier = _local(later), _local(earlier)
-        return _func("DATE_SUB", exp.Literal.string(_unit(node).lower()), earlier, later)
+        return call("DATE_SUB", exp.Literal.string(_unit(node).lower()), earlier, later)
     return None
 
 

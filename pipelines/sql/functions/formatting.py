@@ -20,8 +20,8 @@ import re
 
 from sqlglot import exp
 
-from pipelines.sql.functions import refuse
-from pipelines.sql.functions.argtypes import FLOATS, INTEGERS, TEXTS, T, arg_type, call, cast, string_literal
+from pipelines.sql.functions import call, refuse
+from pipelines.sql.functions.argtypes import FLOATS, INTEGERS, TEXTS, T, arg_type, cast, string_literal
 
 _SPEC = re.compile(r"%(?:(\d+)\$)?([-#+ 0,(<]*)(\d+)?(?:\.(\d+))?([a-zA-Z%])")
 _FLAGS = {"s": "-", "d": "-0,", "f": "-0,"}  # the flags reproduced, by conversion

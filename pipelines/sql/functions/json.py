@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from pipelines.sql.functions.argtypes import TEXTS, T, arg_type, call, is_type
+from pipelines.sql.functions import call
+from pipelines.sql.functions.argtypes import TEXTS, T, arg_type, is_type
 
 MACROS = [
     # a fractional number is printed by DuckDB in its shortest form, Trino gives the document's text:

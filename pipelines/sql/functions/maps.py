@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from pipelines.sql.functions.arrays import call, kind, subscript_index
+from pipelines.sql.functions import call
+from pipelines.sql.functions.arrays import kind, subscript_index
 
 _T = exp.DataType.Type
 

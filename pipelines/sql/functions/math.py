@@ -14,16 +14,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from pipelines.sql.functions import refuse
-from pipelines.sql.functions.argtypes import (
-    FLOATS,
-    INTEGERS,
-    arg_type,
-    call,
-    cast,
-    decimal_ps,
-    literal_decimal,
-)
+from pipelines.sql.functions import call, refuse
+from pipelines.sql.functions.argtypes import FLOATS, INTEGERS, arg_type, cast, decimal_ps, literal_decimal
 
 MACROS = [
     "CREATE OR REPLACE MACRO gg_width_bucket(x, b1, b2, n) AS CAST(CASE"

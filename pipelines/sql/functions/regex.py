@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from pipelines.sql.functions import refuse
-from pipelines.sql.functions.argtypes import call, string_literal
+from pipelines.sql.functions import call, refuse
+from pipelines.sql.functions.argtypes import string_literal
 
 MACROS = [
     # the first match's group: regexp_extract_all gives NULL for a group that took no part in the

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from pipelines.sql.functions import refuse
-from pipelines.sql.functions.argtypes import FLOATS, INTEGERS, TEXTS, T, call, cast, is_type, string_literal
+from pipelines.sql.functions import call, refuse
+from pipelines.sql.functions.argtypes import FLOATS, INTEGERS, TEXTS, T, cast, is_type, string_literal
 
 _NUMBERS = INTEGERS | FLOATS | {T.DECIMAL}
 

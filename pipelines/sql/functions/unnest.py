@@ -16,11 +16,9 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from pipelines.sql.functions import call
+
 T = exp.DataType.Type
-
-
-def _func(name: str, *args: exp.Expr) -> exp.Anonymous:
-    return exp.Anonymous(this=name, expressions=list(args))
 
 
 def _shape(arg: exp.Expr) -> tuple[str, int] | None:
@@ -122,20 +120,20 @@ def expand_unnest(node: exp.Expr) -> exp.Expr | None:
     for i, (arg, shape) in enumerate(zip(node.expressions, shapes, strict=True)):
         assert shape is not None
         name = f"_gg_e{i}"
-        source = _func("MAP_ENTRIES", arg.copy()) if shape[0] == "map" else arg.copy()
+        source = call("MAP_ENTRIES", arg.copy()) if shape[0] == "map" else arg.copy()
         inner.append(exp.alias_(exp.Unnest(expressions=[source]), name))
         column = exp.column(name, "_gg_u")
         outer.append(column if shape[0] == "scalars" else exp.Unnest(expressions=[column]))
     columns = [c.copy() for c in alias.columns]
     if ordinality:
-        lists = [_func("MAP_KEYS", a.copy()) if s and s[0] == "map" else a.copy()
+        lists = [call("MAP_KEYS", a.copy()) if s and s[0] == "map" else a.copy()
                  for a, s in zip(node.expressions, shapes, strict=True)]  # fmt: skip
         if len(lists) == 1:
-            position: exp.Expr = _func("GENERATE_SUBSCRIPTS", lists[0], exp.Literal.number(1))
+            position: exp.Expr = call("GENERATE_SUBSCRIPTS", lists[0], exp.Literal.number(1))
         else:  # 1 .. the longest argument's length, zipped with the arguments
-            lengths = [_func("LEN", a) for a in lists]
+            lengths = [call("LEN", a) for a in lists]
             longest = exp.Greatest(this=lengths[0], expressions=lengths[1:])
-            position = exp.Unnest(expressions=[_func("RANGE", exp.Literal.number(1), exp.Add(
+            position = exp.Unnest(expressions=[call("RANGE", exp.Literal.number(1), exp.Add(
                 this=longest, expression=exp.Literal.number(1)))])  # fmt: skip
         inner.append(exp.alias_(position, "_gg_o"))
         outer.append(exp.column("_gg_o", "_gg_u"))
