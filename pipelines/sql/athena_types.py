@@ -46,6 +46,7 @@ def _metadata() -> dict[type[exp.Expr], dict[str, Any]]:
     metadata[exp.Div] = {"annotator": _trino(lambda self, e: self._annotate_div(e))}
     metadata[exp.Literal] = {"annotator": _trino(lambda self, e: self._annotate_literal(e))}
     metadata[exp.DateDiff] = {"returns": _T.BIGINT}  # functions/datetime.html#date_diff (sqlglot: INT)
+    metadata[exp.FromBase] = {"returns": _T.BIGINT}  # functions/math.html#from_base (sqlglot: untyped)
     for kind in (exp.Cast, exp.Sum, exp.Avg):
         spec = metadata.get(kind) or {}
         base = spec.get("annotator")

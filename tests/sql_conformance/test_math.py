@@ -74,6 +74,20 @@ D = decimal.Decimal
     Case("pi()", 3.141592653589793, "double", doc=f"{M}#pi"),
     Case("is_nan(nan())", True, "boolean", doc=f"{M}#is_nan"),
     Case("infinity() > 1e308", True, "boolean", doc=f"{M}#infinity"),
+    # from_base is Java's Long.parseLong(string, radix) (Trino's MathFunctions.fromBase)
+    Case("from_base('ff', 16)", 255, "bigint", doc=f"{M}#from_base"),
+    Case("from_base('7FFFFFFFFFFFFFFF', 16)", 9223372036854775807, "bigint", doc=f"{M}#from_base"),
+    Case("from_base('-8000000000000000', 16)", -9223372036854775808, "bigint", doc=f"{M}#from_base"),
+    Case("from_base('-101', 2)", -5, "bigint", doc=f"{M}#from_base"),
+    Case("from_base('+42', 10)", 42, "bigint", doc=f"{M}#from_base"),
+    Case("from_base(CAST(NULL AS varchar), 16)", None, "bigint", doc=f"{M}#from_base"),
+    Case("from_base('8000000000000000', 16)", error="8000000000000000", doc=f"{M}#from_base"),
+    Case("from_base('0x1f', 16)", error="Not a valid base-16 number", doc=f"{M}#from_base"),
+    Case("from_base('12', 2)", error="Not a valid base-2 number", doc=f"{M}#from_base"),
+    Case("from_base('z', 36)", error="from_base", doc=f"{M}#from_base"),
+    # the first 15 hex digits of an MD5 (RFC 1321's test vector: md5("abc") = 900150983cd24fb0...)
+    Case("from_base(substr(to_hex(md5(to_utf8('abc'))), 1, 15), 16)", 0x900150983CD24FB, "bigint",
+         doc=f"{M}#from_base"),  # fmt: skip
 )
 def test_math_functions(engine: DuckDBEngine, case: Case) -> None:
     check(engine, case)

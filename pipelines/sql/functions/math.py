@@ -7,7 +7,10 @@ differ in type or are missing:
 - `ceil` / `floor` of an integer keep its type (DuckDB: double), of a decimal give
   decimal(p-s+min(s,1), 0);
 - `sign` has its argument's type (DuckDB: tinyint); of a decimal, decimal(1,0);
-- `width_bucket(x, bound1, bound2, n)` and `width_bucket(x, bins)`, `e()`, `nan()`, `infinity()` (missing in DuckDB).
+- `width_bucket(x, bound1, bound2, n)` and `width_bucket(x, bins)`, `e()`, `nan()`, `infinity()` (missing in DuckDB);
+- `from_base(string, radix)` (missing in DuckDB) for a literal radix 2, 10 or 16: Java's
+  `Long.parseLong` (an optional sign, then digits of the radix in either case; anything else, or a
+  value outside bigint, fails); another radix is refused.
 """
 
 from __future__ import annotations
@@ -26,6 +29,14 @@ MACROS = [
     " ELSE (CASE WHEN x > b1 THEN 0 WHEN x <= b2 THEN n + 1"
     " ELSE floor((b1 - x) / (b1 - b2) * n) + 1 END) END AS BIGINT)",
     # width_bucket(x, bins): how many of the (ascending) bins are <= x
+    # from_base: the digits (a sign, then the radix's digits: `pattern`) read by DuckDB's cast with
+    # the radix's prefix ('0x', '0b' or none), through HUGEINT so that -2^63 and overflow behave
+    "CREATE OR REPLACE MACRO gg_from_base_wide(s, prefix) AS"
+    " CASE WHEN starts_with(s, '-') THEN -1 ELSE 1 END * TRY_CAST(prefix || ltrim(s, '+-') AS HUGEINT)",
+    "CREATE OR REPLACE MACRO gg_from_base(s, radix, prefix, pattern) AS CASE WHEN s IS NULL THEN NULL"
+    " WHEN regexp_full_match(s, pattern) AND gg_from_base_wide(s, prefix)"
+    " BETWEEN -9223372036854775808 AND 9223372036854775807 THEN CAST(gg_from_base_wide(s, prefix) AS BIGINT)"
+    " ELSE error('Not a valid base-' || radix || ' number: ' || s) END",
     "CREATE OR REPLACE MACRO gg_width_bucket_bins(x, bins) AS CASE WHEN x IS NULL OR bins IS NULL THEN NULL"
     " ELSE CAST(len(list_filter(bins, lambda b: b <= x)) AS BIGINT) END",
 ]
@@ -95,7 +106,23 @@ def _sign(node: exp.Sign) -> exp.Expr | None:
     return None
 
 
+# radix -> (the cast's prefix, the digits)
+_BASES = {2: ("0b", "[01]"), 10: ("", "[0-9]"), 16: ("0x", "[0-9a-fA-F]")}
+
+
+def _from_base(node: exp.FromBase) -> exp.Expr:
+    radix = node.expression
+    value = int(radix.this) if isinstance(radix, exp.Literal) and not radix.is_string else None
+    if value not in _BASES:
+        refuse(f"from_base(..., {radix.sql('athena')})", "only a literal radix 2, 10 or 16 is supported")
+    prefix, digits = _BASES[value]
+    args = [exp.Literal.number(value), exp.Literal.string(prefix), exp.Literal.string(f"[+-]?{digits}+")]
+    return call("gg_from_base", node.this, *args)
+
+
 def rewrite(node: exp.Expr) -> exp.Expr | None:
+    if isinstance(node, exp.FromBase):
+        return _from_base(node)
     if isinstance(node, exp.Round | exp.Trunc):
         return _round_or_truncate(node, "round" if isinstance(node, exp.Round) else "truncate")
     if isinstance(node, exp.Ceil | exp.Floor):
