@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from pipelines.lake.catalog import GlueCatalog
 from pipelines.lake.digest import DigestRefresh, refresh_digest
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions.manifest import PartitionInfo, list_partitions
+from pipelines.lake.partitions.manifest import PartitionInfo, current_manifest, list_partitions, schema_from_b64
 from pipelines.lake.partitions.writer import PartitionWriter, StagedRun
 from pipelines.marts.models import Model, ModelError, without_own_history
 from pipelines.sql.engine import SqlEngine
@@ -298,9 +298,23 @@ def build(
 
 def model_sql(model: Model, lake: LakeFS, start: str) -> str:
     """The SQL to run for partitions from `start`: a model reading its own earlier partitions reads
-    an empty relation instead while it has none before `start` (its first build)."""
-    if model.reads_itself and not any(key < start for key in list_partitions(lake, model.name, zone=model.zone)):
+    an empty relation instead while it has none before `start` (its first build), and refuses to
+    read them when they were written with other columns (its oldest and newest earlier partitions
+    are looked at: a state table whose columns changed is rebuilt from its first day)."""
+    if not model.reads_itself:
+        return model.sql
+    before = [key for key in list_partitions(lake, model.name, zone=model.zone) if key < start]
+    if not before:
         return without_own_history(model)
+    if model.schema is not None:
+        for key in {before[0], before[-1]}:
+            manifest = current_manifest(lake, model.name, key, zone=model.zone)
+            names = set(schema_from_b64(manifest["schema"]).names) if manifest else set(model.schema.names)
+            if missing := sorted(set(model.schema.names) - names):
+                raise ModelError(
+                    f"{model.name}: its partition {key} has no column {', '.join(missing)} (written before the "
+                    f"column was added): rebuild {model.name} from its first partition ({before[0]})"
+                )
     return model.sql
 
 
