@@ -16,6 +16,8 @@ import pytest
 
 from gitgoods.settings import Settings
 from pipelines.lake.fs import LakeFS
+from pipelines.lake.partitions import packs
+from pipelines.lake.partitions.current import CurrentFiles
 from pipelines.lake.partitions.manifest import list_partitions
 from pipelines.lake.partitions.reading import read_partition
 from pipelines.marts.models import ModelError, discover, upstream, without_own_history
@@ -160,9 +162,14 @@ def test_day_by_day_equals_a_full_rebuild_on_the_hand_made_story(dims: Settings,
 
 
 @pytest.mark.stack
-@pytest.mark.parametrize("seed", [1, 2])
-def test_day_by_day_equals_a_full_rebuild_on_a_generated_month(dims: Settings, tmp_path: Path, seed: int) -> None:
+@pytest.mark.parametrize(("seed", "packed"), [(1, True), (2, False)], ids=["seed1-packs", "seed2"])
+def test_day_by_day_equals_a_full_rebuild_on_a_generated_month(
+    dims: Settings, tmp_path: Path, seed: int, packed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first, last = marts_month.FIRST, marts_month.LAST
+    if packed:  # the month's days (in 2030) count as ended, and every look-up of 2 days or more uses packs
+        monkeypatch.setattr(packs, "utc_today", lambda: "2099-01-01")
+        monkeypatch.setattr(packs, "PACK_MIN_DAYS", 2)
     lakes = _lakes(dims, tmp_path, lambda lake: marts_month.write_month(lake, seed), first, last)
     history = Lake(dims, tmp_path / "history", lambda lake: marts_month.write_month(lake, seed), first, last)
     try:
@@ -175,6 +182,10 @@ def test_day_by_day_equals_a_full_rebuild_on_a_generated_month(dims: Settings, t
         for name in TOUCHED:
             daily.build(name, "2030-04-09", last)
         rebuilt = daily.tables()
+        if packed:  # both months are packed, April again after its last days were rebuilt
+            found = CurrentFiles(daily.lake).files("state", STATE.name, marts_month.days(first, last))
+            assert [f.dt for f in found.files if f.packed] == ["2030-03-01", "2030-04-01"]
+            assert not [f for f in found.files if not f.packed]
         # the previous models, reading the whole history, on a lake of their own
         for name in ("seller_daily_sales", "buyer_cohorts", "seller_kpis"):
             sql = (FULL_HISTORY / f"{name}.sql").read_text() if name != "seller_kpis" else MODELS[name].sql

@@ -85,6 +85,7 @@ class Model:
     checks: dict[str, Any] = field(default_factory=dict, compare=False)
     documented: bool = False
     chunk: int | None = None  # partitions per query (models that read their history: many)
+    packed: bool = False  # `packs: month`: each month's days also kept in one file (lake/partitions/packs.py)
 
     @property
     def zone(self) -> str:
@@ -185,6 +186,7 @@ def _model(layer: str, path: Path, doc: dict[str, Any] | None) -> Model:
         checks=dict(doc.get("checks") or {}),
         documented=True,
         chunk=_chunk(path, doc.get("chunk")),
+        packed=_packed(path, doc.get("packs"), partitioned_by),
     )
 
 
@@ -207,6 +209,14 @@ def _chunk(path: Path, value: Any) -> int | None:
     if not isinstance(value, int) or value < 1:
         raise ModelError(f"{path.name}: chunk must be a positive number of partitions")
     return value
+
+
+def _packed(path: Path, value: Any, partitioned_by: str) -> bool:
+    if value is None:
+        return False
+    if value != "month" or partitioned_by != "day":
+        raise ModelError(f"{path.name}: packs must be 'month', for a model partitioned by day")
+    return True
 
 
 def _header(sql: str) -> str:

@@ -27,7 +27,9 @@ import pyarrow.compute as pc
 from pipelines.lake.catalog import GlueCatalog
 from pipelines.lake.digest import DigestRefresh, refresh_digest
 from pipelines.lake.fs import LakeFS
+from pipelines.lake.partitions.current import CurrentFiles
 from pipelines.lake.partitions.manifest import PartitionInfo, current_manifest, list_partitions, schema_from_b64
+from pipelines.lake.partitions.packs import refresh_packs
 from pipelines.lake.partitions.writer import PartitionWriter, StagedRun
 from pipelines.marts.models import Model, ModelError, without_own_history
 from pipelines.sql.engine import SqlEngine
@@ -292,6 +294,8 @@ def build(
             log.info("%s: %s..%s, %d partitions", model.name, part[0], part[-1], len(part))
     t3 = time.perf_counter()
     digest = refresh_digest(lake, model.zone, model.name, written)  # S3: cold readers resolve it in one GET
+    if model.packed:  # a long history is read a month per file (docs/incremental.md)
+        refresh_packs(lake, model.zone, model.name, [p.dt for p in written], CurrentFiles(lake))
     write_s += time.perf_counter() - t3
     return BuildResult(model.name, written, query_s, write_s, digest, audits)
 

@@ -28,6 +28,7 @@ import pyarrow as pa
 from pipelines.lake import s3_cache
 from pipelines.lake.digest import read_digest
 from pipelines.lake.fs import LakeFS
+from pipelines.lake.partitions import packs
 from pipelines.lake.partitions.layout import check_dt, pointer_rel, run_rel
 from pipelines.lake.partitions.manifest import (
     current_manifest,
@@ -48,10 +49,11 @@ DIGEST_MIN_POINTERS = 8
 class CurrentFile:
     """One Parquet file of a partition's current version."""
 
-    dt: str
-    run: str  # the run folder, relative to the lake root
+    dt: str  # a month pack's: its month's first day
+    run: str  # the run folder (a pack's folder), relative to the lake root
     name: str
     bytes: int
+    packed: bool = False  # a month pack (pipelines.lake.partitions.packs): `dt` is a column of the file
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class CurrentFiles:
         self._days: dict[tuple[str, str], list[str]] = {}
         self._etags: dict[tuple[str, str, str], str] = {}
         self._manifests: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+        self._pack_cache: dict[tuple[str, str], dict[str, packs.Pack]] = {}
 
     def days(self, zone: str, table: str) -> list[str]:
         """The days of the table that have a current version, sorted (listed once)."""
@@ -108,12 +111,25 @@ class CurrentFiles:
         sizes as the manifests record them (no HEAD per file on S3)."""
         days = sorted(check_dt(d) for d in days) if days is not None else self.days(zone, table)
         manifests = self.manifests(zone, table, days)
-        files = tuple(
+        schema = schema_from_b64(manifests[-1]["schema"]) if manifests else None
+        files = [
             CurrentFile(m["dt"], run_rel(zone, table, m["dt"], m["run_id"]), f["name"], f["bytes"])
             for m in manifests
             for f in m["files"]
-        )
-        return TableFiles(files, schema_from_b64(manifests[-1]["schema"]) if manifests else None)
+        ]
+        if len(manifests) >= packs.PACK_MIN_DAYS:  # a long history: months packed whole stand in for their days
+            for pack in packs.usable(self._packs(zone, table), manifests):
+                files = [f for f in files if f.dt not in pack.sources]
+                files.append(CurrentFile(f"{pack.month}-01", packs.month_rel(zone, table, pack.month), pack.file,
+                                         pack.bytes, packed=True))  # fmt: skip
+            files.sort(key=lambda f: f.dt)
+        return TableFiles(tuple(files), schema)
+
+    def _packs(self, zone: str, table: str) -> dict[str, packs.Pack]:
+        key = (zone, table)
+        if key not in self._pack_cache:
+            self._pack_cache[key] = packs.read_packs(self.lake, zone, table)
+        return self._pack_cache[key]
 
     # -- one partition -------------------------------------------------------------------------
 

@@ -103,7 +103,7 @@ def snapshot_dataset(
     fmt = fmt or ds.ParquetFileFormat()
     fragments = []
     for f in found.files:
-        partition = ds.field("dt") == f.dt
+        partition = ds.scalar(True) if f.packed else ds.field("dt") == f.dt  # a pack holds its `dt`
         data = fetched.get(f) if fetched else None
         if data is not None:
             fragments.append(fmt.make_fragment(pa.BufferReader(data), partition_expression=partition))

@@ -1,0 +1,219 @@
+"""Month packs: the rows of a month's day partitions of a table in one Parquet file, so that a query
+reading a long history (a state table's look-up of every earlier day) opens one file per month
+instead of one per day. On S3 each object costs a request or two whatever its size: a year of daily
+state files is ~730 requests, twelve packs ~24 (docs/incremental.md, docs/benchmarks.md).
+
+A pack is an accelerator, never the truth. It records the version (run id) of every day it was made
+from (`sources`), and a reader uses it in place of those days' files only when it asks for every
+one of those days and each is still current at that version; otherwise the days are read one by
+one, as without packs. So a day rebuilt after its month was packed is never read from the old pack,
+and the day partitions, their pointers and Glue stay what readers and Athena use (Athena reads the
+day partitions; packs only speed up the embedded engine).
+
+Layout (relative to the table):
+
+    _packs/month=YYYY-MM/pack-<run id>.parquet   immutable; every column plus `dt`
+    _packs/_current/month=YYYY-MM.json           the month's pack: its file, sources, rows, bytes
+
+Written by `refresh_packs` after a build of a packed table (`packs: month` in the model's YAML,
+`pipelines.marts.runner`): each month the build touched is packed again, from the previous pack
+plus the days added or rebuilt since (a night adds one day: one pack read, one day read, one pack
+written). Only days that have ended are packed. The previous pack file is kept for readers
+that resolved it just before; older ones are deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from pipelines.lake import s3_cache
+from pipelines.lake.fs import LakeFS
+from pipelines.lake.partitions.layout import new_run_id, run_rel, table_rel
+
+if TYPE_CHECKING:
+    from pipelines.lake.partitions.current import CurrentFiles
+
+log = logging.getLogger(__name__)
+
+PACKS_DIR = "_packs"
+PACK_FORMAT = 1
+# A read of fewer days than this never looks for packs (a report's month, a mart's day): one LIST saved.
+PACK_MIN_DAYS = 28
+ROW_GROUP_ROWS = 128 * 1024
+_POINTER = re.compile(r"month=(\d{4}-\d{2})\.json$")
+
+
+@dataclass(frozen=True)
+class Pack:
+    """A month's pack: its file (under `_packs/month=YYYY-MM/`) and the day versions it holds."""
+
+    month: str  # YYYY-MM
+    file: str
+    sources: dict[str, str]  # dt -> run id
+    rows: int
+    bytes: int
+    format: int = PACK_FORMAT
+
+    def rel(self, zone: str, table: str) -> str:
+        return LakeFS.join(month_rel(zone, table, self.month), self.file)
+
+    def current_for(self, runs: dict[str, str]) -> bool:
+        """Whether every day of the pack is among `runs` (dt -> current run id) at the same run."""
+        return bool(self.sources) and all(runs.get(day) == run for day, run in self.sources.items())
+
+
+def month_rel(zone: str, table: str, month: str) -> str:
+    return LakeFS.join(table_rel(zone, table), PACKS_DIR, f"month={month}")
+
+
+def _pointers_rel(zone: str, table: str) -> str:
+    return LakeFS.join(table_rel(zone, table), PACKS_DIR, "_current")
+
+
+def read_packs(lake: LakeFS, zone: str, table: str) -> dict[str, Pack]:
+    """The table's current packs by month (empty when it has none): one LIST, and on S3 a GET of
+    each pointer the process has not seen at its listed ETag."""
+    folder = _pointers_rel(zone, table)
+    if lake.is_local:
+        docs = {}
+        for name in lake.list_names(folder):
+            if _POINTER.fullmatch(name):
+                try:
+                    docs[name] = json.loads(lake.read_bytes(folder, name))
+                except FileNotFoundError:
+                    continue
+    else:
+        bucket, prefix = lake.bucket_key(folder)
+        listed = {}
+        for page in lake.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+            for item in page.get("Contents", []):
+                name = item["Key"].rsplit("/", 1)[1]
+                if _POINTER.fullmatch(name):
+                    listed[name] = (item["Key"], item["ETag"])
+        docs = {name: _s3_pointer(lake, bucket, key, etag) for name, (key, etag) in listed.items()}
+    packs = {}
+    for doc in docs.values():
+        if doc is None or doc.get("format") != PACK_FORMAT:
+            continue  # gone meanwhile, or written by another version: the days are read instead
+        pack = Pack(**doc)
+        packs[pack.month] = pack
+    return packs
+
+
+def _s3_pointer(lake: LakeFS, bucket: str, key: str, etag: str) -> dict[str, Any] | None:
+    cached = s3_cache._S3_CACHE.pointer(lake.uri, key, etag)
+    if cached is not None:
+        return cached
+    try:
+        response = lake.s3.get_object(Bucket=bucket, Key=key)
+    except lake.s3.exceptions.NoSuchKey:
+        return None
+    doc = json.loads(response["Body"].read())
+    s3_cache._S3_CACHE.put_pointer(lake.uri, key, response["ETag"], doc)
+    return doc
+
+
+def usable(packs: dict[str, Pack], manifests: list[dict[str, Any]]) -> list[Pack]:
+    """The packs that may stand in for some of `manifests` (the current manifests of the days a
+    reader asked for): each of their days is asked for, at the version the pack holds."""
+    runs = {m["dt"]: m["run_id"] for m in manifests}
+    return [p for _, p in sorted(packs.items()) if p.current_for(runs)]
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+
+def utc_today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+def refresh_packs(lake: LakeFS, zone: str, table: str, days: Iterable[str], current: CurrentFiles,
+                  today: str | None = None) -> list[Pack]:  # fmt: skip
+    """Pack again each month of `days` (the days a build wrote) whose pack is missing or not current;
+    the packs written. Only days that have ended are packed (`today`, default the UTC date, and the
+    days after it are left out): the open day changes with every micro-batch of the stream and is
+    read from its partition. `current` resolves the table's current days (made after the build)."""
+    today = today or utc_today()
+    months = sorted({d[:7] for d in days if d < today})
+    if not months:
+        return []
+    packs = read_packs(lake, zone, table)
+    all_days = current.days(zone, table)
+    written = []
+    for month in months:
+        manifests = current.manifests(zone, table, [d for d in all_days if d[:7] == month and d < today])
+        runs = {m["dt"]: m["run_id"] for m in manifests}
+        old = packs.get(month)
+        if not runs or (old is not None and old.sources == runs):
+            continue
+        kept = {d for d, run in old.sources.items() if runs.get(d) == run} if old is not None else set()
+        pack = _write_pack(lake, zone, table, month, manifests, old, kept)
+        if pack is not None:
+            written.append(pack)
+            _collect(lake, zone, table, month, keep={pack.file, *([old.file] if old else [])})
+    return written
+
+
+def _write_pack(lake: LakeFS, zone: str, table: str, month: str, manifests: list[dict[str, Any]],
+                base: Pack | None, kept: set[str]) -> Pack | None:  # fmt: skip
+    """The month's pack from the days `kept` of the `base` pack (still current) and the other days'
+    partitions; None when the days' columns differ (the days are then read one by one)."""
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    from pipelines.lake.partitions.manifest import schema_from_b64
+    from pipelines.lake.partitions.run_files import dictionary_columns
+
+    parts = []
+    if base is not None and kept:
+        packed = pq.read_table(lake.path(base.rel(zone, table)), filesystem=lake.fs)
+        parts.append(packed.filter(pc.is_in(packed["dt"], pa.array(sorted(kept), pa.string()))))
+    for m in manifests:
+        if m["dt"] in kept:
+            continue
+        rel = run_rel(zone, table, m["dt"], m["run_id"])
+        day = ds.dataset([lake.path(rel, f["name"]) for f in m["files"]], schema=schema_from_b64(m["schema"]),
+                         format="parquet", filesystem=lake.fs).to_table()  # fmt: skip
+        parts.append(day.append_column("dt", pa.array([m["dt"]] * day.num_rows, pa.string())))
+    try:
+        rows = pa.concat_tables(parts).combine_chunks()
+    except pa.ArrowInvalid as exc:
+        if kept:  # the pack was written with other columns: from the days alone
+            return _write_pack(lake, zone, table, month, manifests, None, set())
+        log.warning("%s/%s: month %s not packed, its days' columns differ: %s", zone, table, month, exc)
+        return None
+    run_id = new_run_id()
+    name = f"pack-{run_id}.parquet"
+    folder = month_rel(zone, table, month)
+    if lake.is_local:
+        lake.makedirs(folder)
+    with lake.fs.open_output_stream(lake.path(folder, name)) as sink:
+        pq.write_table(rows, sink, row_group_size=ROW_GROUP_ROWS, compression="zstd",
+                       use_dictionary=dictionary_columns(rows.schema), write_statistics=True)  # fmt: skip
+    size = lake.info(folder, name).size
+    pack = Pack(month, name, {m["dt"]: m["run_id"] for m in manifests}, rows.num_rows, size)
+    lake.write_bytes(json.dumps(asdict(pack)).encode(), _pointers_rel(zone, table), f"month={month}.json",
+                     content_type="application/json")  # fmt: skip
+    log.info("%s/%s: month %s packed (%d days, %d rows, %d bytes; %d days from the previous pack)", zone, table,
+             month, len(manifests), rows.num_rows, size, len(kept))  # fmt: skip
+    return pack
+
+
+def _collect(lake: LakeFS, zone: str, table: str, month: str, keep: set[str]) -> None:
+    """Delete the month's pack files other than `keep` (the new one and the one it replaced)."""
+    folder = month_rel(zone, table, month)
+    for name in lake.list_names(folder):
+        if name.startswith("pack-") and name not in keep:
+            lake.delete_file(folder, name)
+
+
+__all__ = ["PACK_MIN_DAYS", "Pack", "read_packs", "refresh_packs", "usable"]

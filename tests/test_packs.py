@@ -1,0 +1,124 @@
+"""Month packs (pipelines/lake/partitions/packs.py): a month's days in one file stand in for the days'
+files only while every one of those days is asked for and still current at the packed version; on
+disk and on S3 (moto)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from gitgoods import aws
+from gitgoods.settings import Settings
+from pipelines.lake.fs import LakeFS
+from pipelines.lake.partitions import packs
+from pipelines.lake.partitions.current import CurrentFiles
+from pipelines.lake.partitions.reading import dataset
+from pipelines.lake.partitions.writer import write_partition
+
+SCHEMA = pa.schema([("k", pa.int64()), ("name", pa.string())])
+ZONE, TABLE = "state", "pairs"
+JAN = [(dt.date(2024, 1, 1) + dt.timedelta(days=i)).isoformat() for i in range(31)]
+FEB = ["2024-02-01", "2024-02-02", "2024-02-03"]
+
+
+@pytest.fixture(params=["local", "s3"])
+def lake(request: pytest.FixtureRequest, tmp_path: Path, moto_server: int) -> LakeFS:
+    settings = Settings(env="local", home=tmp_path, moto_port=moto_server)
+    if request.param == "local":
+        return LakeFS.from_uri(f"file://{tmp_path}/lake", settings)
+    bucket = f"packs-{uuid.uuid4().hex[:12]}"
+    aws.client("s3", settings).create_bucket(Bucket=bucket)
+    return LakeFS.from_uri(f"s3://{bucket}/lake", settings)
+
+
+def _rows(day: str, version: int = 0) -> pa.Table:
+    n = int(day[-2:])  # day d has d rows: every day differs
+    return pa.table({"k": list(range(n)), "name": [f"{day}/{i}/v{version}" for i in range(n)]}, schema=SCHEMA)
+
+
+def _write(lake: LakeFS, day: str, version: int = 0) -> None:
+    write_partition(lake, TABLE, SCHEMA, day, [_rows(day, version)], zone=ZONE)
+
+
+def _expected(days: list[str], versions: dict[str, int] | None = None) -> list[tuple]:
+    versions = versions or {}
+    return sorted((k, n, d) for d in days for k, n in zip(*_rows(d, versions.get(d, 0)).to_pydict().values(),
+                                                          strict=True))  # fmt: skip
+
+
+def _read(lake: LakeFS, days: list[str]) -> tuple[list[tuple], int]:
+    """The rows of `days` as a reader sees them, and how many packs stood in for days."""
+    found = CurrentFiles(lake).files(ZONE, TABLE, days)
+    table = dataset(lake, TABLE, zone=ZONE, dts=days).to_table()
+    rows = sorted(zip(table["k"].to_pylist(), table["name"].to_pylist(), table["dt"].to_pylist(), strict=True))
+    return rows, sum(f.packed for f in found.files)
+
+
+def _refresh(lake: LakeFS, days: list[str], today: str = "2024-06-01") -> list[packs.Pack]:
+    return packs.refresh_packs(lake, ZONE, TABLE, days, CurrentFiles(lake), today=today)
+
+
+def test_a_packed_month_is_read_from_one_file_with_the_same_rows(lake: LakeFS) -> None:
+    for day in JAN + FEB:
+        _write(lake, day)
+    written = _refresh(lake, JAN + FEB)
+    assert [(p.month, len(p.sources), p.rows) for p in written] == [
+        ("2024-01", 31, sum(range(1, 32))),  # 1 + 2 + ... + 31 rows
+        ("2024-02", 3, 6),
+    ]
+    rows, used = _read(lake, JAN + FEB[:2])  # all of January, part of February
+    assert used == 1  # January's pack; February's holds a day not asked for, so its days are read
+    assert rows == _expected(JAN + FEB[:2])
+    found = CurrentFiles(lake).files(ZONE, TABLE, JAN + FEB[:2])
+    assert len(found.files) == 1 + 2 and found.files[0].packed and found.schema == SCHEMA
+    assert _refresh(lake, JAN) == []  # up to date: nothing written
+
+
+def test_a_day_rebuilt_after_packing_is_never_read_from_the_pack(lake: LakeFS) -> None:
+    for day in JAN:
+        _write(lake, day)
+    (first,) = _refresh(lake, JAN)
+    _write(lake, "2024-01-15", version=1)  # a late change to one day of the packed month
+    rows, used = _read(lake, JAN)
+    assert used == 0 and rows == _expected(JAN, {"2024-01-15": 1})
+    (second,) = _refresh(lake, ["2024-01-15"])  # 30 days from the first pack, one read again
+    assert second.sources["2024-01-15"] != first.sources["2024-01-15"]
+    rows, used = _read(lake, JAN)
+    assert used == 1 and rows == _expected(JAN, {"2024-01-15": 1})
+    # the pack it replaced is kept for readers that resolved it; the one before is deleted
+    _write(lake, "2024-01-20", version=1)
+    (third,) = _refresh(lake, ["2024-01-20"])
+    names = lake.list_names(packs.month_rel(ZONE, TABLE, "2024-01"))
+    assert sorted(names) == sorted([second.file, third.file])
+    assert _read(lake, JAN) == (_expected(JAN, {"2024-01-15": 1, "2024-01-20": 1}), 1)
+
+
+def test_a_short_read_or_a_read_missing_a_packed_day_reads_the_days(lake: LakeFS) -> None:
+    for day in JAN:
+        _write(lake, day)
+    _refresh(lake, JAN)
+    assert _read(lake, JAN[1:]) == (_expected(JAN[1:]), 0)  # the 1st not asked for: the pack holds it
+    assert _read(lake, JAN[:10]) == (_expected(JAN[:10]), 0)  # fewer than PACK_MIN_DAYS: no look-up
+
+
+def test_the_open_day_is_not_packed(lake: LakeFS) -> None:
+    for day in JAN:
+        _write(lake, day)
+    (pack,) = _refresh(lake, JAN, today="2024-01-30")
+    assert sorted(pack.sources) == JAN[:29]  # the 30th is today, the 31st after it
+    assert _refresh(lake, ["2024-01-30"], today="2024-01-30") == []  # the stream's refresh of today: no pack
+    rows, used = _read(lake, JAN)
+    assert used == 1 and rows == _expected(JAN)
+
+
+def test_a_pack_pointer_of_another_format_is_ignored(lake: LakeFS) -> None:
+    for day in JAN:
+        _write(lake, day)
+    _refresh(lake, JAN)
+    pointer = (LakeFS.join(ZONE, TABLE, packs.PACKS_DIR, "_current"), "month=2024-01.json")
+    lake.write_bytes(lake.read_bytes(*pointer).replace(b'"format": 1', b'"format": 99'), *pointer)
+    assert _read(lake, JAN) == (_expected(JAN), 0)
