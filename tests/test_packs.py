@@ -122,3 +122,27 @@ def test_a_pack_pointer_of_another_format_is_ignored(lake: LakeFS) -> None:
     pointer = (LakeFS.join(ZONE, TABLE, packs.PACKS_DIR, "_current"), "month=2024-01.json")
     lake.write_bytes(lake.read_bytes(*pointer).replace(b'"format": 1', b'"format": 99'), *pointer)
     assert _read(lake, JAN) == (_expected(JAN), 0)
+
+
+def test_a_bounded_listing_returns_exactly_the_days_in_between(lake: LakeFS) -> None:
+    from pipelines.lake.partitions.manifest import list_partitions, list_pointers
+    from pipelines.sql.lake_snapshot import dt_bounds
+    from pipelines.sql.pushdown import Predicate
+
+    for day in JAN[25:] + FEB:
+        _write(lake, day)
+    current = CurrentFiles(lake)
+    assert current.days(ZONE, TABLE, "2024-01-30", "2024-02-02") == ["2024-01-30", "2024-01-31", "2024-02-01",
+                                                                     "2024-02-02"]  # fmt: skip
+    assert current.days(ZONE, TABLE, "2024-02-02", None) == ["2024-02-02", "2024-02-03"]
+    assert current.days(ZONE, TABLE, None, "2024-01-27") == ["2024-01-26", "2024-01-27"]
+    assert current.days(ZONE, TABLE, "2024-01-29", "2024-01-29") == ["2024-01-29"]
+    assert current.days(ZONE, TABLE) == JAN[25:] + FEB
+    assert list_partitions(lake, TABLE, zone=ZONE, limit=1) == ["2024-01-26"]
+    if not lake.is_local:
+        assert list(list_pointers(lake, ZONE, TABLE, "2024-01-31", "2024-02-01")) == ["2024-01-31", "2024-02-01"]
+    # the bounds the engine lists by, from a query's predicates on dt
+    assert dt_bounds([Predicate("dt", "between", ("2024-01-01", "2024-01-31"))]) == ("2024-01-01", "2024-01-31")
+    assert dt_bounds([Predicate("dt", "lt", ("2024-02-01",)), Predicate("dt", "ge", ("2024-01-10",))]) == (
+        "2024-01-10", "2024-02-01")  # fmt: skip
+    assert dt_bounds([Predicate("dt", "in", ("2024-01-05", "2024-01-02"))]) == ("2024-01-02", "2024-01-05")

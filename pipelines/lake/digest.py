@@ -26,7 +26,7 @@ import json
 import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,6 +67,8 @@ class DigestRefresh:
     partitions: int  # entries written
     fetched: int  # pointers read: changed since the last digest (or not in it), and not known
     bytes: int  # size of the digest object
+    # what was written: dt -> (the listed ETag, the manifest), every current partition of the table
+    entries: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict, compare=False, repr=False)
 
 
 def refresh_digest(lake: LakeFS, zone: str, table: str, written: Iterable[PartitionInfo] = ()) -> DigestRefresh | None:
@@ -103,4 +105,4 @@ def refresh_digest(lake: LakeFS, zone: str, table: str, written: Iterable[Partit
     body = gzip.compress(json.dumps(doc, separators=(",", ":")).encode(), compresslevel=6)
     bucket, key = digest_key(lake, zone, table)
     lake.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/gzip")
-    return DigestRefresh(len(entries), len(changed), len(body))
+    return DigestRefresh(len(entries), len(changed), len(body), entries)

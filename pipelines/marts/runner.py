@@ -295,7 +295,10 @@ def build(
     t3 = time.perf_counter()
     digest = refresh_digest(lake, model.zone, model.name, written)  # S3: cold readers resolve it in one GET
     if model.packed:  # a long history is read a month per file (docs/incremental.md)
-        refresh_packs(lake, model.zone, model.name, [p.dt for p in written], CurrentFiles(lake))
+        current = CurrentFiles(lake)
+        if digest is not None:  # on S3: the pointers the digest has just listed and read
+            current.seed(model.zone, model.name, digest.entries)
+        refresh_packs(lake, model.zone, model.name, [p.dt for p in written], current)
     write_s += time.perf_counter() - t3
     return BuildResult(model.name, written, query_s, write_s, digest, audits)
 
@@ -307,17 +310,18 @@ def model_sql(model: Model, lake: LakeFS, start: str) -> str:
     are looked at: a state table whose columns changed is rebuilt from its first day)."""
     if not model.reads_itself:
         return model.sql
-    before = [key for key in list_partitions(lake, model.name, zone=model.zone) if key < start]
-    if not before:
+    oldest = list_partitions(lake, model.name, zone=model.zone, limit=1)  # on S3 one LIST of one key
+    if not oldest or oldest[0] >= start:
         return without_own_history(model)
     if model.schema is not None:
-        for key in {before[0], before[-1]}:
+        previous = partition_keys(model, oldest[0], start)[-2:-1]  # the partition before `start`, if any
+        for key in {oldest[0], *previous}:
             manifest = current_manifest(lake, model.name, key, zone=model.zone)
             names = set(schema_from_b64(manifest["schema"]).names) if manifest else set(model.schema.names)
             if missing := sorted(set(model.schema.names) - names):
                 raise ModelError(
                     f"{model.name}: its partition {key} has no column {', '.join(missing)} (written before the "
-                    f"column was added): rebuild {model.name} from its first partition ({before[0]})"
+                    f"column was added): rebuild {model.name} from its first partition ({oldest[0]})"
                 )
     return model.sql
 

@@ -64,7 +64,7 @@ from pipelines.sql.federated import DynamoDBCatalog
 from pipelines.sql.federated_fetch import FetchResult
 from pipelines.sql.federated_plan import FederatedError
 from pipelines.sql.functions import register_macros
-from pipelines.sql.lake_snapshot import _dt_matches, athena_select_list, snapshot
+from pipelines.sql.lake_snapshot import _dt_matches, athena_select_list, dt_bounds, snapshot
 from pipelines.sql.params import bind_params
 from pipelines.sql.pushdown import table_predicates
 from pipelines.sql.statements import Statement, parse_statement
@@ -342,7 +342,7 @@ class DuckDBEngine(DDLEmulation, SqlEngine):
             elif name in index:
                 lake_table = index[name]
                 predicates = [p for p in table_predicates(table) if p.column == "dt"]
-                days = current.days(lake_table.zone, lake_table.table)
+                days = current.days(lake_table.zone, lake_table.table, *dt_bounds(predicates))
                 if predicates:
                     days = [d for d in days if _dt_matches(d, predicates)]
                 partitions[registered] = days

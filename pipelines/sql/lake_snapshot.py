@@ -56,6 +56,31 @@ def _dt_matches(day: str, predicates: list[Predicate]) -> bool:
     return True
 
 
+def dt_bounds(predicates: list[Predicate]) -> tuple[str | None, str | None]:
+    """The first and last day the `dt` predicates allow (None: unbounded), for listing fewer days;
+    `_dt_matches` still decides each day."""
+    first: str | None = None
+    last: str | None = None
+    for p in predicates:
+        values = [v for v in p.values if isinstance(v, str)]
+        if not values or len(values) != len(p.values):
+            continue
+        lo = hi = None
+        if p.op in ("eq", "in", "between"):
+            lo, hi = min(values), max(values)
+        elif p.op in ("gt", "ge"):
+            lo = values[0]
+        elif p.op in ("lt", "le"):
+            hi = values[0]
+        elif p.op == "prefix":
+            lo, hi = values[0], values[0] + "\uffff"
+        if lo is not None and (first is None or lo > first):
+            first = lo
+        if hi is not None and (last is None or hi < last):
+            last = hi
+    return first, last
+
+
 class _Snapshot(ds.FileSystemDataset):
     """The files of some partitions of a lake table, as resolved once for a query.
 

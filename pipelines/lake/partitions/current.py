@@ -70,22 +70,36 @@ class CurrentFiles:
 
     def __init__(self, lake: LakeFS) -> None:
         self.lake = lake
-        self._days: dict[tuple[str, str], list[str]] = {}
+        self._days: dict[tuple[str, ...], list[str]] = {}
         self._etags: dict[tuple[str, str, str], str] = {}
         self._manifests: dict[tuple[str, str, str], dict[str, Any] | None] = {}
         self._pack_cache: dict[tuple[str, str], dict[str, packs.Pack]] = {}
 
-    def days(self, zone: str, table: str) -> list[str]:
-        """The days of the table that have a current version, sorted (listed once)."""
-        key = (zone, table)
+    def days(self, zone: str, table: str, first: str | None = None, last: str | None = None) -> list[str]:
+        """The days of the table that have a current version, sorted (listed once); with `first`
+        and/or `last` (inclusive), those in between - on S3 listed alone, unless the whole table
+        was listed already."""
+        if (zone, table) in self._days or self.lake.is_local or (first is None and last is None):
+            key: tuple[str, ...] = (zone, table)
+            first = last = None
+        else:
+            key = (zone, table, first or "", last or "")
         if key not in self._days:
             if self.lake.is_local:
                 self._days[key] = list_partitions(self.lake, table, zone=zone)
             else:
-                etags = list_pointers(self.lake, zone, table)
+                etags = list_pointers(self.lake, zone, table, first, last)
                 self._etags.update({(zone, table, day): etag for day, etag in etags.items()})
                 self._days[key] = sorted(etags)
-        return self._days[key]
+        return [d for d in self._days[key] if (first is None or d >= first) and (last is None or d <= last)]
+
+    def seed(self, zone: str, table: str, entries: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        """Take a fresh listing of the whole table with its manifests (dt -> (ETag, manifest), as
+        a digest refresh has just read them) instead of listing it again."""
+        self._days[(zone, table)] = sorted(entries)
+        for day, (etag, manifest) in entries.items():
+            self._etags[(zone, table, day)] = etag
+            self._manifests[(zone, table, day)] = manifest
 
     def manifests(self, zone: str, table: str, days: list[str]) -> list[dict[str, Any]]:
         """The current manifests of `days` (in that order; days without a current version left out)."""

@@ -103,16 +103,32 @@ class PartitionInfo:
 # -- pointers on S3 ----------------------------------------------------------------------------
 
 
-def list_pointers(lake: LakeFS, zone: str, table: str) -> dict[str, str]:
-    """The current partitions of a table on S3 and their pointers' ETags (one LIST per 1,000)."""
+def list_pointers(lake: LakeFS, zone: str, table: str, first: str | None = None, last: str | None = None,
+                  limit: int | None = None) -> dict[str, str]:  # fmt: skip
+    """The current partitions of a table on S3 and their pointers' ETags (one LIST per 1,000).
+
+    With `first` and/or `last` (days, inclusive) only those in between: the listing starts at
+    `first` and under the days' common prefix, and stops past `last` (a day's or a month's reader
+    lists a few keys, not the year: parsing a LIST of 365 keys costs ~0.1 s). `limit`: the first
+    `limit` days only."""
     bucket, prefix = lake.bucket_key(table_rel(zone, table), CURRENT_DIR)
     prefix += "/"
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix + "dt="}
+    if first is not None and last is not None:
+        kwargs["Prefix"] += os.path.commonprefix([first, last])
+    if first is not None:
+        kwargs["StartAfter"] = f"{prefix}dt={first}"[:-1]  # the keys from `first`'s on
+    if limit is not None:
+        kwargs["PaginationConfig"] = {"MaxItems": limit}
     out = {}
-    for page in lake.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    for page in lake.s3.get_paginator("list_objects_v2").paginate(**kwargs):
         for item in page.get("Contents", []):
             match = POINTER_NAME.fullmatch(item["Key"][len(prefix) :])
-            if match:
-                out[match.group(1)] = item["ETag"]
+            if not match:
+                continue
+            if last is not None and match.group(1) > last:
+                return out
+            out[match.group(1)] = item["ETag"]
     return out
 
 
@@ -195,16 +211,16 @@ def current_location(lake: LakeFS, table: str, dt: str, *, zone: str = "raw") ->
     return lake.uri_of(run_rel(zone, table, dt, run_id)) + "/" if run_id else None
 
 
-def list_partitions(lake: LakeFS, table: str, *, zone: str = "raw") -> list[str]:
-    """The days that have a current version, sorted."""
+def list_partitions(lake: LakeFS, table: str, *, zone: str = "raw", limit: int | None = None) -> list[str]:
+    """The days that have a current version, sorted (`limit`: the first ones only)."""
     if not lake.is_local:
-        return sorted(list_pointers(lake, zone, table))
+        return sorted(list_pointers(lake, zone, table, limit=limit))[:limit]
     folder = lake.local_path(table_rel(zone, table))
     if not folder.is_dir():
         return []
     with os.scandir(folder) as entries:
         out = [e.name[3:] for e in entries if e.name.startswith("dt=") and e.is_symlink()]
-    return sorted(d for d in out if _DT.match(d))
+    return sorted(d for d in out if _DT.match(d))[:limit]
 
 
 def list_tables(lake: LakeFS, zone: str = "raw") -> list[str]:
