@@ -79,16 +79,13 @@ class CurrentFiles:
         """The days of the table that have a current version, sorted (listed once); with `first`
         and/or `last` (inclusive), those in between - on S3 listed alone, unless the whole table
         was listed already."""
-        if (zone, table) in self._days or self.lake.is_local or (first is None and last is None):
-            key: tuple[str, ...] = (zone, table)
-            first = last = None
-        else:
-            key = (zone, table, first or "", last or "")
+        whole = (zone, table) in self._days or self.lake.is_local or (first is None and last is None)
+        key: tuple[str, ...] = (zone, table) if whole else (zone, table, first or "", last or "")
         if key not in self._days:
             if self.lake.is_local:
                 self._days[key] = list_partitions(self.lake, table, zone=zone)
             else:
-                etags = list_pointers(self.lake, zone, table, first, last)
+                etags = list_pointers(self.lake, zone, table, *((None, None) if whole else (first, last)))
                 self._etags.update({(zone, table, day): etag for day, etag in etags.items()})
                 self._days[key] = sorted(etags)
         return [d for d in self._days[key] if (first is None or d >= first) and (last is None or d <= last)]

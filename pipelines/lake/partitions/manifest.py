@@ -117,14 +117,14 @@ def list_pointers(lake: LakeFS, zone: str, table: str, first: str | None = None,
     if first is not None and last is not None:
         kwargs["Prefix"] += os.path.commonprefix([first, last])
     if first is not None:
-        kwargs["StartAfter"] = f"{prefix}dt={first}"[:-1]  # the keys from `first`'s on
+        kwargs["StartAfter"] = f"{prefix}dt={first}"[:-1]  # the keys from `first`'s on (and a few before)
     if limit is not None:
         kwargs["PaginationConfig"] = {"MaxItems": limit}
     out = {}
     for page in lake.s3.get_paginator("list_objects_v2").paginate(**kwargs):
         for item in page.get("Contents", []):
             match = POINTER_NAME.fullmatch(item["Key"][len(prefix) :])
-            if not match:
+            if not match or (first is not None and match.group(1) < first):
                 continue
             if last is not None and match.group(1) > last:
                 return out
