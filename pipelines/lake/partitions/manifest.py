@@ -119,7 +119,7 @@ def list_pointers(lake: LakeFS, zone: str, table: str, first: str | None = None,
     if first is not None:
         kwargs["StartAfter"] = f"{prefix}dt={first}"[:-1]  # the keys from `first`'s on (and a few before)
     if limit is not None:
-        kwargs["PaginationConfig"] = {"MaxItems": limit}
+        kwargs["PaginationConfig"] = {"MaxItems": limit, "PageSize": limit}
     out = {}
     for page in lake.s3.get_paginator("list_objects_v2").paginate(**kwargs):
         for item in page.get("Contents", []):

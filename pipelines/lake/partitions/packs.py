@@ -171,7 +171,6 @@ def _write_pack(lake: LakeFS, zone: str, table: str, month: str, manifests: list
     import pyarrow.parquet as pq
 
     from pipelines.lake.partitions.manifest import schema_from_b64
-    from pipelines.lake.partitions.run_files import dictionary_columns
 
     parts = []
     if base is not None and kept:
@@ -198,7 +197,7 @@ def _write_pack(lake: LakeFS, zone: str, table: str, month: str, manifests: list
         lake.makedirs(folder)
     with lake.fs.open_output_stream(lake.path(folder, name)) as sink:
         pq.write_table(rows, sink, row_group_size=ROW_GROUP_ROWS, compression="zstd",
-                       use_dictionary=dictionary_columns(rows.schema), write_statistics=True)  # fmt: skip
+                       use_dictionary=_repetitive(rows), write_statistics=True)  # fmt: skip
     size = lake.info(folder, name).size
     pack = Pack(month, name, {m["dt"]: m["run_id"] for m in manifests}, rows.num_rows, size)
     lake.write_bytes(json.dumps(asdict(pack)).encode(), _pointers_rel(zone, table), f"month={month}.json",
@@ -206,6 +205,18 @@ def _write_pack(lake: LakeFS, zone: str, table: str, month: str, manifests: list
     log.info("%s/%s: month %s packed (%d days, %d rows, %d bytes; %d days from the previous pack)", zone, table,
              month, len(manifests), rows.num_rows, size, len(kept))  # fmt: skip
     return pack
+
+
+def _repetitive(rows: pa.Table) -> list[str]:
+    """The columns worth a dictionary: those the lake's writer would encode so
+    (`run_files.dictionary_columns`) whose values repeat (a month of pairs: the sellers and days, not
+    the buyers or keys, whose dictionaries would only grow to the page limit and be dropped)."""
+    import pyarrow.compute as pc
+
+    from pipelines.lake.partitions.run_files import dictionary_columns
+
+    return [c for c in dictionary_columns(rows.schema)
+            if c in rows.column_names and pc.count_distinct(rows[c]).as_py() * 4 <= rows.num_rows]  # fmt: skip
 
 
 def _collect(lake: LakeFS, zone: str, table: str, month: str, keep: set[str]) -> None:
