@@ -137,7 +137,11 @@ def fetch_pointer(lake: LakeFS, zone: str, table: str, dt: str) -> tuple[str, di
 
     One GetObject without a range (boto3): a pointer can be replaced at any time, and pyarrow's
     ranged reads could mix two versions of it."""
-    bucket, key = lake.bucket_key(pointer_rel(zone, table, dt))
+    return fetch_json(lake, *lake.bucket_key(pointer_rel(zone, table, dt)))
+
+
+def fetch_json(lake: LakeFS, bucket: str, key: str) -> tuple[str, dict[str, Any]] | None:
+    """A replaceable JSON object on S3 (a pointer): its ETag and content from one GET; None if gone."""
     try:
         response = lake.s3.get_object(Bucket=bucket, Key=key)
     except lake.s3.exceptions.NoSuchKey:

@@ -109,16 +109,16 @@ def read_packs(lake: LakeFS, zone: str, table: str) -> dict[str, Pack]:
 
 
 def _s3_pointer(lake: LakeFS, bucket: str, key: str, etag: str) -> dict[str, Any] | None:
+    from pipelines.lake.partitions.manifest import fetch_json
+
     cached = s3_cache._S3_CACHE.pointer(lake.uri, key, etag)
     if cached is not None:
         return cached
-    try:
-        response = lake.s3.get_object(Bucket=bucket, Key=key)
-    except lake.s3.exceptions.NoSuchKey:
+    found = fetch_json(lake, bucket, key)
+    if found is None:
         return None
-    doc = json.loads(response["Body"].read())
-    s3_cache._S3_CACHE.put_pointer(lake.uri, key, response["ETag"], doc)
-    return doc
+    s3_cache._S3_CACHE.put_pointer(lake.uri, key, *found)
+    return found[1]
 
 
 def usable(packs: dict[str, Pack], manifests: list[dict[str, Any]]) -> list[Pack]:
