@@ -45,6 +45,12 @@ def reserved(catalog, n: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return products[n]
 
 
+def patient(settings: Settings, **update: Any) -> Settings:
+    """Settings whose requests wait for a slow backend (a loaded test machine) instead of answering
+    503 past the two-second budget; the budget itself is tested on its own."""
+    return settings.model_copy(update={"request_budget_s": 60.0, "request_read_timeout_s": 30.0, **update})
+
+
 def stock_of(settings: Settings, product_id: str) -> int:
     item = aws.client("dynamodb", settings).get_item(
         TableName=settings.table("catalog"), Key={"product_id": {"S": product_id}}, ConsistentRead=True

@@ -61,6 +61,7 @@ from storefront.catalog.app import openapi_document as catalog_document
 from storefront.orders.app import openapi_document as orders_document
 from storefront.orders.schemas import ISO_CURRENCIES
 from tests.conftest import LiveServer
+from tests.helpers import patient
 
 pytestmark = [pytest.mark.slow, pytest.mark.stack, pytest.mark.xdist_group("fuzz_openapi")]
 
@@ -389,7 +390,9 @@ def quiet_access_log():  # type: ignore[no-untyped-def]
 def catalog_server(settings, catalog_data, quiet_access_log):  # type: ignore[no-untyped-def]
     from storefront.catalog.app import create_app
 
-    server = LiveServer(create_app({"TESTING": True}, settings=settings))
+    # Fuzzing checks the documents, not the request budget: a loaded machine must not turn a slow
+    # emulator into a 503.
+    server = LiveServer(create_app({"TESTING": True}, settings=patient(settings)))
     yield server
     server.stop()
 
@@ -401,7 +404,7 @@ def orders_server(settings, catalog_data, catalog_server):  # type: ignore[no-un
 
     # Stock notices go to the fuzzed catalog, as on a real stack (its caches update at once).
     notifier = StockNotifier(catalog_server.url, settings.resolved_internal_token())
-    server = LiveServer(create_app({"TESTING": True, "STOCK_NOTIFIER": notifier}, settings=settings))
+    server = LiveServer(create_app({"TESTING": True, "STOCK_NOTIFIER": notifier}, settings=patient(settings)))
     yield server
     server.stop()
 

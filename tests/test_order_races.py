@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.helpers import count_where, order_body, pick, reserved, set_stock, stock_of
+from tests.helpers import count_where, order_body, patient, pick, reserved, set_stock, stock_of
 
 pytestmark = pytest.mark.stack
 
@@ -24,8 +24,8 @@ def orders_server(settings, catalog_data):  # type: ignore[no-untyped-def]
     from storefront.orders.app import create_app
     from tests.conftest import LiveServer
 
-    patient = settings.model_copy(update={"request_budget_s": 60.0, "request_read_timeout_s": 30.0})
-    server = LiveServer(create_app({"TESTING": True}, settings=patient))
+    slow_ok = patient(settings)
+    server = LiveServer(create_app({"TESTING": True}, settings=slow_ok))
     yield server
     server.stop()
 

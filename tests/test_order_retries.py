@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.helpers import order_body, reserved, scan_all, set_stock, stock_of
+from tests.helpers import order_body, patient, reserved, scan_all, set_stock, stock_of
 
 pytestmark = pytest.mark.stack
 
@@ -17,8 +17,8 @@ def server(settings, catalog_data):  # type: ignore[no-untyped-def]
     from storefront.orders.app import create_app
     from tests.conftest import LiveServer
 
-    patient = settings.model_copy(update={"request_budget_s": 60.0, "request_read_timeout_s": 30.0})
-    app = create_app({"TESTING": True}, settings=patient)
+    slow_ok = patient(settings)
+    app = create_app({"TESTING": True}, settings=slow_ok)
     live = LiveServer(app)
     live.app = app
     yield live

@@ -22,7 +22,7 @@ from storefront.common.clock import signed_headers
 from storefront.orders.lifecycle import Lifecycle
 from storefront.orders.repo import OrdersRepo
 from storefront.orders.sweep import Overdue, UnpaidSweep
-from tests.helpers import order_body, reserved, scan_all, set_stock, stock_of
+from tests.helpers import order_body, patient, reserved, scan_all, set_stock, stock_of
 
 pytestmark = pytest.mark.stack
 
@@ -32,14 +32,7 @@ TTL_S = 1800.0
 @pytest.fixture(scope="module")
 def own(settings, catalog_data):  # type: ignore[no-untyped-def]
     """Settings on tables of this module's own, with reserved products 21-28 copied in."""
-    own = settings.model_copy(
-        update={
-            "table_prefix": settings.table_prefix + "sweep-",
-            "unpaid_order_ttl_s": TTL_S,
-            "request_budget_s": 60.0,
-            "request_read_timeout_s": 30.0,
-        }
-    )
+    own = patient(settings, table_prefix=settings.table_prefix + "sweep-", unpaid_order_ttl_s=TTL_S)
     ensure_tables(own)
     ddb = aws.client("dynamodb", settings)
     for n in range(21, 29):
