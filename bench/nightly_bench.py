@@ -48,7 +48,9 @@ FULL_HISTORY = BENCH / "full_history"
 
 def child_build(cfg: dict[str, Any]) -> dict[str, Any]:
     """The runner's builds of `cfg["steps"]` ([model, start, end, previous SQL file or None]), one
-    engine for all as in one asset run; then (untimed) each built partition dumped for the checks."""
+    engine for all as in one asset run; then the packs assets of `cfg["packs"]` ([model, start, end]),
+    timed on their own (they run beside the marts, the figures do not wait for them); then
+    (untimed) each built partition dumped for the checks."""
     from dataclasses import replace
 
     # the modules a build loads on first use, loaded before the clock starts, as the awswrangler child
@@ -63,7 +65,7 @@ def child_build(cfg: dict[str, Any]) -> dict[str, Any]:
     from pipelines.lake.fs import LakeFS
     from pipelines.lake.partitions.reading import read_partition
     from pipelines.marts.models import discover
-    from pipelines.marts.runner import build
+    from pipelines.marts.runner import build, pack
 
     models = discover()
     lake = LakeFS.from_uri(cfg["lake"])
@@ -77,6 +79,10 @@ def child_build(cfg: dict[str, Any]) -> dict[str, Any]:
             r = build(model, start, end, engine=engine, lake=lake)
             out["steps"][name] = {"wall": time.perf_counter() - t, "rows": r.rows, "query_s": r.query_s}
     out["wall"] = time.perf_counter() - t0
+    for name, start, end in cfg.get("packs") or []:
+        t = time.perf_counter()
+        written = pack(models[name], lake, start, end)
+        out.setdefault("packs", {})[name] = {"wall": time.perf_counter() - t, "months": [p.month for p in written]}
     for name, path in (cfg.get("dump") or {}).items():
         m = models[name]
         pq.write_table(read_partition(lake, m.name, cfg["steps"][-1][2], zone=m.zone), path)
@@ -221,19 +227,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"staging copied to moto S3: {up['files']} partitions, {up['bytes'] / 1e6:,.0f} MB in {up['wall']:.0f}s")
         base = {"lake": lake, **engine_cfg}
 
-        def build(name: str, steps: list[list[Any]], label: str, dump: dict[str, str] | None = None) -> dict:
+        def build(name: str, steps: list[list[Any]], label: str, dump: dict[str, str] | None = None,
+                  packs: list[list[str]] | None = None) -> dict:  # fmt: skip
             profile = {"profile": str(args.profile)} if args.profile and name == "ours" else {}
-            r = step(name, "build", {**base, "steps": steps, "dump": dump or {}, **profile}, s3_env)
+            r = step(name, "build", {**base, "steps": steps, "dump": dump or {}, "packs": packs or [], **profile},
+                     s3_env)  # fmt: skip
             r["label"] = label
+            if not steps:  # packs only: their own time is the step's
+                r["wall"] = sum(v["wall"] for v in r["packs"].values())
             print(f"  {label:<58} {r['wall']:7.2f}s  cpu {r['cpu_s']:6.1f}s  peak {r['peak_rss_mb']:6.0f} MB  "
-                  + ", ".join(f"{k} {v['wall']:.2f}s (query {v['query_s']:.2f}s, {v['rows']:,} rows)"
-                            for k, v in r["steps"].items()),
+                  + ", ".join([f"{k} {v['wall']:.2f}s (query {v['query_s']:.2f}s, {v['rows']:,} rows)"
+                               for k, v in r["steps"].items()]
+                              + [f"{k} packs {v['wall']:.2f}s (months {', '.join(v['months']) or 'none'})"
+                                 for k, v in r.get("packs", {}).items()]),
                   flush=True)  # fmt: skip
             return r
 
         print("\nthe nights before (once):")
         build("state-before", [["state_first_purchase", first, before, None]],
-              f"state_first_purchase {first}..{before}, one query")
+              f"state_first_purchase {first}..{before}, one query, then packed",
+              packs=[["state_first_purchase", first, before]])
         dumps = {k: str(work / f"{k}.parquet") for k in ("ours", "history", "cohorts-ours", "cohorts-history")}
         print(f"\nthe night of {day} (seller_daily_sales), on moto S3:")
         rows.append(build("history", [["seller_daily_sales", day, day, str(FULL_HISTORY / "seller_daily_sales.sql")]],
@@ -248,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(r)
         rows.append(build("ours", [["state_first_purchase", day, day, None], ["seller_daily_sales", day, day, None]],
                           "ours, incremental (state, then the mart)", {"seller_daily_sales": dumps["ours"]}))
+        rows.append(build("ours-packs", [], "ours: the state's packs asset (after the state, beside the mart)",
+                          packs=[["state_first_purchase", day, day]]))  # fmt: skip
         print(f"\nthe open month {month} (buyer_cohorts), on moto S3:")
         rows.append(build("cohorts-history", [["buyer_cohorts", month, month, str(FULL_HISTORY / "buyer_cohorts.sql")]],
                           "buyer_cohorts, full-history query", {"buyer_cohorts": dumps["cohorts-history"]}))
@@ -262,13 +277,16 @@ def main(argv: list[str] | None = None) -> int:
             (disk / "stg").symlink_to(folder / "lake" / "stg")
             base = {"lake": f"file://{disk}", **engine_cfg}
             print(f"\nthe same on local disk (state {first}..{before} built first, as above):")
-            build("state-before-disk", [["state_first_purchase", first, before, None]], "state, the nights before")
+            build("state-before-disk", [["state_first_purchase", first, before, None]], "state, the nights before",
+                  packs=[["state_first_purchase", first, before]])  # fmt: skip
             rows.append(build("history-disk", [["seller_daily_sales", day, day,
                                                 str(FULL_HISTORY / "seller_daily_sales.sql")]],
                               "disk: full-history query (previous SQL)"))  # fmt: skip
             rows.append(build("ours-disk", [["state_first_purchase", day, day, None],
                                             ["seller_daily_sales", day, day, None]],
                               "disk: ours, incremental"))  # fmt: skip
+            rows.append(build("ours-packs-disk", [], "disk: ours, the state's packs asset",
+                              packs=[["state_first_purchase", day, day]]))  # fmt: skip
         checks = step("compare", "compare", {"pairs": {
             "ours = full-history query": [dumps["ours"], dumps["history"]],
             "ours = awswrangler + pandas": [dumps["ours"], str(pandas_out / "seller_daily_sales")],

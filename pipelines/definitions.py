@@ -12,6 +12,7 @@ from pipelines.defs.ingest.history import JOBS as HISTORY_JOBS
 from pipelines.defs.ingest.schedules import JOBS as INGEST_JOBS
 from pipelines.defs.ingest.schedules import SCHEDULES as INGEST_SCHEDULES
 from pipelines.defs.marts.assets import ASSETS as MART_ASSETS
+from pipelines.defs.marts.assets import PACK_ASSETS
 from pipelines.defs.marts.schedules import JOBS as MART_JOBS
 from pipelines.defs.marts.schedules import SCHEDULES as MART_SCHEDULES
 from pipelines.defs.publish.assets import ASSETS as PUBLISH_ASSETS
@@ -20,7 +21,7 @@ from pipelines.defs.publish.schedules import SCHEDULES as PUBLISH_SCHEDULES
 from pipelines.resources import resources_for
 
 defs = dg.Definitions(
-    assets=[*INGEST_ASSETS, *MART_ASSETS, *PUBLISH_ASSETS],
+    assets=[*INGEST_ASSETS, *MART_ASSETS, *PACK_ASSETS, *PUBLISH_ASSETS],
     jobs=[*INGEST_JOBS, *HISTORY_JOBS, *MART_JOBS, *DIMENSION_JOBS, *PUBLISH_JOBS],
     schedules=[*INGEST_SCHEDULES, *MART_SCHEDULES, *DIMENSION_SCHEDULES, *PUBLISH_SCHEDULES],
     resources=resources_for(),

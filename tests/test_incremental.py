@@ -21,7 +21,7 @@ from pipelines.lake.partitions.current import CurrentFiles
 from pipelines.lake.partitions.manifest import list_partitions
 from pipelines.lake.partitions.reading import read_partition
 from pipelines.marts.models import ModelError, discover, upstream, without_own_history
-from pipelines.marts.runner import build, model_sql, partition_keys
+from pipelines.marts.runner import build, model_sql, pack, partition_keys
 from pipelines.sql.duckdb_engine import DuckDBEngine
 from tests import marts_month
 from tests.marts_data import B1, B2, B3, D1, D2, D3, S1, S2, S3, put_dimensions, write_raw
@@ -93,6 +93,7 @@ class Lake:
         if model.partitioned_by == "month":
             start, end = start[:8] + "01", end[:8] + "01"
         build(model, start, end, engine=self.engine, lake=self.lake, **kw)
+        pack(model, self.lake, start, end)  # the model's packs asset, as the nightly job runs it after the model
 
     def full(self, *, chunk: int | None = None) -> Lake:
         for name in TOUCHED:
@@ -156,6 +157,33 @@ def test_day_by_day_equals_a_full_rebuild_on_the_hand_made_story(dims: Settings,
     assert (new[(D1, S1)], new[(D2, S1)], new[(D2, S3)], new[(D3, S1)]) == (2, 1, 1, 0)
     _assert_same(full, chunked, "chunks of 7 days")
     _assert_same(full, daily, "day by day")
+
+
+def test_a_build_packs_only_for_its_own_next_chunks_and_the_packs_asset_does_the_rest(
+    dims: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The figures do not wait for packing: a build packs the months its next chunk reads, never after
+    its last chunk (a night's one day); `pack` (the packs asset) packs what is left."""
+    monkeypatch.setattr(packs, "utc_today", lambda: "2099-01-01")  # every day of the story has ended
+    lake = Lake(dims, tmp_path / "lake", write_raw, D1, D3)
+    try:
+        def sources(month: str) -> list[str]:
+            found = packs.read_packs(lake.lake, STATE.zone, STATE.name).get(month)
+            return sorted(found.sources) if found else []
+
+        build(STATE, D1, D3, engine=lake.engine, lake=lake.lake, chunk=7)  # 2030-01-01..02-01: five chunks
+        january = partition_keys(STATE, D1, "2030-01-31")
+        assert sources("2030-01") == january[:28] and sources("2030-02") == []  # after chunks 1-4 only
+        assert pack(STATE, lake.lake, D1, D3)
+        assert (sources("2030-01"), sources("2030-02")) == (january, [D3])
+        assert pack(STATE, lake.lake, D1, D3) == []  # nothing changed: nothing written
+        build(STATE, D3, D3, engine=lake.engine, lake=lake.lake)  # a night: one chunk, no packing
+        packed = packs.read_packs(lake.lake, STATE.zone, STATE.name)["2030-02"]
+        now = CurrentFiles(lake.lake).manifests(STATE.zone, STATE.name, [D3])[0]["run_id"]
+        assert not packed.current_for({D3: now})  # the pack is stale for D3: readers read the day
+        assert pack(MODELS["seller_daily_sales"], lake.lake, D1, D3) == []  # not a packed model
+    finally:
+        lake.close()
 
 
 # -- generated months ----------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from gitgoods.settings import reset_settings
-from pipelines.defs.marts.assets import ASSETS, DAILY_ASSETS, MODELS, MONTHLY_ASSETS
+from pipelines.defs.marts.assets import ASSETS, DAILY_ASSETS, MODELS, MONTHLY_ASSETS, PACK_ASSETS
 from pipelines.ingest.schemas import RAW_SALES
 from pipelines.lake.fs import LakeFS
 from pipelines.lake.partitions.manifest import current_run_id
@@ -89,6 +89,11 @@ def test_every_sql_file_is_an_asset_with_a_blocking_check():
     assert dg.AssetKey("raw_sales") in graph.get(dg.AssetKey("stg_sales")).parent_keys
     assert dg.AssetKey("seller_daily_sales") in graph.get(dg.AssetKey("seller_kpis")).parent_keys
     assert [a.key.to_user_string() for a in MONTHLY_ASSETS] == ["buyer_cohorts"]
+    # the packs of the state: after it, beside the marts (not above them), in the nightly job
+    assert [a.key.to_user_string() for a in PACK_ASSETS] == ["state_first_purchase_packs"]
+    assert graph.get(dg.AssetKey("state_first_purchase_packs")).parent_keys == {dg.AssetKey("state_first_purchase")}
+    assert not graph.get(dg.AssetKey("state_first_purchase_packs")).child_keys
+    assert PACK_ASSETS[0] in DAILY_ASSETS
 
 
 @pytest.mark.stack
@@ -97,7 +102,7 @@ def test_a_backfill_is_one_run_that_writes_checks_and_reports(env):
     result = run(resources, D1, D3)
     assert result.success
     evaluations = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
-    assert set(evaluations) == {a.key.to_user_string() for a in DAILY_ASSETS}
+    assert set(evaluations) == {a.key.to_user_string() for a in DAILY_ASSETS if a not in PACK_ASSETS}
     failed = {k: e.metadata["failures"].value for k, e in evaluations.items() if not e.passed}
     assert not failed
     e = evaluations["seller_daily_sales"]
@@ -108,6 +113,11 @@ def test_a_backfill_is_one_run_that_writes_checks_and_reports(env):
     assert meta["dagster/row_count"].value == 5  # S1 on D1, D2, D3; S2 on D1; S3 on D2
     assert [c.name for c in meta["dagster/column_schema"].schema.columns][:3] == ["seller_id", "currency", "orders"]
     assert "seller_id" in meta["preview"].value
+    # the state's months packed by its packs asset in the same run: last month, and this month's D3
+    # once it has ended (D3, the first of the month, is the open day on the first)
+    packed = mats["state_first_purchase_packs"].materialization.metadata
+    ended = [D1[:7], *([D3[:7]] if dt.datetime.now(dt.UTC).date().isoformat() > D3 else [])]
+    assert packed["months_packed"].value == ended and packed["rows"].value == 5  # the story's five pairs
     day1 = {r["seller_id"]: r for r in read_partition(lake, "seller_daily_sales", D1, zone="marts").to_pylist()}
     assert (day1[S1]["gross_cents"], day1[S1]["net_cents"], day1[S2]["gross_cents"]) == (3500, 2500, 6000)
     # a month reads every day of its month: staging and the first purchases up to today, then the months

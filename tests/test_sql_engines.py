@@ -936,33 +936,65 @@ def test_the_digest_holds_every_pointer_and_refreshes_what_changed(moto_settings
     lake = _s3_lake(moto_settings)
     days = [dt.date(2026, 3, d) for d in range(1, 4)]
     _write_days(lake, days)
-    first = refresh_digest(lake, "raw", "raw_sales")
-    assert (first.partitions, first.fetched) == (3, 3)
+    first = refresh_digest(lake, "raw", "raw_sales")  # no digest yet: listed
+    assert (first.partitions, first.fetched, first.listed) == (3, 3, True)
     digest = read_digest(lake, "raw", "raw_sales")
     assert {d: e[0] for d, e in digest.items()} == list_pointers(lake, "raw", "raw_sales")
     assert digest["2026-03-02"][1] == current_manifest(lake, "raw_sales", "2026-03-02", zone="raw")
 
     _write_days(lake, days[1:2], qty=5)  # one partition switched
-    again = refresh_digest(lake, "raw", "raw_sales")
-    assert (again.partitions, again.fetched) == (3, 1)  # only the changed pointer was read
+    again = refresh_digest(lake, "raw", "raw_sales", relist=True)
+    assert (again.partitions, again.fetched, again.listed) == (3, 1, True)  # only the changed pointer was read
 
-    # what a writer knows of its own pointers is taken only when the listed ETag is its MD5
+    # a listed refresh takes what a writer knows of its own pointers where the listed ETag is its PUT's
     from dataclasses import replace
 
     writer = PartitionWriter(lake, "raw_sales", RAW_SALES, zone="raw")
     mine = writer.write(days[0], [sales_rows(DAYS[0])])
-    assert mine.pointer_md5 and mine.manifest is not None
-    assert refresh_digest(lake, "raw", "raw_sales", [mine]).fetched == 0
+    assert mine.pointer_etag == list_pointers(lake, "raw", "raw_sales")["2026-03-01"] and mine.manifest is not None
+    assert refresh_digest(lake, "raw", "raw_sales", [mine], relist=True).fetched == 0
     stale = writer.write(days[0], [sales_rows(DAYS[0])])  # switched again: `mine` is now stale
-    assert refresh_digest(lake, "raw", "raw_sales", [mine]).fetched == 1
+    assert refresh_digest(lake, "raw", "raw_sales", [mine], relist=True).fetched == 1
     assert read_digest(lake, "raw", "raw_sales")["2026-03-01"][1]["run_id"] == stale.run_id
-    forged = replace(stale, pointer_md5="0" * 32, manifest={**stale.manifest, "rows": -1})
+    forged = replace(stale, pointer_etag='"' + "0" * 32 + '"', manifest={**stale.manifest, "rows": -1})
     _write_days(lake, days[:1])
-    assert refresh_digest(lake, "raw", "raw_sales", [forged]).fetched == 1  # not its MD5: read
+    assert refresh_digest(lake, "raw", "raw_sales", [forged], relist=True).fetched == 1  # not its ETag: read
     assert read_digest(lake, "raw", "raw_sales")["2026-03-01"][1]["rows"] >= 0
     assert read_digest(lake, "raw", "raw_sales")["2026-03-02"][1] == current_manifest(
         lake, "raw_sales", "2026-03-02", zone="raw")  # fmt: skip
     assert refresh_digest(LakeFS.from_uri(f"file://{tmp_path}"), "raw", "raw_sales") is None  # disk: none
+
+
+def test_a_build_s_digest_refresh_lists_nothing_until_its_listing_is_old(
+    moto_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer's refresh merges its own entries (the ETags its PUTs got) into the digest without a
+    LIST; entries it did not write stay as they were; past RELIST_AFTER the pointers are listed."""
+    from pipelines.lake import digest as digest_module
+    from pipelines.lake.digest import list_pointers, read_digest, refresh_digest
+
+    lake = _s3_lake(moto_settings)
+    days = [dt.date(2026, 3, d) for d in range(1, 4)]
+    _write_days(lake, days)
+    refresh_digest(lake, "raw", "raw_sales")
+    lists: list[str] = []
+    lake.s3.meta.events.register("provide-client-params.s3.ListObjectsV2", lambda params, **_: lists.append(1))
+
+    writer = PartitionWriter(lake, "raw_sales", RAW_SALES, zone="raw")
+    mine = writer.write(days[2], [sales_rows(DAYS[0])])
+    _write_days(lake, days[1:2], qty=5)  # switched by another writer, which leaves the digest alone
+    merged = refresh_digest(lake, "raw", "raw_sales", [mine])
+    assert (merged.partitions, merged.fetched, merged.listed, lists) == (3, 0, False, [])
+    digest, listed = read_digest(lake, "raw", "raw_sales"), list_pointers(lake, "raw", "raw_sales")
+    assert digest["2026-03-03"] == (listed["2026-03-03"], mine.manifest)  # the writer's own: exact
+    assert digest["2026-03-02"][0] != listed["2026-03-02"]  # the other's: stale, so never used by a reader
+    assert digest["2026-03-01"][0] == listed["2026-03-01"]
+
+    monkeypatch.setattr(digest_module, "RELIST_AFTER", dt.timedelta(0))  # the listing is now "old"
+    relisted = refresh_digest(lake, "raw", "raw_sales", [mine])
+    assert (relisted.fetched, relisted.listed) == (1, True) and lists
+    assert {d: e[0] for d, e in read_digest(lake, "raw", "raw_sales").items()} == list_pointers(
+        lake, "raw", "raw_sales")  # fmt: skip
 
 
 def test_a_cold_reader_resolves_partitions_from_the_digest_and_never_trusts_it(

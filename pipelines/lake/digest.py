@@ -13,10 +13,14 @@ partition switched after the digest was written, or missing from it). Each entry
 manifest come from the same GET of the pointer, so an entry can be old but never wrong. A digest
 that cannot be read is ignored.
 
-Who writes it: the mart runner at the end of a build (`refresh_digest`): one LIST, one GET of the
-old digest, one PUT, and a GET of each pointer that changed since - except the pointers the build
-wrote itself, whose listed ETag is the MD5 of the bytes it PUT. On disk there is no digest:
-pointers are symlinks and manifests local files.
+Who writes it: the mart runner at the end of a build (`refresh_digest`). Usually without a LIST:
+one GET of the old digest, its entries for the partitions the build switched replaced by what the
+build wrote (the ETag S3 answered to its pointer's PUT, and the manifest in that pointer), one PUT.
+Entries of other partitions stay as they were, right or stale; a stale one only costs its readers a
+GET of the pointer. Once the listing is older than `RELIST_AFTER` (or when asked, or without a
+usable digest) the refresh lists the pointers: entries of partitions gone are dropped, and each
+pointer that changed since is read. On disk there is no digest: pointers are symlinks and
+manifests local files.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pipelines.lake.fs import LakeFS
@@ -39,6 +43,7 @@ log = logging.getLogger(__name__)
 DIGEST_NAME = "_digest.json.gz"
 DIGEST_FORMAT = 1
 THREADS = 16  # pointers fetched at once
+RELIST_AFTER = timedelta(days=7)  # a refresh lists the pointers again once its listing is this old
 
 
 def digest_key(lake: LakeFS, zone: str, table: str) -> tuple[str, str]:
@@ -47,19 +52,25 @@ def digest_key(lake: LakeFS, zone: str, table: str) -> tuple[str, str]:
 
 def read_digest(lake: LakeFS, zone: str, table: str) -> dict[str, tuple[str, dict[str, Any]]]:
     """dt -> (pointer ETag, manifest) as last written; empty when there is no usable digest."""
+    return _read(lake, zone, table)[0]
+
+
+def _read(lake: LakeFS, zone: str, table: str) -> tuple[dict[str, tuple[str, dict[str, Any]]], datetime | None]:
+    """The digest's entries and when its pointers were last listed (None: no usable digest)."""
     bucket, key = digest_key(lake, zone, table)
     try:
         body = lake.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except lake.s3.exceptions.NoSuchKey:
-        return {}
+        return {}, None
     try:
         doc = json.loads(gzip.decompress(body))
         if doc.get("format") != DIGEST_FORMAT:
             raise ValueError(f"format {doc.get('format')!r}")
-        return {dt: (e["etag"], e["manifest"]) for dt, e in doc["partitions"].items()}
+        entries = {dt: (e["etag"], e["manifest"]) for dt, e in doc["partitions"].items()}
+        return entries, datetime.fromisoformat(doc.get("listed_at") or doc["written_at"])
     except (OSError, ValueError, KeyError, TypeError) as exc:  # OSError: not gzip
         log.warning("ignoring the unreadable digest s3://%s/%s: %s", bucket, key, exc)
-        return {}
+        return {}, None
 
 
 @dataclass(frozen=True)
@@ -67,42 +78,52 @@ class DigestRefresh:
     partitions: int  # entries written
     fetched: int  # pointers read: changed since the last digest (or not in it), and not known
     bytes: int  # size of the digest object
-    # what was written: dt -> (the listed ETag, the manifest), every current partition of the table
+    listed: bool  # whether the pointers were listed (else the build's own entries were merged in)
+    # what was written: dt -> (ETag, manifest); with `listed`, exactly the table's current partitions
     entries: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict, compare=False, repr=False)
 
 
-def refresh_digest(lake: LakeFS, zone: str, table: str, written: Iterable[PartitionInfo] = ()) -> DigestRefresh | None:
-    """Bring the table's digest up to date with its pointers (S3 only; None on disk).
+def refresh_digest(lake: LakeFS, zone: str, table: str, written: Iterable[PartitionInfo] = (), *,
+                   relist: bool = False) -> DigestRefresh | None:  # fmt: skip
+    """Bring the table's digest up to date (S3 only; None on disk).
 
-    `written`: partitions this process just switched. A pointer it wrote is taken without a GET
-    when the listing's ETag is the MD5 of what it PUT (a single-part PUT, not KMS-encrypted): the
-    object is then exactly those bytes. Any other changed pointer is read.
+    `written`: partitions this process just switched, each with the ETag S3 answered to its
+    pointer's PUT and the manifest it PUT. Without `relist`, and with a digest whose listing is
+    younger than `RELIST_AFTER`, those entries replace the old ones and nothing is listed. Else the
+    pointers are listed: an entry is kept where its ETag is the one listed, a written partition
+    taken where its PUT's ETag is, and every other pointer read.
     """
     if lake.is_local:
         return None
-    etags = list_pointers(lake, zone, table)
-    old = read_digest(lake, zone, table)
-    entries = {dt: old[dt] for dt, etag in etags.items() if dt in old and old[dt][0] == etag}
-    for info in written:
-        etag = etags.get(info.dt)
-        if info.manifest is not None and etag is not None and etag.strip('"') == info.pointer_md5:
-            entries.setdefault(info.dt, (etag, info.manifest))
-    changed = sorted(set(etags) - set(entries))
-    if changed:
-        _ = lake.s3  # made once here, not by every thread at once
-        with ThreadPoolExecutor(min(THREADS, len(changed))) as pool:
-            for dt, found in zip(changed, pool.map(lambda d: fetch_pointer(lake, zone, table, d), changed),
-                                 strict=True):  # fmt: skip
-                if found is not None:
-                    entries[dt] = found
+    written = [w for w in written if w.manifest is not None and w.pointer_etag]
+    old, listed_at = _read(lake, zone, table)
+    now = datetime.now(UTC)
+    fetched = 0
+    if not relist and listed_at is not None and now - listed_at < RELIST_AFTER:
+        entries = {**old, **{w.dt: (w.pointer_etag, w.manifest) for w in written}}
+    else:
+        listed_at = now
+        etags = list_pointers(lake, zone, table)
+        entries = {dt: old[dt] for dt, etag in etags.items() if dt in old and old[dt][0] == etag}
+        entries.update({w.dt: (w.pointer_etag, w.manifest) for w in written if etags.get(w.dt) == w.pointer_etag})
+        changed = sorted(set(etags) - set(entries))
+        if changed:
+            _ = lake.s3  # made once here, not by every thread at once
+            with ThreadPoolExecutor(min(THREADS, len(changed))) as pool:
+                for dt, found in zip(changed, pool.map(lambda d: fetch_pointer(lake, zone, table, d), changed),
+                                     strict=True):  # fmt: skip
+                    if found is not None:
+                        entries[dt] = found
+        fetched = len(changed)
     doc = {
         "format": DIGEST_FORMAT,
         "zone": zone,
         "table": table,
-        "written_at": datetime.now(UTC).isoformat(),
+        "written_at": now.isoformat(),
+        "listed_at": listed_at.isoformat(),
         "partitions": {dt: {"etag": etag, "manifest": m} for dt, (etag, m) in sorted(entries.items())},
     }
     body = gzip.compress(json.dumps(doc, separators=(",", ":")).encode(), compresslevel=6)
     bucket, key = digest_key(lake, zone, table)
     lake.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/gzip")
-    return DigestRefresh(len(entries), len(changed), len(body), entries)
+    return DigestRefresh(len(entries), fetched, len(body), listed_at == now, entries)

@@ -29,7 +29,7 @@ from pipelines.lake.digest import DigestRefresh, refresh_digest
 from pipelines.lake.fs import LakeFS
 from pipelines.lake.partitions.current import CurrentFiles
 from pipelines.lake.partitions.manifest import PartitionInfo, current_manifest, list_partitions, schema_from_b64
-from pipelines.lake.partitions.packs import refresh_packs
+from pipelines.lake.partitions.packs import Pack, refresh_packs
 from pipelines.lake.partitions.writer import PartitionWriter, StagedRun
 from pipelines.marts.models import Model, ModelError, without_own_history
 from pipelines.sql.engine import SqlEngine
@@ -206,7 +206,9 @@ def build(
     `AuditFailed`: that chunk's partitions keep their previous version, and its runs are kept.
 
     A dimension snapshot's final partitions are kept unless `retake`
-    (pipelines/marts/snapshots.py).
+    (pipelines/marts/snapshots.py). A packed model's months are packed again between chunks, for
+    the next chunk's read of its history; after the last chunk that is left to its packs asset
+    (`pack`), off the path of the figures.
     """
     if model.snapshot and not retake:
         from pipelines.marts.snapshots import build_missing
@@ -292,15 +294,27 @@ def build(
                     done(info)
                 write_s += time.perf_counter() - t_publish
             log.info("%s: %s..%s, %d partitions", model.name, part[0], part[-1], len(part))
+            if model.packed and model.reads_itself and i + chunk < len(keys):  # the next chunk reads them
+                t_pack = time.perf_counter()
+                refresh_packs(lake, model.zone, model.name, part, CurrentFiles(lake))
+                write_s += time.perf_counter() - t_pack
     t3 = time.perf_counter()
     digest = refresh_digest(lake, model.zone, model.name, written)  # S3: cold readers resolve it in one GET
-    if model.packed:  # a long history is read a month per file (docs/incremental.md)
-        current = CurrentFiles(lake)
-        if digest is not None:  # on S3: the pointers the digest has just listed and read
-            current.seed(model.zone, model.name, digest.entries)
-        refresh_packs(lake, model.zone, model.name, [p.dt for p in written], current)
     write_s += time.perf_counter() - t3
     return BuildResult(model.name, written, query_s, write_s, digest, audits)
+
+
+def pack(model: Model, lake: LakeFS, start: str, end: str) -> list[Pack]:
+    """Pack again the months of a packed model's partitions `start`..`end` (its packs asset, after
+    the builds): a long history is then read a month per file (docs/incremental.md). The table's
+    digest is refreshed from a listing first, which also tells the packs which days are current."""
+    if not model.packed:
+        return []
+    current = CurrentFiles(lake)
+    digest = refresh_digest(lake, model.zone, model.name, relist=True)
+    if digest is not None:  # on S3: every current pointer, just listed and read
+        current.seed(model.zone, model.name, digest.entries)
+    return refresh_packs(lake, model.zone, model.name, partition_keys(model, start, end), current)
 
 
 def model_sql(model: Model, lake: LakeFS, start: str) -> str:

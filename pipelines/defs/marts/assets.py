@@ -28,7 +28,7 @@ from pipelines.lake.partitions.layout import writers_pool
 from pipelines.lake.partitions.manifest import PartitionInfo
 from pipelines.lake.preview import PREVIEW_ROWS, markdown_preview
 from pipelines.marts.models import SQL_DIR, Model, discover, upstream
-from pipelines.marts.runner import AuditFailed, build
+from pipelines.marts.runner import AuditFailed, build, pack
 from pipelines.marts.snapshots import RETAKE_TAG
 from pipelines.marts.suite import validate_staged
 from pipelines.resources import LakeResource
@@ -158,7 +158,39 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
     return model_asset
 
 
+def build_packs_asset(model: Model) -> dg.AssetsDefinition:
+    """`<model>_packs`: the month packs of a packed model (`packs: month`), made again after its
+    partitions are built, beside the marts that read them rather than before: the figures do not
+    wait for it, and a pack only speeds up later reads of the history (docs/incremental.md)."""
+
+    @dg.asset(
+        name=f"{model.name}_packs",
+        group_name=GROUPS[model.layer],
+        partitions_def=partitions_of(model),
+        pool=writers_pool(model.zone, model.name),
+        deps=[dg.AssetKey(model.name)],
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        kinds={"parquet"},
+        owners=OWNERS,
+        description=f"Month packs of `{model.name}`: each ended month's days in one file, read in their "
+        "place while every day is still at its packed version (docs/lake.md, Month packs).",
+        tags={"layer": model.layer},
+    )
+    def packs_asset(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+        start, end = run_keys(context)
+        written = pack(model, lake.open(), start, end)
+        context.log.info(f"{model.name} {start}..{end}: {len(written)} month(s) packed")
+        return dg.MaterializeResult(metadata={
+            "months_packed": [p.month for p in written],
+            "rows": sum(p.rows for p in written),
+            "bytes": sum(p.bytes for p in written),
+        })  # fmt: skip
+
+    return packs_asset
+
+
 with warnings.catch_warnings(action="ignore", category=dg.BetaWarning):  # backfill_policy
     ASSETS = [build_model_asset(m) for m in MODELS.values()]
-DAILY_ASSETS = [a for a, m in zip(ASSETS, MODELS.values(), strict=True) if m.partitioned_by == "day"]
+    PACK_ASSETS = [build_packs_asset(m) for m in MODELS.values() if m.packed]
+DAILY_ASSETS = [a for a, m in zip(ASSETS, MODELS.values(), strict=True) if m.partitioned_by == "day"] + PACK_ASSETS
 MONTHLY_ASSETS = [a for a, m in zip(ASSETS, MODELS.values(), strict=True) if m.partitioned_by == "month"]

@@ -62,9 +62,9 @@ class PartitionInfo:
     run_id: str = ""
     zone: str = "raw"
     completed_at: str = ""
-    # S3: the MD5 of the pointer this write PUT, and the manifest it holds; a table's digest trusts
-    # them where the listed ETag is that MD5 (pipelines/lake/digest.py). Empty on disk.
-    pointer_md5: str = field(default="", compare=False)
+    # S3: the ETag of the pointer this write PUT (as S3 answered the PUT), and the manifest it holds:
+    # the entry a table's digest records for the partition (pipelines/lake/digest.py). Empty on disk.
+    pointer_etag: str = field(default="", compare=False)
     manifest: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @classmethod

@@ -15,10 +15,11 @@ Layout (relative to the table):
     _packs/month=YYYY-MM/pack-<run id>.parquet   immutable; every column plus `dt`
     _packs/_current/month=YYYY-MM.json           the month's pack: its file, sources, rows, bytes
 
-Written by `refresh_packs` after a build of a packed table (`packs: month` in the model's YAML,
-`pipelines.marts.runner`): each month the build touched is packed again, from the previous pack
-plus the days added or rebuilt since (a night adds one day: one pack read, one day read, one pack
-written). Only days that have ended are packed. The previous pack file is kept for readers
+Written by `refresh_packs`, which the packs asset of a packed table (`packs: month` in the model's
+YAML, `pipelines.marts.runner.pack`) calls after the table's build, and a build of many chunks
+between its chunks: each month of the days given is packed again, from the previous pack plus the
+days added or rebuilt since (a night adds one day: one pack read, one day read, one pack written).
+Only days that have ended are packed. The previous pack file is kept for readers
 that resolved it just before; older ones are deleted.
 """
 

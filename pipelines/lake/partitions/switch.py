@@ -11,7 +11,6 @@ losing run's files stay, complete but not current, until garbage collection remo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -73,8 +72,8 @@ class PartitionSwitch(Protocol):
         ...
 
     def switch(self, writer: PartitionWriter, manifest: Manifest, info: PartitionInfo, start: StartVersion) -> str:
-        """Make the run current or raise `PartitionRaceLost`; on S3, return the MD5 (hex) of the
-        pointer it PUT ("" on disk)."""
+        """Make the run current or raise `PartitionRaceLost`; on S3, return the ETag of the pointer
+        it PUT ("" on disk)."""
         ...
 
 
@@ -122,7 +121,7 @@ class S3Switch:
         bucket, key = writer.lake.bucket_key(pointer_rel(writer.zone, writer.table, dt))
         pointer = json.dumps(manifest).encode()
         try:
-            objects.put(
+            etag = objects.put(
                 bucket, key, pointer, content_type="application/json",
                 if_match=start.etag, if_none_match=start.etag is None,
             )
@@ -133,9 +132,10 @@ class S3Switch:
             now = json.loads(found[1])["run_id"] if found else None
             if now != run_id:  # else a retried PUT whose first attempt had landed: this run is current
                 raise PartitionRaceLost(writer, dt, run_id, start.run_id, now) from exc
+            etag = found[0]
         if writer.catalog is not None:
             writer.catalog.set_partition(writer.glue_table, dt, info.location, schema=writer.schema)
-        return hashlib.md5(pointer, usedforsecurity=False).hexdigest()
+        return etag
 
 
 def switch_for(lake: LakeFS) -> PartitionSwitch:

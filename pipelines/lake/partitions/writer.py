@@ -235,9 +235,9 @@ class PartitionWriter:
     def _publish(self, staged: StagedRun, exclusive: bool) -> PartitionInfo:
         info, manifest = staged.info, staged.manifest
         dt, run_id = info.dt, info.run_id
-        pointer_md5 = self._switch.switch(self, manifest, info, staged.start)
-        if pointer_md5:
-            info = replace(info, pointer_md5=pointer_md5, manifest=manifest)
+        pointer_etag = self._switch.switch(self, manifest, info, staged.start)
+        if pointer_etag:
+            info = replace(info, pointer_etag=pointer_etag, manifest=manifest)
         protect = []
         if self.catalog is not None:
             glue_location = self.catalog.get_partition_location(self.glue_table, dt)
