@@ -1,7 +1,9 @@
 """S3 objects read and replaced whole without boto3: a GET that returns the ETag with the body,
-and a conditional PUT (`If-Match: <etag>` / `If-None-Match: *`), the compare-and-swap the lake's
-partition pointers are switched with. The lean ingest worker switches partitions too, so this goes
-over `pipelines.aws_http`'s signed requests (botocore's signer only, no service model).
+a conditional PUT (`If-Match: <etag>` / `If-None-Match: *`), the compare-and-swap the lake's
+partition pointers are switched with, and a LIST of keys with their ETags. The lean ingest worker
+switches partitions too, so this goes over `pipelines.aws_http`'s signed requests (botocore's
+signer only, no service model): no boto3 client to build (~0.07 s in a new process), and about
+half the time per request.
 
 Path-style URLs when an endpoint is configured (the moto server), virtual-hosted ones on AWS.
 """
@@ -9,8 +11,9 @@ Path-style URLs when an endpoint is configured (the moto server), virtual-hosted
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from botocore.auth import S3SigV4Auth
 
@@ -66,6 +69,40 @@ class S3Objects(SignedHttp):
         if response.status != 200:
             raise _error(response.data, response.status)
         return response.headers["ETag"]
+
+
+    def list(self, bucket: str, prefix: str, *, start_after: str | None = None,
+             max_keys: int | None = None) -> list[tuple[str, str]]:  # fmt: skip
+        """(key, ETag) of the objects under `prefix` in key order (ListObjectsV2, 1,000 a page),
+        after `start_after`, at most `max_keys`."""
+        out: list[tuple[str, str]] = []
+        token = None
+        while max_keys is None or len(out) < max_keys:
+            query = {"list-type": "2", "prefix": prefix}
+            if start_after is not None:
+                query["start-after"] = start_after
+            if max_keys is not None:
+                query["max-keys"] = str(min(1000, max_keys - len(out)))
+            if token is not None:
+                query["continuation-token"] = token
+            page = self._retrying(self._list_page, bucket, query)
+            out.extend((item.findtext(f"{_NS}Key") or "", item.findtext(f"{_NS}ETag") or "")
+                       for item in page.iterfind(f"{_NS}Contents"))  # fmt: skip
+            token = page.findtext(f"{_NS}NextContinuationToken")
+            if page.findtext(f"{_NS}IsTruncated") != "true" or not token:
+                break
+        return out[:max_keys] if max_keys is not None else out
+
+    def _list_page(self, bucket: str, query: dict[str, str]) -> ET.Element:
+        url = (f"{self.url}{bucket}" if self._path_style else f"https://{bucket}.s3.{self.region}.amazonaws.com/")
+        response = self.send("GET", f"{url}?{urlencode(sorted(query.items()), quote_via=quote)}", None, {},
+                             S3SigV4Auth)  # fmt: skip
+        if response.status != 200:
+            raise _error(response.data, response.status)
+        return ET.fromstring(response.data)  # noqa: S314 - S3's answer to a signed request
+
+
+_NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
 def _error(data: bytes, status: int) -> AwsError:

@@ -873,15 +873,15 @@ def test_s3_queries_reuse_pointers_and_small_files_until_a_partition_switches(mo
     aws.client("s3", moto_settings).create_bucket(Bucket=bucket)
     lake = LakeFS.from_uri(f"s3://{bucket}/lake", settings=moto_settings)
     write_lake(lake)
-    calls: list[str] = []
-    lake.s3.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    calls = _requests(lake)
     sql = "SELECT dt, sum(qty) AS units FROM raw_sales GROUP BY dt ORDER BY dt"
 
     def run() -> tuple[list[tuple[Any, ...]], dict[str, int]]:
         calls.clear()
         with DuckDBEngine(moto_settings, lake=lake, dynamodb=False) as eng:  # a new engine each time
             rows = _rows(eng.query(sql))
-        return rows, {name: calls.count(name) for name in set(calls)}
+        names = [name for name, _ in calls]
+        return rows, {name: names.count(name) for name in set(names)}
 
     first, cold = run()
     assert [r[0] for r in first] == [d.isoformat() for d in DAYS]
@@ -923,10 +923,33 @@ def _write_days(lake: LakeFS, days: list[dt.date], qty: int = 1) -> None:
         writer.write(day, [rows.set_column(i, rows.schema.field(i), pa.array([qty] * rows.num_rows, pa.int32()))])
 
 
+def _requests(lake: LakeFS, operation: str | None = None) -> list[Any]:
+    """What the lake's S3 client (`lake.objects`) sends from now on: (operation, key or prefix) of
+    each request, or with `operation` the keys of that operation's requests only."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    sent: list[Any] = []
+    send = lake.objects.send
+
+    def recording(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        parts = urlsplit(url)
+        query = parse_qs(parts.query)
+        if "list-type" in query:
+            op, key = "ListObjectsV2", query.get("prefix", [""])[0]
+        else:  # path-style (the moto server): /bucket/key
+            op, key = {"GET": "GetObject", "PUT": "PutObject"}.get(method, method), unquote(parts.path).split("/", 2)[2]
+        if operation is None:
+            sent.append((op, key))
+        elif op == operation:
+            sent.append(key)
+        return send(method, url, *args, **kwargs)
+
+    lake.objects.send = recording  # type: ignore[method-assign]
+    return sent
+
+
 def _gets(lake: LakeFS) -> list[str]:
-    keys: list[str] = []
-    lake.s3.meta.events.register("provide-client-params.s3.GetObject", lambda params, **_: keys.append(params["Key"]))
-    return keys
+    return _requests(lake, "GetObject")
 
 
 def test_the_digest_holds_every_pointer_and_refreshes_what_changed(moto_settings: Settings, tmp_path: Path) -> None:
@@ -977,14 +1000,15 @@ def test_a_build_s_digest_refresh_lists_nothing_until_its_listing_is_old(
     days = [dt.date(2026, 3, d) for d in range(1, 4)]
     _write_days(lake, days)
     refresh_digest(lake, "raw", "raw_sales")
-    lists: list[str] = []
-    lake.s3.meta.events.register("provide-client-params.s3.ListObjectsV2", lambda params, **_: lists.append(1))
+    requests = _requests(lake)
 
     writer = PartitionWriter(lake, "raw_sales", RAW_SALES, zone="raw")
     mine = writer.write(days[2], [sales_rows(DAYS[0])])
     _write_days(lake, days[1:2], qty=5)  # switched by another writer, which leaves the digest alone
+    requests.clear()
     merged = refresh_digest(lake, "raw", "raw_sales", [mine])
-    assert (merged.partitions, merged.fetched, merged.listed, lists) == (3, 0, False, [])
+    assert (merged.partitions, merged.fetched, merged.listed) == (3, 0, False)
+    assert [op for op, _ in requests] == ["GetObject", "PutObject"]  # the digest read and written: no LIST
     digest, listed = read_digest(lake, "raw", "raw_sales"), list_pointers(lake, "raw", "raw_sales")
     assert digest["2026-03-03"] == (listed["2026-03-03"], mine.manifest)  # the writer's own: exact
     assert digest["2026-03-02"][0] != listed["2026-03-02"]  # the other's: stale, so never used by a reader
@@ -992,7 +1016,8 @@ def test_a_build_s_digest_refresh_lists_nothing_until_its_listing_is_old(
 
     monkeypatch.setattr(digest_module, "RELIST_AFTER", dt.timedelta(0))  # the listing is now "old"
     relisted = refresh_digest(lake, "raw", "raw_sales", [mine])
-    assert (relisted.fetched, relisted.listed) == (1, True) and lists
+    assert (relisted.fetched, relisted.listed) == (1, True)
+    assert ("ListObjectsV2", "lake/raw/raw_sales/_current/dt=") in requests
     assert {d: e[0] for d, e in read_digest(lake, "raw", "raw_sales").items()} == list_pointers(
         lake, "raw", "raw_sales")  # fmt: skip
 
@@ -1029,7 +1054,7 @@ def test_a_cold_reader_resolves_partitions_from_the_digest_and_never_trusts_it(
 
     # an unreadable digest is ignored
     bucket, key = digest_key(lake, "raw", "raw_sales")
-    lake.s3.put_object(Bucket=bucket, Key=key, Body=b"not gzip")
+    lake.objects.put(bucket, key, b"not gzip", content_type="application/gzip")
     assert cold_query() == 9 * per_day + 9 * per_day
     assert sum("/_current/dt=" in k for k in gets) == 10
 

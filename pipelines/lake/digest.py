@@ -58,10 +58,10 @@ def read_digest(lake: LakeFS, zone: str, table: str) -> dict[str, tuple[str, dic
 def _read(lake: LakeFS, zone: str, table: str) -> tuple[dict[str, tuple[str, dict[str, Any]]], datetime | None]:
     """The digest's entries and when its pointers were last listed (None: no usable digest)."""
     bucket, key = digest_key(lake, zone, table)
-    try:
-        body = lake.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    except lake.s3.exceptions.NoSuchKey:
+    found = lake.objects.get(bucket, key)
+    if found is None:
         return {}, None
+    body = found[1]
     try:
         doc = json.loads(gzip.decompress(body))
         if doc.get("format") != DIGEST_FORMAT:
@@ -108,7 +108,7 @@ def refresh_digest(lake: LakeFS, zone: str, table: str, written: Iterable[Partit
         entries.update({w.dt: (w.pointer_etag, w.manifest) for w in written if etags.get(w.dt) == w.pointer_etag})
         changed = sorted(set(etags) - set(entries))
         if changed:
-            _ = lake.s3  # made once here, not by every thread at once
+            _ = lake.objects  # made once here, not by every thread at once
             with ThreadPoolExecutor(min(THREADS, len(changed))) as pool:
                 for dt, found in zip(changed, pool.map(lambda d: fetch_pointer(lake, zone, table, d), changed),
                                      strict=True):  # fmt: skip
@@ -125,5 +125,5 @@ def refresh_digest(lake: LakeFS, zone: str, table: str, written: Iterable[Partit
     }
     body = gzip.compress(json.dumps(doc, separators=(",", ":")).encode(), compresslevel=6)
     bucket, key = digest_key(lake, zone, table)
-    lake.s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/gzip")
+    lake.objects.put(bucket, key, body, content_type="application/gzip")
     return DigestRefresh(len(entries), fetched, len(body), listed_at == now, entries)

@@ -85,7 +85,6 @@ class LakeFS:
     root: str
     scheme: str  # "file" or "s3"
     settings: Config | None = field(default=None, repr=False)
-    _s3: Any = field(default=None, repr=False, compare=False)
     _objects: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -188,11 +187,11 @@ class LakeFS:
     def read_bytes(self, *parts: str, immutable: bool = False) -> bytes:
         """A small object whole.
 
-        On S3 an object that can be replaced (the partition pointer) is read with one GetObject
-        without a range, through boto3: pyarrow's input streams ask for the size first and then
-        for byte ranges, so an object replaced in between could come back as the old length of the
-        new content. An `immutable` object (a run's manifest, a Parquet file: every run writes new
-        names) is read by pyarrow, without boto3.
+        On S3 an object that can be replaced (the partition pointer) is read with one GET without a
+        range (`objects`): pyarrow's input streams ask for the size first and then for byte ranges,
+        so an object replaced in between could come back as the old length of the new content. An
+        `immutable` object (a run's manifest, a Parquet file: every run writes new names) is read
+        by pyarrow.
         """
         if self.is_local or immutable:
             try:
@@ -203,10 +202,10 @@ class LakeFS:
                     raise
                 raise FileNotFoundError(self.uri_of(*parts)) from exc
         bucket, key = self.bucket_key(*parts)
-        try:
-            return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except self.s3.exceptions.NoSuchKey as exc:
-            raise FileNotFoundError(f"s3://{bucket}/{key}") from exc
+        found = self.objects.get(bucket, key)
+        if found is None:
+            raise FileNotFoundError(f"s3://{bucket}/{key}")
+        return found[1]
 
     def write_bytes(self, data: bytes, *parts: str, content_type: str | None = None) -> None:
         """Write a small object whole: one PutObject on S3; a temp file, fsync and rename on disk.
@@ -239,36 +238,6 @@ class LakeFS:
         bucket, _, key = self.path(*parts).partition("/")
         return bucket, key
 
-    @property
-    def s3(self) -> Any:
-        """A boto3 S3 client for the replaceable objects this lake reads whole (the pointers):
-        `gitgoods.aws`'s for the project's `Settings`, one made from a plain `AwsTarget` otherwise."""
-        if self._s3 is None:
-            from pipelines.aws_http import AwsTarget
-
-            if isinstance(self.settings, AwsTarget):
-                import boto3
-
-                creds = self.settings.credentials
-                self._s3 = boto3.client(
-                    "s3",
-                    endpoint_url=self.settings.aws_endpoint,
-                    region_name=self.settings.region,
-                    **(
-                        {
-                            "aws_access_key_id": creds.access_key,
-                            "aws_secret_access_key": creds.secret_key,
-                            "aws_session_token": creds.token,
-                        }
-                        if creds
-                        else {}
-                    ),
-                )
-            else:
-                from gitgoods import aws
-
-                self._s3 = aws.client("s3", self.settings)
-        return self._s3
 
     @property
     def objects(self) -> Any:

@@ -117,7 +117,10 @@ def _whole(lake: LakeFS, files: list[CurrentFile]) -> dict[CurrentFile, bytes]:
         bucket, key = lake.bucket_key(f.run, f.name)
         data = s3_cache._S3_CACHE.file(lake.uri, key)
         if data is None:
-            data = lake.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            found = lake.objects.get(bucket, key)
+            if found is None:
+                raise FileNotFoundError(f"s3://{bucket}/{key}")
+            data = found[1]
             s3_cache._S3_CACHE.put_file(lake.uri, key, data)
         return data
 

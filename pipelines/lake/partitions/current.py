@@ -108,7 +108,7 @@ class CurrentFiles:
                 self._from_digest(zone, table, uncached)
                 missing = [d for d in missing if (zone, table, d) not in self._manifests]
         if len(missing) > 1 and not self.lake.is_local:
-            _ = self.lake.s3  # made once here, not by every thread at once (the lake makes it lazily)
+            _ = self.lake.objects  # made once here, not by every thread at once (the lake makes it lazily)
             with ThreadPoolExecutor(min(SNAPSHOT_THREADS, len(missing))) as pool:
                 found = list(pool.map(lambda d: self._one(zone, table, d), missing))
         else:

@@ -113,40 +113,36 @@ def list_pointers(lake: LakeFS, zone: str, table: str, first: str | None = None,
     `limit` days only."""
     bucket, prefix = lake.bucket_key(table_rel(zone, table), CURRENT_DIR)
     prefix += "/"
-    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix + "dt="}
+    listed = prefix + "dt="
     if first is not None and last is not None:
-        kwargs["Prefix"] += os.path.commonprefix([first, last])
-    if first is not None:
-        kwargs["StartAfter"] = f"{prefix}dt={first}"[:-1]  # the keys from `first`'s on (and a few before)
-    if limit is not None:
-        kwargs["PaginationConfig"] = {"MaxItems": limit, "PageSize": limit}
+        listed += os.path.commonprefix([first, last])
+    # from `first`'s key on (and a few before it: filtered below)
+    start_after = f"{prefix}dt={first}"[:-1] if first is not None else None
     out = {}
-    for page in lake.s3.get_paginator("list_objects_v2").paginate(**kwargs):
-        for item in page.get("Contents", []):
-            match = POINTER_NAME.fullmatch(item["Key"][len(prefix) :])
-            if not match or (first is not None and match.group(1) < first):
-                continue
-            if last is not None and match.group(1) > last:
-                return out
-            out[match.group(1)] = item["ETag"]
+    for key, etag in lake.objects.list(bucket, listed, start_after=start_after, max_keys=limit):
+        match = POINTER_NAME.fullmatch(key[len(prefix) :])
+        if not match or (first is not None and match.group(1) < first):
+            continue
+        if last is not None and match.group(1) > last:
+            return out
+        out[match.group(1)] = etag
     return out
 
 
 def fetch_pointer(lake: LakeFS, zone: str, table: str, dt: str) -> tuple[str, dict[str, Any]] | None:
     """One pointer: (its ETag, the manifest it holds), from the same GET; None if it is gone.
 
-    One GetObject without a range (boto3): a pointer can be replaced at any time, and pyarrow's
-    ranged reads could mix two versions of it."""
+    One GET without a range: a pointer can be replaced at any time, and pyarrow's ranged reads could
+    mix two versions of it."""
     return fetch_json(lake, *lake.bucket_key(pointer_rel(zone, table, dt)))
 
 
 def fetch_json(lake: LakeFS, bucket: str, key: str) -> tuple[str, dict[str, Any]] | None:
     """A replaceable JSON object on S3 (a pointer): its ETag and content from one GET; None if gone."""
-    try:
-        response = lake.s3.get_object(Bucket=bucket, Key=key)
-    except lake.s3.exceptions.NoSuchKey:
+    found = lake.objects.get(bucket, key)
+    if found is None:
         return None
-    return response["ETag"], json.loads(response["Body"].read())
+    return found[0], json.loads(found[1])
 
 
 # -- resolving the current version -------------------------------------------------------------

@@ -94,11 +94,10 @@ def read_packs(lake: LakeFS, zone: str, table: str) -> dict[str, Pack]:
     else:
         bucket, prefix = lake.bucket_key(folder)
         listed = {}
-        for page in lake.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
-            for item in page.get("Contents", []):
-                name = item["Key"].rsplit("/", 1)[1]
-                if _POINTER.fullmatch(name):
-                    listed[name] = (item["Key"], item["ETag"])
+        for key, etag in lake.objects.list(bucket, prefix + "/"):
+            name = key.rsplit("/", 1)[1]
+            if _POINTER.fullmatch(name):
+                listed[name] = (key, etag)
         docs = {name: _s3_pointer(lake, bucket, key, etag) for name, (key, etag) in listed.items()}
     packs = {}
     for doc in docs.values():
