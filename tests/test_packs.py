@@ -146,3 +146,38 @@ def test_a_bounded_listing_returns_exactly_the_days_in_between(lake: LakeFS) -> 
     assert dt_bounds([Predicate("dt", "lt", ("2024-02-01",)), Predicate("dt", "ge", ("2024-01-10",))]) == (
         "2024-01-10", "2024-02-01")  # fmt: skip
     assert dt_bounds([Predicate("dt", "in", ("2024-01-05", "2024-01-02"))]) == ("2024-01-02", "2024-01-05")
+
+
+def test_the_engine_drops_a_dt_filter_its_snapshot_already_satisfies_and_keeps_the_others(
+    lake: LakeFS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query's `dt` predicates chose its snapshot's days, so a filter DuckDB pushes down that holds
+    for each of those days is true for every row: dropped, a pack's `dt` column is not read. A filter
+    on another column is applied - the answers say so."""
+    import pyarrow.dataset as ds
+
+    from pipelines.sql import lake_snapshot
+    from pipelines.sql.duckdb_engine import DuckDBEngine
+
+    for day in JAN + FEB:
+        _write(lake, day)
+    _refresh(lake, JAN + FEB)
+    decisions: list[bool] = []
+    holds = lake_snapshot._holds_for_every_day
+    monkeypatch.setattr(lake_snapshot, "_holds_for_every_day",
+                        lambda condition, days: decisions.append(holds(condition, days)) or decisions[-1])  # fmt: skip
+    with DuckDBEngine(lake.settings, lake=lake, dynamodb=False) as engine:
+
+        def one(sql: str) -> int:
+            decisions.clear()
+            return engine.query(sql).column(0)[0].as_py()
+
+        # all of January, from its pack (day d holds k = 0..d-1): the dt filter holds for its 31 days
+        assert one("SELECT count(*) FROM state_pairs WHERE dt < '2024-02-01'") == sum(range(1, 32))
+        assert decisions == [True]
+        # with a filter on k too, DuckDB's pushed filter names k: kept, and applied (only Jan 31 has k = 30)
+        assert one("SELECT count(*) FROM state_pairs WHERE dt BETWEEN '2024-01-01' AND '2024-01-31' AND k >= 30") == 1
+        assert decisions == [False]
+    assert holds(ds.field("dt") < "2024-02-01", tuple(JAN))
+    assert not holds(ds.field("dt") < "2024-01-31", tuple(JAN))  # Jan 31 fails it
+    assert not holds((ds.field("dt") < "2024-02-01") & (ds.field("k") >= 30), tuple(JAN))
