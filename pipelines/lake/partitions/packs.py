@@ -29,6 +29,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ PACKS_DIR = "_packs"
 PACK_FORMAT = 1
 # A read of fewer days than this never looks for packs (a report's month, a mart's day): one LIST saved.
 PACK_MIN_DAYS = 28
+POINTER_THREADS = 16  # pack pointers fetched at once on S3
 # A pack's rows in as few row groups as a month allows (a month of first purchases is ~500,000 rows):
 # a reader of a few columns then asks for one byte range per file rather than one per row group
 # (docs/benchmarks.md: 12 packs' look-up column 0.36 s -> 0.21 s on the emulator).
@@ -101,7 +103,10 @@ def read_packs(lake: LakeFS, zone: str, table: str) -> dict[str, Pack]:
             name = key.rsplit("/", 1)[1]
             if _POINTER.fullmatch(name):
                 listed[name] = (key, etag)
-        docs = {name: _s3_pointer(lake, bucket, key, etag) for name, (key, etag) in listed.items()}
+        _ = lake.objects  # made once here, not by every thread at once
+        with ThreadPoolExecutor(max(1, min(POINTER_THREADS, len(listed)))) as pool:  # a month each: 12 a year
+            docs = dict(zip(listed, pool.map(lambda item: _s3_pointer(lake, bucket, *item), listed.values()),
+                            strict=True))  # fmt: skip
     packs = {}
     for doc in docs.values():
         if doc is None or doc.get("format") != PACK_FORMAT:
