@@ -20,6 +20,7 @@ expected value and type come from.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any, NoReturn
@@ -119,4 +120,32 @@ def register_macros(connection: Any, statements: Iterable[str] | None = None) ->
         connection.execute(sql)
 
 
-__all__ = ["Rewrite", "call", "UnsupportedConstruct", "macros", "refuse", "register_macros", "rewrite"]
+_MACRO_NAME = re.compile(r"\s*CREATE OR REPLACE MACRO (gg_\w+)", re.IGNORECASE)
+_MACRO_USE = re.compile(r"\bgg_\w+", re.IGNORECASE)
+_BY_NAME: dict[str, str] | None = None
+
+
+def macros_used(sql: str) -> list[tuple[str, str]]:
+    """(name, CREATE statement) of the macros `sql` calls and of those they call in turn, each after
+    the ones it calls: what a connection needs to run `sql` (58 macros take ~0.08 s to define, a
+    query uses a few)."""
+    global _BY_NAME
+    if _BY_NAME is None:
+        _BY_NAME = {m.group(1).lower(): s for s in macros() if (m := _MACRO_NAME.match(s))}
+    by_name = _BY_NAME
+    out: dict[str, str] = {}
+
+    def visit(name: str, seen: frozenset[str]) -> None:
+        if name in out or name in seen or name not in by_name:
+            return
+        body = by_name[name]
+        for used in _MACRO_USE.findall(body[_MACRO_NAME.match(body).end():]):  # type: ignore[union-attr]
+            visit(used.lower(), seen | {name})
+        out[name] = body
+
+    for name in _MACRO_USE.findall(sql):
+        visit(name.lower(), frozenset())
+    return list(out.items())
+
+
+__all__ = ["Rewrite", "call", "UnsupportedConstruct", "macros", "macros_used", "refuse", "register_macros", "rewrite"]
