@@ -5,8 +5,9 @@ bench/marts_world.py, cached), build the day 2025-12-31 of `seller_daily_sales` 
 fresh child process on moto S3 (the lake's S3 layout, as the marts benchmark copies it there):
 
 - **ours, incremental**: `build(state_first_purchase)` then `build(seller_daily_sales)` for the day,
-  as the nightly run's assets do; the state's earlier partitions (2025-01-01..12-30) are built once
-  before, as the nights before would have (timed on its own, not part of the night);
+  as the nightly run's assets do; the state's earlier partitions (2025-01-01..12-30) are built and
+  packed once before, as the nights before would have (timed on its own, not part of the night);
+  the state's packs asset, which the nightly job runs beside the marts, is timed on its own after;
 - **full-history query**: the previous `seller_daily_sales.sql` (bench/full_history/), which reads
   every earlier day of `stg_sales` to tell new from returning buyers, on the same runner and engine;
 - **awswrangler + pandas**: `wr.s3.read_parquet` of the day's staging rows and of (seller, buyer) of
