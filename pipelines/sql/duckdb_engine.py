@@ -63,7 +63,7 @@ from pipelines.sql.engine import ExecuteResult, Params, SqlEngine, SqlError
 from pipelines.sql.federated import DynamoDBCatalog
 from pipelines.sql.federated_fetch import FetchResult
 from pipelines.sql.federated_plan import FederatedError
-from pipelines.sql.functions import macros_used
+from pipelines.sql.functions import MacrosOnFirstUse
 from pipelines.sql.lake_snapshot import _dt_matches, athena_select_list, dt_bounds, snapshot
 from pipelines.sql.params import bind_params
 from pipelines.sql.pushdown import table_predicates
@@ -138,9 +138,7 @@ class DuckDBEngine(DDLEmulation, SqlEngine):
         self._db = duckdb.connect(database, config=config)
         self._db.execute("SET GLOBAL TimeZone = 'UTC'")  # Athena's session zone
         self._lock = threading.Lock()
-        # Trino's semantics stated as DuckDB macros (pipelines.sql.functions), defined on the database
-        # as the queries first call them
-        self._macros: set[str] = set()
+        self._macros = MacrosOnFirstUse(self._db)  # Trino's semantics as DuckDB macros (pipelines.sql.functions)
         self._views: dict[str, exp.Query] = {}
         self._external: dict[str, ExternalTable] = {}
         self._lake_index: dict[str, LakeTable] = {}
@@ -262,16 +260,8 @@ class DuckDBEngine(DDLEmulation, SqlEngine):
         partitions = self._register_tables(connection, tree)
         schema = self._schema(connection, tree)
         duckdb_sql = to_duckdb(tree, schema)
-        self._define_macros(duckdb_sql)
+        self._macros.define_for(duckdb_sql)
         return Prepared(connection, statement, duckdb_sql, fetched, partitions)
-
-    def _define_macros(self, duckdb_sql: str) -> None:
-        """Define on the database the macros `duckdb_sql` calls that are not defined yet."""
-        with self._lock:
-            for name, create in macros_used(duckdb_sql):
-                if name not in self._macros:
-                    self._db.execute(create)
-                    self._macros.add(name)
 
     def _error(self, exc: Exception, prepared: Prepared | None) -> SqlError:
         sql = prepared.duckdb_sql if prepared else None

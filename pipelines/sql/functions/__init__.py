@@ -21,6 +21,7 @@ expected value and type come from.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any, NoReturn
@@ -148,4 +149,31 @@ def macros_used(sql: str) -> list[tuple[str, str]]:
     return list(out.items())
 
 
-__all__ = ["Rewrite", "call", "UnsupportedConstruct", "macros", "macros_used", "refuse", "register_macros", "rewrite"]
+class MacrosOnFirstUse:
+    """The macros of one DuckDB database (shared by its cursors), each defined when a query first
+    calls it (`define_for`, with the transpiled SQL), safely from many threads."""
+
+    def __init__(self, db: Any) -> None:
+        self._db = db
+        self._defined: set[str] = set()
+        self._lock = threading.Lock()
+
+    def define_for(self, duckdb_sql: str) -> None:
+        with self._lock:
+            for name, create in macros_used(duckdb_sql):
+                if name not in self._defined:
+                    self._db.execute(create)
+                    self._defined.add(name)
+
+
+__all__ = [
+    "MacrosOnFirstUse",
+    "Rewrite",
+    "UnsupportedConstruct",
+    "call",
+    "macros",
+    "macros_used",
+    "refuse",
+    "register_macros",
+    "rewrite",
+]
