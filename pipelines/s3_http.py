@@ -94,9 +94,8 @@ class S3Objects(SignedHttp):
         return out[:max_keys] if max_keys is not None else out
 
     def _list_page(self, bucket: str, query: dict[str, str]) -> ET.Element:
-        url = (f"{self.url}{bucket}" if self._path_style else f"https://{bucket}.s3.{self.region}.amazonaws.com/")
-        response = self.send("GET", f"{url}?{urlencode(sorted(query.items()), quote_via=quote)}", None, {},
-                             S3SigV4Auth)  # fmt: skip
+        url = f"{self._url(bucket, '')}?{urlencode(sorted(query.items()), quote_via=quote)}"  # the bucket's URL
+        response = self.send("GET", url, None, {}, S3SigV4Auth)
         if response.status != 200:
             raise _error(response.data, response.status)
         return ET.fromstring(response.data)  # noqa: S314 - S3's answer to a signed request
