@@ -339,6 +339,24 @@ def test_models_reading_their_history_run_in_one_chunk(tmp_path: Path) -> None:
         discover(tmp_path)
 
 
+@pytest.mark.parametrize("entry, error", [
+    ("pack_keys: [n]", "pack_keys needs packs"),
+    ("packs: month\n    pack_keys: [m]", "pack_keys must list documented columns"),
+    ("packs: month\n    pack_keys: [dt]", "pack_keys must list documented columns"),
+])  # fmt: skip
+def test_pack_keys_name_documented_columns_of_a_packed_model(tmp_path: Path, entry: str, error: str) -> None:
+    from pipelines.marts.models import ModelError
+
+    assert MODELS["state_first_purchase"].pack_keys == ("pair_key",)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "x.sql").write_text("SELECT 1 AS n, dt FROM stg_sales")
+    (tmp_path / "state" / "models.yml").write_text(
+        f"models:\n  - name: x\n    {entry}\n    columns:\n      - {{name: n, type: bigint, description: n}}\n"
+        "      - {name: dt, type: varchar, description: d}\n")  # fmt: skip
+    with pytest.raises(ModelError, match=error):
+        discover(tmp_path)
+
+
 # -- the runner: streaming, threads, failures ------------------------------------------------------
 
 

@@ -181,3 +181,69 @@ def test_the_engine_drops_a_dt_filter_its_snapshot_already_satisfies_and_keeps_t
     assert holds(ds.field("dt") < "2024-02-01", tuple(JAN))
     assert not holds(ds.field("dt") < "2024-01-31", tuple(JAN))  # Jan 31 fails it
     assert not holds((ds.field("dt") < "2024-02-01") & (ds.field("k") >= 30), tuple(JAN))
+
+
+# -- key files -------------------------------------------------------------------------------------
+
+
+def test_a_pack_s_key_file_holds_its_key_columns_alone_sorted_and_is_kept_with_its_pack(lake: LakeFS) -> None:
+    import pyarrow.parquet as pq
+
+    for day in JAN:
+        _write(lake, day)
+    (plain,) = _refresh(lake, JAN)
+    assert plain.keys is None
+    (keyed,) = packs.refresh_packs(lake, ZONE, TABLE, JAN, CurrentFiles(lake), today="2024-06-01", keys=("k",))
+    assert keyed.sources == plain.sources  # the same days, packed again because the key file was missing
+    assert keyed.keys is not None and keyed.keys["columns"] == ["k"] and keyed.keys["file"].startswith("keys-")
+    folder = packs.month_rel(ZONE, TABLE, "2024-01")
+    table = pq.read_table(lake.path(folder, keyed.keys["file"]), filesystem=lake.fs)
+    assert table.column_names == ["k"]
+    assert table["k"].to_pylist() == sorted(k for d in range(1, 32) for k in range(d))  # day d: k = 0..d-1
+    assert keyed.keys["bytes"] == lake.info(folder, keyed.keys["file"]).size
+    assert packs.read_packs(lake, ZONE, TABLE)["2024-01"] == keyed  # the pointer records the key file
+    # a day rebuilt: a new pack and key file; the previous pack's key file is kept with it, none older
+    _write(lake, "2024-01-10", version=1)
+    (third,) = packs.refresh_packs(lake, ZONE, TABLE, ["2024-01-10"], CurrentFiles(lake), today="2024-06-01",
+                                   keys=("k",))  # fmt: skip
+    assert sorted(lake.list_names(folder)) == sorted([keyed.file, keyed.keys["file"], third.file, third.keys["file"]])
+
+
+def test_a_scan_of_the_key_columns_alone_reads_the_key_files_and_any_other_scan_the_packs(
+    lake: LakeFS, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query reading only `k` of a packed history reads the packs' key files (and the days not
+    packed); one reading another column, or filtering on one (`dt` too, where the query's days do
+    not settle it), reads the packs. Shown by deleting the pack: the key-only query still answers,
+    the others cannot."""
+    from pipelines.sql import lake_snapshot
+    from pipelines.sql.duckdb_engine import DuckDBEngine
+    from pipelines.sql.engine import SqlError
+
+    monkeypatch.setattr(lake_snapshot, "SMALL_FILE_BYTES", 0)  # the packs read in place, as a real month's are
+    for day in JAN + FEB:
+        _write(lake, day)
+    (january,) = packs.refresh_packs(lake, ZONE, TABLE, JAN, CurrentFiles(lake), today="2024-06-01", keys=("k",))
+    # by hand: day d holds k = 0..d-1, so January has 1 + 2 + ... + 31 = 496 rows and its k sum to
+    # sum over d of d(d-1)/2 = 4,960; February 1 and 2 (not packed) add 1 + 2 rows and k = 0 + 0 + 1
+    key_only = "SELECT count(*), sum(k) FROM state_pairs WHERE dt < '2024-02-03'"
+    other = "SELECT count(*), max(name) FROM state_pairs WHERE dt < '2024-02-03'"
+    # DuckDB pushes `dt < ... AND k >= 30` down as one filter: it names dt, which a key file lacks
+    on_key = "SELECT count(k) FROM state_pairs WHERE dt < '2024-02-01' AND k >= 30"  # Jan 31's k = 30 alone
+    filtered = "SELECT count(k) FROM state_pairs WHERE dt < '2024-02-01' AND name = '2024-01-05/0/v0'"
+    fetched: list[str] = []
+    if not lake.is_local:
+        get = lake.objects.get
+        lake.objects.get = lambda bucket, key, *a, **kw: fetched.append(key) or get(bucket, key, *a, **kw)  # type: ignore
+    with DuckDBEngine(lake.settings, lake=lake, dynamodb=False) as engine:
+        assert [tuple(r.values()) for r in engine.query(key_only).to_pylist()] == [(499, 4961)]
+        assert [tuple(r.values()) for r in engine.query(other).to_pylist()] == [(499, "2024-02-02/1/v0")]
+        assert [tuple(r.values()) for r in engine.query(filtered).to_pylist()] == [(1,)]
+        assert [tuple(r.values()) for r in engine.query(on_key).to_pylist()] == [(1,)]
+        if not lake.is_local:  # the key file is fetched whole
+            assert any(k.endswith(january.keys["file"]) for k in fetched)
+        lake.delete_file(packs.month_rel(ZONE, TABLE, "2024-01"), january.file)
+        assert [tuple(r.values()) for r in engine.query(key_only).to_pylist()] == [(499, 4961)]
+        for sql in (other, filtered, on_key):
+            with pytest.raises(SqlError):
+                engine.query(sql)

@@ -86,6 +86,7 @@ class Model:
     documented: bool = False
     chunk: int | None = None  # partitions per query (models that read their history: many)
     packed: bool = False  # `packs: month`: each month's days also kept in one file (lake/partitions/packs.py)
+    pack_keys: tuple[str, ...] = ()  # `pack_keys`: the columns it is looked up by, also kept alone beside each pack
 
     @property
     def zone(self) -> str:
@@ -187,6 +188,7 @@ def _model(layer: str, path: Path, doc: dict[str, Any] | None) -> Model:
         documented=True,
         chunk=_chunk(path, doc.get("chunk")),
         packed=_packed(path, doc.get("packs"), partitioned_by),
+        pack_keys=_pack_keys(path, doc, columns),
     )
 
 
@@ -217,6 +219,18 @@ def _packed(path: Path, value: Any, partitioned_by: str) -> bool:
     if value != "month" or partitioned_by != "day":
         raise ModelError(f"{path.name}: packs must be 'month', for a model partitioned by day")
     return True
+
+
+def _pack_keys(path: Path, doc: dict[str, Any], columns: list[Column]) -> tuple[str, ...]:
+    keys = doc.get("pack_keys")
+    if keys is None:
+        return ()
+    if doc.get("packs") is None:
+        raise ModelError(f"{path.name}: pack_keys needs packs")
+    names = [c.name for c in columns]
+    if not isinstance(keys, list) or not keys or any(k not in names or k == "dt" for k in keys):
+        raise ModelError(f"{path.name}: pack_keys must list documented columns other than dt, not {keys!r}")
+    return tuple(keys)
 
 
 def _header(sql: str) -> str:

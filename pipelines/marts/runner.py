@@ -296,7 +296,7 @@ def build(
             log.info("%s: %s..%s, %d partitions", model.name, part[0], part[-1], len(part))
             if model.packed and model.reads_itself and i + chunk < len(keys):  # the next chunk reads them
                 t_pack = time.perf_counter()
-                refresh_packs(lake, model.zone, model.name, part, CurrentFiles(lake))
+                refresh_packs(lake, model.zone, model.name, part, CurrentFiles(lake), keys=model.pack_keys)
                 write_s += time.perf_counter() - t_pack
     t3 = time.perf_counter()
     digest = refresh_digest(lake, model.zone, model.name, written)  # S3: cold readers resolve it in one GET
@@ -314,7 +314,8 @@ def pack(model: Model, lake: LakeFS, start: str, end: str) -> list[Pack]:
     digest = refresh_digest(lake, model.zone, model.name, relist=True)
     if digest is not None:  # on S3: every current pointer, just listed and read
         current.seed(model.zone, model.name, digest.entries)
-    return refresh_packs(lake, model.zone, model.name, partition_keys(model, start, end), current)
+    return refresh_packs(lake, model.zone, model.name, partition_keys(model, start, end), current,
+                         keys=model.pack_keys)
 
 
 def model_sql(model: Model, lake: LakeFS, start: str) -> str:

@@ -6,7 +6,7 @@ that shows a table as Athena does (`athena_select_list`)."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pyarrow as pa
@@ -15,7 +15,7 @@ import pyarrow.fs as pafs
 
 from pipelines.lake import s3_cache
 from pipelines.lake.fs import LakeFS
-from pipelines.lake.partitions.current import SNAPSHOT_THREADS, CurrentFile, CurrentFiles
+from pipelines.lake.partitions.current import SNAPSHOT_THREADS, CurrentFile, CurrentFiles, TableFiles
 from pipelines.lake.partitions.reading import PartitionNotFound, snapshot_dataset
 from pipelines.sql.dialects import quote_identifier
 from pipelines.sql.pushdown import Predicate
@@ -30,6 +30,7 @@ REMOTE_CACHE = pa.CacheOptions(hole_size_limit=1 << 20, range_size_limit=32 << 2
 # On S3 a file this small (a mart's day, typically) is fetched whole, in one GET, when the snapshot is
 # taken - rather than a footer read and then a data read during the scan.
 SMALL_FILE_BYTES = 256 << 10
+_BACKGROUND = ThreadPoolExecutor(2, thread_name_prefix="lake-keys")  # packs' key files, fetched ahead
 
 
 def _dt_matches(day: str, predicates: list[Predicate]) -> bool:
@@ -89,16 +90,61 @@ class _Snapshot(ds.FileSystemDataset):
     (`days`: the query's `dt` predicates chose them) is dropped: every row it would test passes.
     That saves reading `dt` where it is a column of the file - a month pack's, 5.7 million strings
     for a year of first purchases (docs/benchmarks.md) - while a filter on other columns stays.
+
+    A scan of nothing but the columns of the packs' key files (`keys`: the state's look-up of
+    `pair_key`) reads those files in place of the packs, each fetched whole on S3.
     """
 
     days: tuple[str, ...] = ()
+    keys: _KeyFiles | None = None
 
     def scanner(self, *args: Any, **kwargs: Any) -> ds.Scanner:
         if not isinstance(self.filesystem, pafs.LocalFileSystem):
             kwargs.setdefault("fragment_readahead", REMOTE_FRAGMENT_READAHEAD)
         if kwargs.get("filter") is not None and self.days and _holds_for_every_day(kwargs["filter"], self.days):
             kwargs["filter"] = None
+        if self.keys is not None and (narrow := self.keys.dataset(kwargs.get("columns"), kwargs.get("filter"))):
+            return narrow.scanner(*args, **kwargs)
         return super().scanner(*args, **kwargs)
+
+
+class _KeyFiles:
+    """The snapshot with each pack that has a key file read from that file: for a scan of its
+    columns alone (and a filter on nothing else). On S3 the key files are fetched in the background
+    from the start: a table that has them is mostly looked up by them, and the fetch then overlaps
+    the rest of the query's preparation."""
+
+    def __init__(self, lake: LakeFS, found: TableFiles, schema: pa.Schema) -> None:
+        self.lake, self.found, self.schema = lake, found, schema
+        self.columns = set.intersection(*(set(f.keys.columns) for f in found.files if f.packed and f.keys))
+        self.files = tuple(f.keys if f.packed and f.keys else f for f in found.files)
+        self._fetched: Future[dict[CurrentFile, bytes]] | None = None
+        if not lake.is_local:
+            self._fetched = _BACKGROUND.submit(
+                _whole, lake, [f for f in self.files if f.bytes <= SMALL_FILE_BYTES or f.columns]
+            )
+
+    def dataset(self, columns: list[str] | None, condition: ds.Expression | None) -> ds.Dataset | None:
+        if columns is None or not set(columns) <= self.columns:
+            return None
+        if any(f.packed and f.keys is None for f in self.found.files):
+            return None  # a pack without one: read as it is
+        narrow = pa.schema([f for f in self.schema if f.name in self.columns])
+        if condition is not None and not _binds(condition, narrow):
+            return None  # the filter needs a column the key files lack
+        found = TableFiles(self.files, self.found.schema)
+        if self._fetched is None:
+            return snapshot_dataset(self.lake, found, schema=narrow)
+        return snapshot_dataset(self.lake, found, schema=narrow, fmt=_remote_format(), fetched=self._fetched.result())
+
+
+def _binds(condition: ds.Expression, schema: pa.Schema) -> bool:
+    """Whether `condition` refers to columns of `schema` alone."""
+    try:
+        ds.dataset(schema.empty_table()).to_table(filter=condition)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return False
+    return True
 
 
 def _holds_for_every_day(condition: ds.Expression, days: tuple[str, ...]) -> bool:
@@ -121,12 +167,17 @@ def snapshot(current: CurrentFiles, zone: str, table: str, days: list[str]) -> d
     if lake.is_local:
         dataset = snapshot_dataset(lake, found, cls=_Snapshot)
     else:
-        options = ds.ParquetFragmentScanOptions(pre_buffer=True, cache_options=REMOTE_CACHE)
         small = _whole(lake, [f for f in found.files if f.bytes <= SMALL_FILE_BYTES])
-        fmt = ds.ParquetFileFormat(default_fragment_scan_options=options)
-        dataset = snapshot_dataset(lake, found, fmt=fmt, fetched=small, cls=_Snapshot)
+        dataset = snapshot_dataset(lake, found, fmt=_remote_format(), fetched=small, cls=_Snapshot)
     dataset.days = tuple(days)  # every row's `dt` is one of them: the files are those days' (or their packs)
+    if any(f.keys is not None for f in found.files):
+        dataset.keys = _KeyFiles(lake, found, dataset.schema)
     return dataset
+
+
+def _remote_format() -> ds.ParquetFileFormat:
+    options = ds.ParquetFragmentScanOptions(pre_buffer=True, cache_options=REMOTE_CACHE)
+    return ds.ParquetFileFormat(default_fragment_scan_options=options)
 
 
 def _whole(lake: LakeFS, files: list[CurrentFile]) -> dict[CurrentFile, bytes]:

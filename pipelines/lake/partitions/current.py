@@ -14,13 +14,17 @@ it pays fewer:
 - when at least `DIGEST_MIN_POINTERS` listed pointers are not in that cache, the table's digest
   is read first (one GET for all of them, `pipelines.lake.digest`); an entry is taken only where
   its ETag is the one listed now;
-- the rest are read `SNAPSHOT_THREADS` at a time.
+- the rest are read `SNAPSHOT_THREADS` at a time;
+- for a long run of days (a history that month packs may stand in for) the table's pack pointers
+  are read in the background: beside the listing when its bounds show a history (the days before
+  a given one, or a month or more), else beside the resolution of the days' pointers.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import pyarrow as pa
@@ -43,6 +47,7 @@ SNAPSHOT_THREADS = 16
 # Resolving at least this many pointers the process does not hold reads the table's digest first
 # (one GET for all of them; pipelines/lake/digest.py).
 DIGEST_MIN_POINTERS = 8
+_BACKGROUND = ThreadPoolExecutor(2, thread_name_prefix="lake-packs")  # pack pointers, beside the days' pointers
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,8 @@ class CurrentFile:
     name: str
     bytes: int
     packed: bool = False  # a month pack (pipelines.lake.partitions.packs): `dt` is a column of the file
+    keys: CurrentFile | None = None  # a pack's key file (some of its columns alone), if it has one
+    columns: tuple[str, ...] = ()  # a key file's columns (other files hold every column)
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,7 @@ class CurrentFiles:
         self._etags: dict[tuple[str, str, str], str] = {}
         self._manifests: dict[tuple[str, str, str], dict[str, Any] | None] = {}
         self._pack_cache: dict[tuple[str, str], dict[str, packs.Pack]] = {}
+        self._pack_reads: dict[tuple[str, str], Future[dict[str, packs.Pack]]] = {}
 
     def days(self, zone: str, table: str, first: str | None = None, last: str | None = None) -> list[str]:
         """The days of the table that have a current version, sorted (listed once); with `first`
@@ -85,6 +93,8 @@ class CurrentFiles:
             if self.lake.is_local:
                 self._days[key] = list_partitions(self.lake, table, zone=zone)
             else:
+                if _history(first, last):
+                    self._read_packs_meanwhile(zone, table)
                 etags = list_pointers(self.lake, zone, table, *((None, None) if whole else (first, last)))
                 self._etags.update({(zone, table, day): etag for day, etag in etags.items()})
                 self._days[key] = sorted(etags)
@@ -121,6 +131,8 @@ class CurrentFiles:
         """The files of the current version of `days` (default: every current day), with their
         sizes as the manifests record them (no HEAD per file on S3)."""
         days = sorted(check_dt(d) for d in days) if days is not None else self.days(zone, table)
+        if len(days) >= packs.PACK_MIN_DAYS:
+            self._read_packs_meanwhile(zone, table)
         manifests = self.manifests(zone, table, days)
         schema = schema_from_b64(manifests[-1]["schema"]) if manifests else None
         files = [
@@ -131,15 +143,25 @@ class CurrentFiles:
         if len(manifests) >= packs.PACK_MIN_DAYS:  # a long history: months packed whole stand in for their days
             for pack in packs.usable(self._packs(zone, table), manifests):
                 files = [f for f in files if f.dt not in pack.sources]
-                files.append(CurrentFile(f"{pack.month}-01", packs.month_rel(zone, table, pack.month), pack.file,
-                                         pack.bytes, packed=True))  # fmt: skip
+                folder = packs.month_rel(zone, table, pack.month)
+                keys = CurrentFile(f"{pack.month}-01", folder, pack.keys["file"], pack.keys["bytes"], packed=True,
+                                   columns=pack.key_columns) if pack.keys else None  # fmt: skip
+                files.append(CurrentFile(f"{pack.month}-01", folder, pack.file, pack.bytes, packed=True, keys=keys))
             files.sort(key=lambda f: f.dt)
         return TableFiles(tuple(files), schema)
+
+    def _read_packs_meanwhile(self, zone: str, table: str) -> None:
+        """Read the table's pack pointers in the background (S3), for `_packs` to take later."""
+        key = (zone, table)
+        if not self.lake.is_local and key not in self._pack_cache and key not in self._pack_reads:
+            _ = self.lake.objects  # made here, not by two threads at once
+            self._pack_reads[key] = _BACKGROUND.submit(packs.read_packs, self.lake, zone, table)
 
     def _packs(self, zone: str, table: str) -> dict[str, packs.Pack]:
         key = (zone, table)
         if key not in self._pack_cache:
-            self._pack_cache[key] = packs.read_packs(self.lake, zone, table)
+            read = self._pack_reads.pop(key, None)
+            self._pack_cache[key] = read.result() if read else packs.read_packs(self.lake, zone, table)
         return self._pack_cache[key]
 
     # -- one partition -------------------------------------------------------------------------
@@ -174,6 +196,15 @@ class CurrentFiles:
             if entry is not None and etag is not None and entry[0] == etag:
                 self._manifests[(zone, table, day)] = entry[1]
                 s3_cache._S3_CACHE.put_pointer(self.lake.uri, self._key(zone, table, day), etag, entry[1])
+
+
+def _history(first: str | None, last: str | None) -> bool:
+    """Whether a listing of days `first`..`last` looks like a read of a history that packs may stand
+    in for: the days before a given one (a state table's look-up), or a range of a month or more.
+    A listing of the whole table is not taken for one (its length shows after it)."""
+    if first is None or last is None:
+        return first is not None or last is not None
+    return (date.fromisoformat(last) - date.fromisoformat(first)).days + 1 >= packs.PACK_MIN_DAYS
 
 
 __all__ = ["CurrentFile", "CurrentFiles", "TableFiles"]

@@ -13,7 +13,14 @@ day partitions; packs only speed up the embedded engine).
 Layout (relative to the table):
 
     _packs/month=YYYY-MM/pack-<run id>.parquet   immutable; every column plus `dt`
-    _packs/_current/month=YYYY-MM.json           the month's pack: its file, sources, rows, bytes
+    _packs/month=YYYY-MM/keys-<run id>.parquet   with `pack_keys`: those columns alone, sorted
+    _packs/_current/month=YYYY-MM.json           the month's pack: its files, sources, rows, bytes
+
+A table that is looked up by a few columns (the state's `pair_key`: `pack_keys` in the model's YAML)
+also gets a key file beside each pack: those columns alone, sorted, delta-encoded and small enough
+to be fetched whole. A query that reads nothing else of a pack reads its key file instead
+(`pipelines/sql/lake_snapshot.py`): on S3 one GET of ~3 MB per month rather than a footer and a
+column of a ~12 MB pack (docs/benchmarks.md).
 
 Written by `refresh_packs`, which the packs asset of a packed table (`packs: month` in the model's
 YAML, `pipelines.marts.runner.pack`) calls after the table's build, and a build of many chunks
@@ -67,9 +74,14 @@ class Pack:
     rows: int
     bytes: int
     format: int = PACK_FORMAT
+    keys: dict[str, Any] | None = None  # the key file: {"file", "columns", "bytes"} (`pack_keys`)
 
     def rel(self, zone: str, table: str) -> str:
         return LakeFS.join(month_rel(zone, table, self.month), self.file)
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        return tuple(self.keys["columns"]) if self.keys else ()
 
     def current_for(self, runs: dict[str, str]) -> bool:
         """Whether every day of the pack is among `runs` (dt -> current run id) at the same run."""
@@ -144,11 +156,12 @@ def utc_today() -> str:
 
 
 def refresh_packs(lake: LakeFS, zone: str, table: str, days: Iterable[str], current: CurrentFiles,
-                  today: str | None = None) -> list[Pack]:  # fmt: skip
-    """Pack again each month of `days` (the days a build wrote) whose pack is missing or not current;
-    the packs written. Only days that have ended are packed (`today`, default the UTC date, and the
-    days after it are left out): the open day changes with every micro-batch of the stream and is
-    read from its partition. `current` resolves the table's current days (made after the build)."""
+                  today: str | None = None, keys: tuple[str, ...] = ()) -> list[Pack]:  # fmt: skip
+    """Pack again each month of `days` (the days a build wrote) whose pack is missing, not current or
+    without the key file of the columns `keys` (the model's `pack_keys`); the packs written. Only
+    days that have ended are packed (`today`, default the UTC date, and the days after it are left
+    out): the open day changes with every micro-batch of the stream and is read from its partition.
+    `current` resolves the table's current days (made after the build)."""
     today = today or utc_today()
     months = sorted({d[:7] for d in days if d < today})
     if not months:
@@ -160,20 +173,21 @@ def refresh_packs(lake: LakeFS, zone: str, table: str, days: Iterable[str], curr
         manifests = current.manifests(zone, table, [d for d in all_days if d[:7] == month and d < today])
         runs = {m["dt"]: m["run_id"] for m in manifests}
         old = packs.get(month)
-        if not runs or (old is not None and old.sources == runs):
+        if not runs or (old is not None and old.sources == runs and old.key_columns == tuple(keys)):
             continue
         kept = {d for d, run in old.sources.items() if runs.get(d) == run} if old is not None else set()
-        pack = _write_pack(lake, zone, table, month, manifests, old, kept)
+        pack = _write_pack(lake, zone, table, month, manifests, old, kept, tuple(keys))
         if pack is not None:
             written.append(pack)
-            _collect(lake, zone, table, month, keep={pack.file, *([old.file] if old else [])})
+            _collect(lake, zone, table, month, keep={f for p in (pack, old) if p is not None for f in _files(p)})
     return written
 
 
 def _write_pack(lake: LakeFS, zone: str, table: str, month: str, manifests: list[dict[str, Any]],
-                base: Pack | None, kept: set[str]) -> Pack | None:  # fmt: skip
-    """The month's pack from the days `kept` of the `base` pack (still current) and the other days'
-    partitions; None when the days' columns differ (the days are then read one by one)."""
+                base: Pack | None, kept: set[str], keys: tuple[str, ...] = ()) -> Pack | None:  # fmt: skip
+    """The month's pack (and key file, with `keys`) from the days `kept` of the `base` pack (still
+    current) and the other days' partitions; None when the days' columns differ (the days are then
+    read one by one)."""
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
@@ -195,7 +209,7 @@ def _write_pack(lake: LakeFS, zone: str, table: str, month: str, manifests: list
         rows = pa.concat_tables(parts).combine_chunks()
     except pa.ArrowInvalid as exc:
         if kept:  # the pack was written with other columns: from the days alone
-            return _write_pack(lake, zone, table, month, manifests, None, set())
+            return _write_pack(lake, zone, table, month, manifests, None, set(), keys)
         log.warning("%s/%s: month %s not packed, its days' columns differ: %s", zone, table, month, exc)
         return None
     run_id = new_run_id()
@@ -207,12 +221,33 @@ def _write_pack(lake: LakeFS, zone: str, table: str, month: str, manifests: list
         pq.write_table(rows, sink, row_group_size=ROW_GROUP_ROWS, compression="zstd",
                        use_dictionary=_repetitive(rows), write_statistics=True)  # fmt: skip
     size = lake.info(folder, name).size
-    pack = Pack(month, name, {m["dt"]: m["run_id"] for m in manifests}, rows.num_rows, size)
+    key_file = _write_keys(lake, folder, run_id, rows, keys) if keys else None
+    pack = Pack(month, name, {m["dt"]: m["run_id"] for m in manifests}, rows.num_rows, size, keys=key_file)
     lake.write_bytes(json.dumps(asdict(pack)).encode(), _pointers_rel(zone, table), f"month={month}.json",
                      content_type="application/json")  # fmt: skip
     log.info("%s/%s: month %s packed (%d days, %d rows, %d bytes; %d days from the previous pack)", zone, table,
              month, len(manifests), rows.num_rows, size, len(kept))  # fmt: skip
     return pack
+
+
+def _write_keys(lake: LakeFS, folder: str, run_id: str, rows: pa.Table, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The key file of a pack: the columns `keys` of its `rows` alone, sorted (a sorted integer column
+    delta-encoded is ~2/3 of its plain size, ~3 MB for a month of first purchases), one row group."""
+    import pyarrow.parquet as pq
+
+    if missing := [k for k in keys if k not in rows.column_names]:
+        raise ValueError(f"pack keys {missing} are not columns of the table ({', '.join(rows.column_names)})")
+    table = rows.select(list(keys)).sort_by([(k, "ascending") for k in keys])
+    delta = {k: "DELTA_BINARY_PACKED" for k in keys if pa.types.is_integer(table.schema.field(k).type)}
+    name = f"keys-{run_id}.parquet"
+    with lake.fs.open_output_stream(lake.path(folder, name)) as sink:
+        pq.write_table(table, sink, row_group_size=ROW_GROUP_ROWS, use_dictionary=False, column_encoding=delta or None,
+                       compression={k: "none" if k in delta else "zstd" for k in keys})  # fmt: skip
+    return {"file": name, "columns": list(keys), "bytes": lake.info(folder, name).size}
+
+
+def _files(pack: Pack) -> list[str]:
+    return [pack.file, *([pack.keys["file"]] if pack.keys else [])]
 
 
 def _repetitive(rows: pa.Table) -> list[str]:
@@ -228,10 +263,10 @@ def _repetitive(rows: pa.Table) -> list[str]:
 
 
 def _collect(lake: LakeFS, zone: str, table: str, month: str, keep: set[str]) -> None:
-    """Delete the month's pack files other than `keep` (the new one and the one it replaced)."""
+    """Delete the month's pack and key files other than `keep` (the new ones and those they replaced)."""
     folder = month_rel(zone, table, month)
     for name in lake.list_names(folder):
-        if name.startswith("pack-") and name not in keep:
+        if name.startswith(("pack-", "keys-")) and name not in keep:
             lake.delete_file(folder, name)
 
 
