@@ -1081,6 +1081,37 @@ def test_a_cold_reader_resolves_partitions_from_the_digest_and_never_trusts_it(
     assert sum("/_current/dt=" in k for k in gets) == 10
 
 
+def test_a_snapshot_fetches_small_files_whole_smallest_first_within_its_budget(
+    moto_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files up to SMALL_FILE_BYTES are fetched whole (one GET each, by the lake's client) while the
+    snapshot's whole files stay within WHOLE_BUDGET_BYTES; the rest are read in place by pyarrow.
+    The answer is the same either way."""
+    from pipelines.lake import s3_cache
+    from pipelines.lake.partitions.current import CurrentFile, CurrentFiles
+    from pipelines.sql import lake_snapshot
+
+    lake = _s3_lake(moto_settings)
+    days = [dt.date(2026, 3, d) for d in range(1, 7)]
+    _write_days(lake, days)
+    size = CurrentFiles(lake).files("raw", "raw_sales", ["2026-03-01"]).files[0].bytes  # every day's file alike
+    gets = _gets(lake)
+    sql = "SELECT sum(qty) FROM raw_sales WHERE dt BETWEEN '2026-03-01' AND '2026-03-06'"
+    per_day = sales_rows(DAYS[0]).num_rows
+    for budget, whole in ((10 * size, 6), (2 * size + size // 2, 2), (0, 0)):
+        monkeypatch.setattr(lake_snapshot, "WHOLE_BUDGET_BYTES", budget)
+        monkeypatch.setattr(s3_cache, "_S3_CACHE", s3_cache._S3Cache())  # a new process, as it were
+        gets.clear()
+        with DuckDBEngine(moto_settings, lake=lake, dynamodb=False) as eng:
+            assert eng.query(sql).column(0)[0].as_py() == 6 * per_day
+        assert sum(k.endswith(".parquet") for k in gets) == whole
+    files = [CurrentFile(f"2026-03-0{i}", "r", f"f{i}", n) for i, n in enumerate((300, 100, 200, 5 << 20), 1)]
+    monkeypatch.setattr(lake_snapshot, "WHOLE_BUDGET_BYTES", 350)
+    assert [f.name for f in lake_snapshot._small(files)] == ["f2", "f3"]  # 100 + 200; 300 would pass 350
+    monkeypatch.setattr(lake_snapshot, "WHOLE_BUDGET_BYTES", 64 << 20)
+    assert [f.name for f in lake_snapshot._small(files)] == ["f2", "f3", "f1"]  # 5 MB: above SMALL_FILE_BYTES
+
+
 def test_the_lake_s_dataset_resolves_partitions_as_the_engine_does(
     moto_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,6 +6,7 @@ that shows a table as Athena does (`athena_select_list`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -27,9 +28,13 @@ REMOTE_FRAGMENT_READAHEAD = 16
 # of up to 1 MiB between them are read through (pyarrow's default, 8 KiB, costs a GET per column of
 # a small daily file; a request costs more than a megabyte of transfer).
 REMOTE_CACHE = pa.CacheOptions(hole_size_limit=1 << 20, range_size_limit=32 << 20, lazy=True)
-# On S3 a file this small (a mart's day, typically) is fetched whole, in one GET, when the snapshot is
-# taken - rather than a footer read and then a data read during the scan.
-SMALL_FILE_BYTES = 256 << 10
+# On S3 a file up to this size (a mart's day; a staging day, ~1.3 MB for 27,000 sales lines) is fetched
+# whole, in one GET, when the snapshot is taken - rather than a footer read and then a data read during
+# the scan, each a round trip - and kept by the process (`s3_cache`: the night's next query reads it
+# again). Smallest first, while the snapshot's whole files stay within WHOLE_BUDGET_BYTES: a long scan
+# of bigger files reads the rest in place, a few at a time, rather than all of it into memory at once.
+SMALL_FILE_BYTES = 2 << 20
+WHOLE_BUDGET_BYTES = 64 << 20
 _BACKGROUND = ThreadPoolExecutor(2, thread_name_prefix="lake-keys")  # packs' key files, fetched ahead
 
 
@@ -120,9 +125,7 @@ class _KeyFiles:
         self.files = tuple(f.keys if f.packed and f.keys else f for f in found.files)
         self._fetched: Future[dict[CurrentFile, bytes]] | None = None
         if not lake.is_local:
-            self._fetched = _BACKGROUND.submit(
-                _whole, lake, [f for f in self.files if f.bytes <= SMALL_FILE_BYTES or f.columns]
-            )
+            self._fetched = _BACKGROUND.submit(_whole, lake, [f for f in self.files if f.columns] + _small(self.files))
 
     def dataset(self, columns: list[str] | None, condition: ds.Expression | None) -> ds.Dataset | None:
         if columns is None or not set(columns) <= self.columns:
@@ -167,7 +170,7 @@ def snapshot(current: CurrentFiles, zone: str, table: str, days: list[str]) -> d
     if lake.is_local:
         dataset = snapshot_dataset(lake, found, cls=_Snapshot)
     else:
-        small = _whole(lake, [f for f in found.files if f.bytes <= SMALL_FILE_BYTES])
+        small = _whole(lake, _small(found.files))
         dataset = snapshot_dataset(lake, found, fmt=_remote_format(), fetched=small, cls=_Snapshot)
     dataset.days = tuple(days)  # every row's `dt` is one of them: the files are those days' (or their packs)
     if any(f.keys is not None for f in found.files):
@@ -178,6 +181,18 @@ def snapshot(current: CurrentFiles, zone: str, table: str, days: list[str]) -> d
 def _remote_format() -> ds.ParquetFileFormat:
     options = ds.ParquetFragmentScanOptions(pre_buffer=True, cache_options=REMOTE_CACHE)
     return ds.ParquetFileFormat(default_fragment_scan_options=options)
+
+
+def _small(files: Sequence[CurrentFile]) -> list[CurrentFile]:
+    """The files of a snapshot to fetch whole: up to SMALL_FILE_BYTES each, smallest first, within
+    WHOLE_BUDGET_BYTES in all (a key file is fetched whole apart from these)."""
+    chosen, total = [], 0
+    for f in sorted((f for f in files if f.bytes <= SMALL_FILE_BYTES and not f.columns), key=lambda f: f.bytes):
+        if total + f.bytes > WHOLE_BUDGET_BYTES:
+            break
+        chosen.append(f)
+        total += f.bytes
+    return chosen
 
 
 def _whole(lake: LakeFS, files: list[CurrentFile]) -> dict[CurrentFile, bytes]:
