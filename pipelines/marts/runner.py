@@ -24,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines import heap
 from pipelines.lake.catalog import GlueCatalog
 from pipelines.lake.digest import DigestRefresh, refresh_digest
 from pipelines.lake.fs import LakeFS
@@ -216,6 +217,7 @@ def build(
         return build_missing(model, start, end, lake, functools.partial(
             build, model, engine=engine, lake=lake, catalog=catalog, chunk=chunk, run_id=run_id, progress=progress,
             write_threads=write_threads, audit=audit, retake=True))  # fmt: skip
+    heap.settle()  # the process's imports out of the collector's way, at its first build
     keys = partition_keys(model, start, end)
     chunk = chunk or model.chunk or DEFAULT_CHUNK[model.partitioned_by]
     write_threads = max(1, write_threads)
