@@ -28,8 +28,8 @@ PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
 PROJECT = "gitgoods"
 LOCAL_PACKAGES = {"gitgoods", "storefront", "pipelines", "portal", "launcher", "tests", "bench"}
 # What only the pipeline, the portal or the emulators need: never in a storefront service.
-HEAVY = {"dagster", "dagster-webserver", "duckdb", "pyarrow", "sqlglot", "great-expectations", "awswrangler",
-         "pyathena", "matplotlib", "reportlab", "moto", "pandas", "numpy"}
+HEAVY = {"dagster", "dagster-webserver", "duckdb", "pyarrow", "sqlglot", "sqlglotc", "great-expectations",
+         "awswrangler", "pyathena", "matplotlib", "reportlab", "moto", "pandas", "numpy"}
 HEAVY_MODULES = {"dagster", "duckdb", "pyarrow", "sqlglot", "great_expectations", "awswrangler", "pyathena",
                  "matplotlib", "reportlab", "moto", "pandas", "numpy"}
 # How the services start (catalog.Dockerfile, order.Dockerfile, web.Dockerfile, compose.yaml).
