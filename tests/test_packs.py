@@ -209,8 +209,9 @@ def test_a_pack_s_key_file_holds_its_key_columns_alone_sorted_and_is_kept_with_i
     assert sorted(lake.list_names(folder)) == sorted([keyed.file, keyed.keys["file"], third.file, third.keys["file"]])
 
 
+@pytest.mark.parametrize("in_memory", [True, False], ids=["keys-in-memory", "keys-over-budget"])
 def test_a_scan_of_the_key_columns_alone_reads_the_key_files_and_any_other_scan_the_packs(
-    lake: LakeFS, monkeypatch: pytest.MonkeyPatch
+    lake: LakeFS, monkeypatch: pytest.MonkeyPatch, in_memory: bool
 ) -> None:
     """A query reading only `k` of a packed history reads the packs' key files (and the days not
     packed); one reading another column, or filtering on one (`dt` too, where the query's days do
@@ -221,6 +222,8 @@ def test_a_scan_of_the_key_columns_alone_reads_the_key_files_and_any_other_scan_
     from pipelines.sql.engine import SqlError
 
     monkeypatch.setattr(lake_snapshot, "SMALL_FILE_BYTES", 0)  # the packs read in place, as a real month's are
+    if not in_memory:  # the key files read during the scan, not loaded ahead
+        monkeypatch.setattr(lake_snapshot, "KEYS_IN_MEMORY_BYTES", 0)
     for day in JAN + FEB:
         _write(lake, day)
     (january,) = packs.refresh_packs(lake, ZONE, TABLE, JAN, CurrentFiles(lake), today="2024-06-01", keys=("k",))
