@@ -1081,6 +1081,33 @@ def test_a_cold_reader_resolves_partitions_from_the_digest_and_never_trusts_it(
     assert sum("/_current/dt=" in k for k in gets) == 10
 
 
+def test_a_cold_read_of_a_history_reads_the_digest_beside_the_listing_and_still_checks_it(
+    moto_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read of the days before a given one (a state table's look-up) starts the digest's GET with
+    the listing in a process that holds none of the table's pointers; an entry whose ETag the
+    listing does not show is read anew; a warm process does not read the digest."""
+    from pipelines.lake import s3_cache
+    from pipelines.lake.digest import DIGEST_NAME, refresh_digest
+
+    lake = _s3_lake(moto_settings)
+    days = [dt.date(2026, 3, d) for d in range(1, 11)]
+    _write_days(lake, days)
+    refresh_digest(lake, "raw", "raw_sales")
+    _write_days(lake, days[2:3], qty=4)  # switched after the digest: its entry is stale
+    gets = _gets(lake)
+    sql = "SELECT sum(qty) FROM raw_sales WHERE dt < '2026-03-11'"
+    per_day = sales_rows(DAYS[0]).num_rows
+    monkeypatch.setattr(s3_cache, "_S3_CACHE", s3_cache._S3Cache())  # a new process, as it were
+    with DuckDBEngine(moto_settings, lake=lake, dynamodb=False) as eng:
+        assert eng.query(sql).column(0)[0].as_py() == 9 * per_day + 4 * per_day
+        assert sum(k.endswith(DIGEST_NAME) for k in gets) == 1
+        assert [k for k in gets if "/_current/dt=" in k] == [k for k in gets if k.endswith("dt=2026-03-03.json")] != []
+        gets.clear()
+        assert eng.query(sql).column(0)[0].as_py() == 13 * per_day
+        assert [k for k in gets if "/_current/" in k] == []  # warm: every pointer from the process's cache
+
+
 def test_a_snapshot_fetches_small_files_whole_smallest_first_within_its_budget(
     moto_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

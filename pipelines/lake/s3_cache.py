@@ -28,6 +28,7 @@ class _S3Cache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pointers: OrderedDict[tuple[str, str], tuple[str, dict[str, Any]]] = OrderedDict()
+        self._folders: set[tuple[str, str]] = set()  # the folders of pointers ever held (tables' `_current/`)
         self._files: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._file_bytes = 0
 
@@ -39,8 +40,14 @@ class _S3Cache:
             self._pointers.move_to_end((uri, key))
             return hit[1]
 
+    def held_any(self, uri: str, folder: str) -> bool:
+        """Whether the process has held a pointer under `folder` (a table's `_current`) at any time."""
+        with self._lock:
+            return (uri, folder) in self._folders
+
     def put_pointer(self, uri: str, key: str, etag: str, manifest: dict[str, Any]) -> None:
         with self._lock:
+            self._folders.add((uri, key.rsplit("/", 1)[0]))
             self._pointers[(uri, key)] = (etag, manifest)
             self._pointers.move_to_end((uri, key))
             while len(self._pointers) > POINTER_CACHE_ENTRIES:

@@ -17,7 +17,8 @@ it pays fewer:
 - the rest are read `SNAPSHOT_THREADS` at a time;
 - for a long run of days (a history that month packs may stand in for) the table's pack pointers
   are read in the background: beside the listing when its bounds show a history (the days before
-  a given one, or a month or more), else beside the resolution of the days' pointers.
+  a given one, or a month or more), else beside the resolution of the days' pointers; beside such
+  a listing a cold process also reads the table's digest.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ SNAPSHOT_THREADS = 16
 # Resolving at least this many pointers the process does not hold reads the table's digest first
 # (one GET for all of them; pipelines/lake/digest.py).
 DIGEST_MIN_POINTERS = 8
-_BACKGROUND = ThreadPoolExecutor(2, thread_name_prefix="lake-packs")  # pack pointers, beside the days' pointers
+_BACKGROUND = ThreadPoolExecutor(2, thread_name_prefix="lake-history")  # pack pointers and digests, read ahead
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class CurrentFiles:
         self._manifests: dict[tuple[str, str, str], dict[str, Any] | None] = {}
         self._pack_cache: dict[tuple[str, str], dict[str, packs.Pack]] = {}
         self._pack_reads: dict[tuple[str, str], Future[dict[str, packs.Pack]]] = {}
+        self._digest_reads: dict[tuple[str, str], Future[dict[str, tuple[str, dict[str, Any]]]]] = {}
 
     def days(self, zone: str, table: str, first: str | None = None, last: str | None = None) -> list[str]:
         """The days of the table that have a current version, sorted (listed once); with `first`
@@ -95,6 +97,7 @@ class CurrentFiles:
             else:
                 if _history(first, last):
                     self._read_packs_meanwhile(zone, table)
+                    self._read_digest_meanwhile(zone, table)
                 etags = list_pointers(self.lake, zone, table, *((None, None) if whole else (first, last)))
                 self._etags.update({(zone, table, day): etag for day, etag in etags.items()})
                 self._days[key] = sorted(etags)
@@ -157,6 +160,16 @@ class CurrentFiles:
             _ = self.lake.objects  # made here, not by two threads at once
             self._pack_reads[key] = _BACKGROUND.submit(packs.read_packs, self.lake, zone, table)
 
+    def _read_digest_meanwhile(self, zone: str, table: str) -> None:
+        """Read the table's digest in the background while its pointers are listed (S3), unless the
+        process has held pointers of the table (a warm process resolves them from its cache). An
+        entry is still taken only where its ETag is the one listed."""
+        key = (zone, table)
+        folder = self._key(zone, table, "2000-01-01").rsplit("/", 1)[0]
+        if key not in self._digest_reads and not s3_cache._S3_CACHE.held_any(self.lake.uri, folder):
+            _ = self.lake.objects  # made here, not by two threads at once
+            self._digest_reads[key] = _BACKGROUND.submit(read_digest, self.lake, zone, table)
+
     def _packs(self, zone: str, table: str) -> dict[str, packs.Pack]:
         key = (zone, table)
         if key not in self._pack_cache:
@@ -189,7 +202,8 @@ class CurrentFiles:
     def _from_digest(self, zone: str, table: str, days: list[str]) -> None:
         """Resolve many pointers at once from the table's digest (one GET): the entries whose ETag
         is the one listed now; the others are left to `_one`."""
-        digest = read_digest(self.lake, zone, table)
+        read = self._digest_reads.pop((zone, table), None)
+        digest = read.result() if read else read_digest(self.lake, zone, table)
         for day in days:
             entry = digest.get(day)
             etag = self._etags.get((zone, table, day))
