@@ -47,7 +47,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 from sqlglot import exp
 
@@ -64,9 +63,9 @@ from pipelines.sql.federated import DynamoDBCatalog
 from pipelines.sql.federated_fetch import FetchResult
 from pipelines.sql.federated_plan import FederatedError
 from pipelines.sql.functions import MacrosOnFirstUse
-from pipelines.sql.lake_snapshot import _dt_matches, athena_select_list, dt_bounds, snapshot
+from pipelines.sql.lake_snapshot import athena_select_list
 from pipelines.sql.params import bind_params
-from pipelines.sql.pushdown import table_predicates
+from pipelines.sql.query_tables import LakeTable, external_source, resolve
 from pipelines.sql.statements import Statement, parse_statement
 from pipelines.sql.tablesample import carry_sample
 from pipelines.sql.transpile import to_duckdb
@@ -75,13 +74,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CATALOG = "awsdatacatalog"
 MAX_VIEW_DEPTH = 16
-
-
-@dataclass(frozen=True)
-class LakeTable:
-    zone: str
-    table: str  # folder name under the zone
-    glue_name: str
 
 
 @dataclass
@@ -317,12 +309,14 @@ class DuckDBEngine(DDLEmulation, SqlEngine):
 
     def _register_tables(self, connection: Any, tree: exp.Expr) -> dict[str, list[str]]:
         """Register the lake and CTAS tables the query names: each reference gets a snapshot of its
-        partitions, and a partition named by two references of one query is resolved once."""
+        partitions, and a partition named by two references of one query is resolved once. On S3
+        the query's tables are resolved at once, each in turn on one thread (a table named twice
+        reads the same versions)."""
         ctes = self._cte_names(tree)
-        partitions: dict[str, list[str]] = {}
         current = CurrentFiles(self.lake)
         index = dict(self._lake_index)
         refreshed = False
+        refs: list[tuple[str, exp.Table, ExternalTable | LakeTable]] = []
         for n, table in enumerate(list(tree.find_all(exp.Table))):
             name = self._local_name(table)
             if not name or (name in ctes and not table.db) or name.startswith(("__ddb_", "__lake_")):
@@ -331,47 +325,29 @@ class DuckDBEngine(DDLEmulation, SqlEngine):
                 external = self._external.get(name)
             if external is None and name not in index and not refreshed:
                 index, refreshed = self._refresh_lake_index(), True
-            registered = f"__lake_{n}_{name}"
-            if external is not None:
-                target = LakeFS.from_uri(external.location, self.settings)
-                partitioning = (
-                    ds.partitioning(pa.schema([(c, pa.string()) for c in external.partitioned_by]), flavor="hive")
-                    if external.partitioned_by
-                    else None
-                )
-                source = ds.dataset(target.root, filesystem=target.fs, format="parquet", partitioning=partitioning)
-            elif name in index:
-                lake_table = index[name]
-                predicates = [p for p in table_predicates(table) if p.column == "dt"]
-                days = current.days(lake_table.zone, lake_table.table, *dt_bounds(predicates))
-                if predicates:
-                    days = [d for d in days if _dt_matches(d, predicates)]
-                partitions[registered] = days
-                source = self._lake_source(lake_table, days, current)
-            else:
+            if external is None and name not in index:
                 # A DuckDB table made by CTAS without a location, or unknown (DuckDB will say so).
                 table.set("catalog", None)
                 table.set("db", None)
                 continue
+            refs.append((f"__lake_{n}_{name}", table, external or index[name]))
+        lake_refs = [(registered, table, target) for registered, table, target in refs if isinstance(target, LakeTable)]
+        lake_sources = resolve(current, lake_refs, self.name)
+        partitions: dict[str, list[str]] = {}
+        for registered, table, target in refs:
+            if isinstance(target, LakeTable):
+                partitions[registered], source = lake_sources[registered]
+            else:
+                source = external_source(target, self.settings)
             connection.register(f"{registered}_src", source)
             # identifiers only, quoted here: no value of the query goes into this text
             connection.execute(
                 f"CREATE TEMP VIEW {quote_identifier(registered)} AS SELECT {athena_select_list(source.schema)} "  # noqa: S608
                 f"FROM {quote_identifier(registered + '_src')}"
             )
-            alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name))
+            alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name.lower()))
             table.replace(carry_sample(table, exp.Table(this=exp.to_identifier(registered), alias=alias.copy())))
         return partitions
-
-    def _lake_source(self, lake_table: LakeTable, days: list[str], current: CurrentFiles) -> ds.Dataset | pa.Table:
-        """A snapshot of the partitions `days`; with none, an empty table of the newest schema."""
-        zone, table = lake_table.zone, lake_table.table
-        if days and current.manifests(zone, table, days):
-            return snapshot(current, zone, table, days)
-        newest = current.days(zone, table)[-1:]
-        if not newest:
-            raise SqlError(f"lake table {lake_table.glue_name} has no partitions yet", engine=self.name)
-        return snapshot(current, zone, table, newest).schema.empty_table()
 
     def _schema(self, connection: Any, tree: exp.Expr) -> dict[str, dict[str, str]]:
         schema: dict[str, dict[str, str]] = {}
