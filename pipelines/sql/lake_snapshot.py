@@ -171,21 +171,21 @@ class _KeyFiles:
 
 def _binds(condition: ds.Expression, schema: pa.Schema) -> bool:
     """Whether `condition` refers to columns of `schema` alone."""
-    try:
-        ds.dataset(schema.empty_table()).to_table(filter=condition)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return False
-    return True
+    return _kept(condition, schema.empty_table()) is not None
 
 
 def _holds_for_every_day(condition: ds.Expression, days: tuple[str, ...]) -> bool:
     """Whether `condition` refers to `dt` alone and is true for each of `days`."""
-    table = pa.table({"dt": pa.array(days, pa.string())})
+    return _kept(condition, pa.table({"dt": pa.array(days, pa.string())})) == len(days)
+
+
+def _kept(condition: ds.Expression, table: pa.Table) -> int | None:
+    """The rows of `table` that pass `condition`; None when it names a column `table` lacks (or
+    compares one with a value of another type): pyarrow refuses to bind it."""
     try:
-        kept = ds.dataset(table).to_table(filter=condition).num_rows
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):  # another column, or not a dt filter
-        return False
-    return kept == len(days)
+        return ds.dataset(table).to_table(filter=condition).num_rows
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
 
 
 def snapshot(current: CurrentFiles, zone: str, table: str, days: list[str]) -> ds.Dataset:

@@ -34,7 +34,7 @@ from pipelines.lake import s3_cache
 from pipelines.lake.digest import read_digest
 from pipelines.lake.fs import LakeFS
 from pipelines.lake.partitions import packs
-from pipelines.lake.partitions.layout import check_dt, pointer_rel, run_rel
+from pipelines.lake.partitions.layout import CURRENT_DIR, check_dt, pointer_rel, run_rel, table_rel
 from pipelines.lake.partitions.manifest import (
     current_manifest,
     fetch_pointer,
@@ -165,7 +165,7 @@ class CurrentFiles:
         process has held pointers of the table (a warm process resolves them from its cache). An
         entry is still taken only where its ETag is the one listed."""
         key = (zone, table)
-        folder = self._key(zone, table, "2000-01-01").rsplit("/", 1)[0]
+        folder = self.lake.bucket_key(table_rel(zone, table), CURRENT_DIR)[1]  # where the pointers are
         if key not in self._digest_reads and not s3_cache._S3_CACHE.held_any(self.lake.uri, folder):
             _ = self.lake.objects  # made here, not by two threads at once
             self._digest_reads[key] = _BACKGROUND.submit(read_digest, self.lake, zone, table)
